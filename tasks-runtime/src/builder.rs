@@ -1,0 +1,242 @@
+//! Building a [`Loop`]: its schedule, count, retry policy and clocks.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+
+use crate::backoff::{Backoff, ExponentialBackoff};
+use crate::clock::{Clock, SystemClock};
+use crate::error::ConfigError;
+use crate::hooks::Outcome;
+use crate::schedule::{AmbiguousTime, Interval, TimeOfDay};
+use crate::state::{BackoffFactory, Caller, Runner, Shared, State, WallOptions};
+use crate::Loop;
+
+/// The default longest sleep before a times-of-day loop reads the wall
+/// clock again.
+pub const DEFAULT_WALL_CHECK: Duration = Duration::from_secs(60);
+
+/// Builds a [`Loop`]; made by [`Loop::builder`].
+///
+/// Every setter takes plain values; [`build`](LoopBuilder::build) checks
+/// them all and returns the first problem as a [`ConfigError`], in
+/// discord.py's order (count, then interval).
+///
+/// | setter | default | discord.py |
+/// | --- | --- | --- |
+/// | [`seconds`](Self::seconds), [`minutes`](Self::minutes), [`hours`](Self::hours) | 0 (summed) | same |
+/// | [`time`](Self::time) / [`times`](Self::times) | none: relative mode | `time=` |
+/// | [`count`](Self::count) | endless | same |
+/// | [`reconnect`](Self::reconnect) | `true` | same |
+/// | [`name`](Self::name) | the body's type name | `name=` |
+/// | [`backoff`](Self::backoff) | [`ExponentialBackoff`] with a 1 s base | fixed |
+/// | [`clock`](Self::clock) | [`SystemClock`] | fixed |
+/// | [`wall_clock_check`](Self::wall_clock_check) | 60 s | none |
+/// | [`grace_period`](Self::grace_period) | none: skip | none |
+/// | [`ambiguous_time`](Self::ambiguous_time) | [`AmbiguousTime::Later`] | same |
+///
+/// ```
+/// use tasks_runtime::{Loop, TimeOfDay};
+///
+/// let reminders = Loop::builder(|()| async {})
+///     .times(["08:00", "20:00"].map(|t| TimeOfDay::parse_in(t, "Asia/Seoul").unwrap()))
+///     .count(14)
+///     .name("reminders")
+///     .build()
+///     .unwrap();
+/// assert_eq!(reminders.time().unwrap().len(), 2);
+/// assert_eq!(reminders.count(), Some(14));
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct LoopBuilder<A> {
+    name: String,
+    runner: Runner<A>,
+    caller: Caller<A>,
+    seconds: f64,
+    minutes: f64,
+    hours: f64,
+    times: Option<Vec<TimeOfDay>>,
+    count: Option<u64>,
+    reconnect: bool,
+    backoff: BackoffFactory,
+    clock: Arc<dyn Clock>,
+    wall: WallOptions,
+    _args: PhantomData<fn(A)>,
+}
+
+impl<A: Clone + Send + 'static> LoopBuilder<A> {
+    pub(crate) fn new<F, Fut>(body: F) -> Self
+    where
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        let body = Arc::new(body);
+        let for_runs = Arc::clone(&body);
+        Self {
+            name: std::any::type_name::<F>().to_owned(),
+            runner: Box::new(move |shared, args| {
+                crate::run::iterate(shared, Arc::clone(&for_runs), args).boxed()
+            }),
+            caller: Box::new(move |args| body(args).map(Outcome::into_result).boxed()),
+            seconds: 0.0,
+            minutes: 0.0,
+            hours: 0.0,
+            times: None,
+            count: None,
+            reconnect: true,
+            backoff: Box::new(|| Box::new(ExponentialBackoff::default())),
+            clock: Arc::new(SystemClock),
+            wall: WallOptions {
+                check_every: DEFAULT_WALL_CHECK,
+                grace: None,
+                ambiguous: AmbiguousTime::Later,
+            },
+            _args: PhantomData,
+        }
+    }
+
+    /// Seconds between iterations (added to minutes and hours).
+    pub fn seconds(mut self, seconds: f64) -> Self {
+        self.seconds = seconds;
+        self
+    }
+
+    /// Minutes between iterations (added to seconds and hours).
+    pub fn minutes(mut self, minutes: f64) -> Self {
+        self.minutes = minutes;
+        self
+    }
+
+    /// Hours between iterations (added to seconds and minutes).
+    pub fn hours(mut self, hours: f64) -> Self {
+        self.hours = hours;
+        self
+    }
+
+    /// The whole schedule at once.
+    pub fn interval(mut self, interval: Interval) -> Self {
+        match interval {
+            Interval::Relative {
+                seconds,
+                minutes,
+                hours,
+            } => {
+                (self.seconds, self.minutes, self.hours) = (seconds, minutes, hours);
+                self.times = None;
+            }
+            Interval::Times(times) => {
+                (self.seconds, self.minutes, self.hours) = (0.0, 0.0, 0.0);
+                self.times = Some(times);
+            }
+        }
+        self
+    }
+
+    /// Adds a time of day to run at (UTC unless it carries a zone).
+    pub fn time(mut self, time: impl Into<TimeOfDay>) -> Self {
+        self.times.get_or_insert_with(Vec::new).push(time.into());
+        self
+    }
+
+    /// Adds several times of day; an empty list is an error at `build`.
+    pub fn times<T: Into<TimeOfDay>>(mut self, times: impl IntoIterator<Item = T>) -> Self {
+        self.times
+            .get_or_insert_with(Vec::new)
+            .extend(times.into_iter().map(Into::into));
+        self
+    }
+
+    /// Ends the loop after this many successful iterations (at least 1).
+    pub fn count(mut self, count: u64) -> Self {
+        self.count = Some(count);
+        self
+    }
+
+    /// Whether errors of the held types are retried (default `true`).
+    pub fn reconnect(mut self, reconnect: bool) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+
+    /// The loop's name, used in logs.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The retry delay policy: `make` is called once per run.
+    pub fn backoff<B, M>(mut self, make: M) -> Self
+    where
+        B: Backoff,
+        M: Fn() -> B + Send + Sync + 'static,
+    {
+        self.backoff = Box::new(move || Box::new(make()));
+        self
+    }
+
+    /// The wall clock that times of day are read from.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The longest a times-of-day loop sleeps before reading the wall clock
+    /// again (default 60 s), so that a clock step or a resume is noticed.
+    pub fn wall_clock_check(mut self, every: Duration) -> Self {
+        self.wall.check_every = every;
+        self
+    }
+
+    /// Lets a time of day that a clock jump or a suspend passed over still
+    /// run, once, on wake-up, if it is no older than `grace`. Without it such
+    /// a time is skipped, as in discord.py.
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.wall.grace = Some(grace);
+        self
+    }
+
+    /// Which instant a time of day that happens twice runs at.
+    pub fn ambiguous_time(mut self, choice: AmbiguousTime) -> Self {
+        self.wall.ambiguous = choice;
+        self
+    }
+
+    /// Checks every value and makes the loop.
+    pub fn build(self) -> Result<Loop<A>, ConfigError> {
+        if self.count == Some(0) {
+            return Err(ConfigError::ZeroCount);
+        }
+        let interval = match self.times {
+            Some(times) => {
+                if self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0 {
+                    return Err(ConfigError::MixedIntervals);
+                }
+                Interval::Times(times)
+            }
+            None => Interval::relative(self.seconds, self.minutes, self.hours),
+        };
+        let schedule = interval.validate()?;
+        if self.wall.check_every.is_zero() {
+            return Err(ConfigError::ZeroDuration {
+                option: "wall_clock_check",
+            });
+        }
+        Ok(Loop {
+            shared: Arc::new(Shared {
+                name: self.name,
+                runner: self.runner,
+                caller: self.caller,
+                clock: self.clock,
+                backoff: self.backoff,
+                wall: self.wall,
+                state: Mutex::new(State::new(schedule, self.count, self.reconnect)),
+                rescheduled: Notify::new(),
+            }),
+        })
+    }
+}

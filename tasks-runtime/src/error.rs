@@ -1,0 +1,214 @@
+//! The errors of the runtime: bad configuration, refused starts, and the
+//! failures a loop hands to its `error` hook.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+/// A boxed error: what a loop body's `Err` is turned into.
+///
+/// Any `E: std::error::Error + Send + Sync + 'static` converts into it with
+/// `?` or `.into()`, and so do `String`, `&str` and `anyhow::Error`.
+///
+/// ```
+/// let err: tasks_runtime::BoxError = std::io::Error::other("gone").into();
+/// assert_eq!(err.to_string(), "gone");
+/// ```
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A value given to the loop that cannot be used: an interval, a time of day,
+/// a count or a time zone.
+///
+/// Every constructor and setter that takes user input returns this instead
+/// of panicking; a failed `change_interval` leaves the loop as it was.
+///
+/// ```
+/// use tasks_runtime::{ConfigError, Interval, Loop};
+///
+/// let result = Loop::builder(|()| async {}).seconds(-1.0).build();
+/// assert!(matches!(result, Err(ConfigError::NegativeInterval { .. })));
+/// # let _ = Interval::seconds(1.0);
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The relative interval adds up to less than zero seconds.
+    #[error("the interval adds up to {total} seconds: it must be zero or more")]
+    NegativeInterval {
+        /// The total, in seconds.
+        total: f64,
+    },
+    /// An interval component is NaN or infinite.
+    #[error("the interval's {unit} is {value}: it must be a finite number")]
+    NonFiniteInterval {
+        /// `seconds`, `minutes` or `hours`.
+        unit: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// The interval is too long to be represented.
+    #[error("the interval of {total} seconds is too long")]
+    IntervalTooLong {
+        /// The total, in seconds.
+        total: f64,
+    },
+    /// `count` was zero.
+    #[error("count must be at least 1 (or absent for an endless loop)")]
+    ZeroCount,
+    /// An empty list of times of day.
+    #[error("the list of times of day is empty: give at least one time")]
+    EmptyTimes,
+    /// Times of day were given together with a relative interval.
+    #[error("times of day cannot be mixed with seconds, minutes or hours: give one or the other")]
+    MixedIntervals,
+    /// A string that is not a time of day.
+    #[error(
+        "`{input}` is not a time of day: write it as \"HH:MM\" or \"HH:MM:SS\" (24-hour clock)"
+    )]
+    InvalidTimeOfDay {
+        /// The text given.
+        input: String,
+    },
+    /// A name that is neither an IANA time zone nor a fixed offset.
+    #[error("`{input}` is not a time zone: give an IANA name such as \"Europe/Paris\" or an offset such as \"+09:00\"")]
+    UnknownTimeZone {
+        /// The text given.
+        input: String,
+    },
+    /// A duration option that must be positive was zero.
+    #[error("`{option}` must be longer than zero")]
+    ZeroDuration {
+        /// The option's name.
+        option: &'static str,
+    },
+}
+
+/// Why [`Loop::start`](crate::Loop::start) refused to start the loop.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tasks_runtime::{Loop, StartError};
+///
+/// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
+/// ticker.start(()).unwrap();
+/// assert_eq!(ticker.start(()).unwrap_err(), StartError::AlreadyRunning);
+/// ticker.cancel();
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The loop is running (or still finishing its `after_loop`): stop or
+    /// cancel it and wait for it, or use `restart`.
+    #[error("the loop is already running: wait for it to finish, or call restart")]
+    AlreadyRunning,
+    /// `start` was called outside a tokio runtime.
+    #[error("no tokio runtime is running: call start from inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// An unhandled failure of a loop: what the `error` hook receives, and what
+/// [`RunOutcome::Failed`](crate::RunOutcome::Failed) carries.
+///
+/// It is either the error a body returned (or its `before_loop` hook
+/// returned), or a panic caught in the body. It is cheap to clone.
+///
+/// ```
+/// use tasks_runtime::LoopError;
+///
+/// let err = LoopError::from_error(std::io::Error::other("disk full"));
+/// assert!(err.is::<std::io::Error>());
+/// assert_eq!(err.to_string(), "disk full");
+/// assert!(err.panic_message().is_none());
+/// ```
+#[derive(Clone)]
+pub struct LoopError {
+    kind: LoopErrorKind,
+}
+
+#[derive(Clone)]
+enum LoopErrorKind {
+    Error(Arc<dyn StdError + Send + Sync + 'static>),
+    Panic(Arc<str>),
+}
+
+impl LoopError {
+    /// Wraps an error.
+    pub fn from_error(error: impl Into<BoxError>) -> Self {
+        Self {
+            kind: LoopErrorKind::Error(Arc::from(error.into())),
+        }
+    }
+
+    /// Wraps the message of a panic.
+    pub fn from_panic(message: impl Into<Arc<str>>) -> Self {
+        Self {
+            kind: LoopErrorKind::Panic(message.into()),
+        }
+    }
+
+    /// The error, unless this is a panic.
+    pub fn error(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match &self.kind {
+            LoopErrorKind::Error(e) => Some(&**e),
+            LoopErrorKind::Panic(_) => None,
+        }
+    }
+
+    /// The panic message, when the body panicked.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.kind {
+            LoopErrorKind::Panic(m) => Some(m),
+            LoopErrorKind::Error(_) => None,
+        }
+    }
+
+    /// Whether the error is of type `T` (the error itself, not its sources).
+    pub fn is<T: StdError + 'static>(&self) -> bool {
+        self.downcast_ref::<T>().is_some()
+    }
+
+    /// The error as a `T`, if it is one.
+    pub fn downcast_ref<T: StdError + 'static>(&self) -> Option<&T> {
+        self.error().and_then(|e| e.downcast_ref::<T>())
+    }
+}
+
+impl fmt::Debug for LoopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            LoopErrorKind::Error(e) => fmt::Debug::fmt(e, f),
+            LoopErrorKind::Panic(m) => f.debug_tuple("Panic").field(m).finish(),
+        }
+    }
+}
+
+impl fmt::Display for LoopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            LoopErrorKind::Error(e) => fmt::Display::fmt(e, f),
+            LoopErrorKind::Panic(m) => write!(f, "the loop body panicked: {m}"),
+        }
+    }
+}
+
+impl StdError for LoopError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.kind {
+            LoopErrorKind::Error(e) => e.source(),
+            LoopErrorKind::Panic(_) => None,
+        }
+    }
+}
+
+/// Turns the payload of a caught panic into its message.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a payload that is not a string".to_owned()
+    }
+}

@@ -1,0 +1,80 @@
+//! The hooks a loop runs around its iterations, and what bodies and hooks
+//! may return.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+
+use crate::error::{BoxError, LoopError};
+
+/// What a loop body or hook may return: `()` (it cannot fail) or
+/// `Result<(), E>` for any error that converts into a [`BoxError`].
+///
+/// ```
+/// use tasks_runtime::{BoxError, Outcome};
+///
+/// assert!(().into_result().is_ok());
+/// let failed: Result<(), std::io::Error> = Err(std::io::Error::other("gone"));
+/// assert_eq!(failed.into_result().unwrap_err().to_string(), "gone");
+/// # let _: Option<BoxError> = None;
+/// ```
+pub trait Outcome {
+    /// `Ok(())` or the error, boxed.
+    fn into_result(self) -> Result<(), BoxError>;
+}
+
+impl Outcome for () {
+    fn into_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<BoxError>> Outcome for Result<(), E> {
+    fn into_result(self) -> Result<(), BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+pub(crate) type HookFuture = BoxFuture<'static, Result<(), BoxError>>;
+pub(crate) type PlainHook = Arc<dyn Fn() -> HookFuture + Send + Sync>;
+pub(crate) type ErrorHook = Arc<dyn Fn(LoopError) -> HookFuture + Send + Sync>;
+
+/// The hooks registered on a loop.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks {
+    pub(crate) before_loop: Option<PlainHook>,
+    pub(crate) after_loop: Option<PlainHook>,
+    pub(crate) error: Option<ErrorHook>,
+}
+
+pub(crate) fn plain_hook<F, Fut>(hook: F) -> PlainHook
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Outcome,
+{
+    Arc::new(move || hook().map(Outcome::into_result).boxed())
+}
+
+pub(crate) fn error_hook<F, Fut>(hook: F) -> ErrorHook
+where
+    F: Fn(LoopError) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Outcome,
+{
+    Arc::new(move |error| hook(error).map(Outcome::into_result).boxed())
+}
+
+/// Awaits a hook, turning a panic into an error so that a hook can never
+/// take the loop down with it.
+pub(crate) async fn call_guarded(hook: HookFuture) -> Result<(), LoopError> {
+    match std::panic::AssertUnwindSafe(hook).catch_unwind().await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(LoopError::from_error(error)),
+        Err(payload) => Err(LoopError::from_panic(crate::error::panic_message(
+            &*payload,
+        ))),
+    }
+}

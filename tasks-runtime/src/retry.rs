@@ -1,0 +1,115 @@
+//! Which errors a loop retries: the reconnect filter.
+
+use std::any::TypeId;
+use std::error::Error as StdError;
+
+/// One error type the loop retries.
+#[derive(Clone, Copy)]
+pub(crate) struct ErrorType {
+    id: TypeId,
+    name: &'static str,
+    matches: fn(&(dyn StdError + 'static)) -> bool,
+}
+
+impl ErrorType {
+    pub(crate) fn of<T: StdError + 'static>() -> Self {
+        Self {
+            id: TypeId::of::<T>(),
+            name: std::any::type_name::<T>(),
+            matches: |e| e.is::<T>(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ErrorType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// The error types a loop retries, in the order they were added.
+#[derive(Clone, Debug)]
+pub(crate) struct ErrorFilter {
+    types: Vec<ErrorType>,
+}
+
+impl Default for ErrorFilter {
+    /// `std::io::Error` and `tokio::time::error::Elapsed`, the counterparts
+    /// of discord.py's `OSError` and `asyncio.TimeoutError`.
+    fn default() -> Self {
+        Self {
+            types: vec![
+                ErrorType::of::<std::io::Error>(),
+                ErrorType::of::<tokio::time::error::Elapsed>(),
+            ],
+        }
+    }
+}
+
+impl ErrorFilter {
+    pub(crate) fn add(&mut self, ty: ErrorType) {
+        self.types.push(ty);
+    }
+
+    /// Removes every copy of `T`; whether there was one.
+    pub(crate) fn remove(&mut self, id: TypeId) -> bool {
+        let before = self.types.len();
+        self.types.retain(|t| t.id != id);
+        self.types.len() != before
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.types.clear();
+    }
+
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        self.types.iter().map(|t| t.name).collect()
+    }
+
+    /// Whether `error`, or any error in its `source()` chain, is of a held
+    /// type.
+    pub(crate) fn handles(&self, error: &(dyn StdError + 'static)) -> bool {
+        let mut current = Some(error);
+        while let Some(e) = current {
+            if self.types.iter().any(|t| (t.matches)(e)) {
+                return true;
+            }
+            current = e.source();
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("wrapped")]
+    struct Wrapper(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("custom")]
+    struct Custom;
+
+    #[test]
+    fn held_types_match_through_the_source_chain() {
+        let filter = ErrorFilter::default();
+        assert!(filter.handles(&std::io::Error::other("x")));
+        assert!(filter.handles(&Wrapper(std::io::Error::other("x"))));
+        assert!(!filter.handles(&Custom));
+    }
+
+    #[test]
+    fn remove_drops_every_copy_and_says_whether_there_was_one() {
+        let mut filter = ErrorFilter::default();
+        filter.add(ErrorType::of::<Custom>());
+        filter.add(ErrorType::of::<Custom>());
+        assert!(filter.handles(&Custom));
+        assert!(filter.remove(TypeId::of::<Custom>()));
+        assert!(!filter.handles(&Custom));
+        assert!(!filter.remove(TypeId::of::<Custom>()));
+        filter.clear();
+        assert!(filter.names().is_empty());
+    }
+}

@@ -1,0 +1,235 @@
+//! One run of a loop, from `before_loop` to `after_loop`: the port of
+//! discord.py's `Loop._loop`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{panic_message, LoopError};
+use crate::handle::RunOutcome;
+use crate::hooks::{call_guarded, Outcome};
+use crate::schedule::time_of_day::next_instant;
+use crate::schedule::wall_sleep::{sleep_until_wall, Woke};
+use crate::schedule::Schedule;
+use crate::state::{Shared, Slot};
+use crate::Loop;
+
+/// Runs a started loop to its end: the iterations (cancellable), then
+/// `after_loop`, then the bookkeeping, then a pending `restart`.
+pub(crate) async fn drive<A>(shared: Arc<Shared<A>>, args: A, token: CancellationToken)
+where
+    A: Clone + Send + 'static,
+{
+    let iterations = (shared.runner)(Arc::clone(&shared), args);
+    let outcome = tokio::select! {
+        biased;
+        () = token.cancelled() => RunOutcome::Cancelled,
+        outcome = iterations => outcome,
+    };
+    let after_loop = {
+        let mut state = shared.lock();
+        state.being_cancelled = outcome == RunOutcome::Cancelled;
+        state.next = None;
+        state.hooks.after_loop.clone()
+    };
+    if let Some(hook) = after_loop {
+        if let Err(error) = call_guarded(hook()).await {
+            tracing::error!(loop_name = %shared.name, %error, "the after_loop hook failed");
+        }
+    }
+    let restart_with = {
+        let mut state = shared.lock();
+        state.being_cancelled = false;
+        state.current_loop = 0;
+        state.stop_requested = false;
+        state.run.take().and_then(|run| {
+            run.outcome.send_replace(Some(outcome));
+            run.restart_with
+        })
+    };
+    if let Some(args) = restart_with {
+        if let Err(error) = (Loop { shared }).start(args) {
+            tracing::error!(%error, "the loop could not restart");
+        }
+    }
+}
+
+/// The iterations of one run: `before_loop`, then the body on schedule
+/// until `count`, `stop` or an unhandled error.
+pub(crate) async fn iterate<A, F, Fut>(shared: Arc<Shared<A>>, body: Arc<F>, args: A) -> RunOutcome
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Outcome,
+{
+    let mut backoff = (shared.backoff)();
+    let before_loop = shared.lock().hooks.before_loop.clone();
+    if let Some(hook) = before_loop {
+        if let Err(error) = call_guarded(hook()).await {
+            return fail(&shared, error).await;
+        }
+    }
+    let times_of_day = {
+        let mut state = shared.lock();
+        state.last = None;
+        state.next = match &state.schedule {
+            Schedule::Relative { .. } => Some(Slot::now(&*shared.clock)),
+            Schedule::Times(_) => state.following(None, &*shared.clock, shared.wall.ambiguous),
+        };
+        state.schedule.is_times_of_day()
+    };
+    if !times_of_day {
+        // Lets a cancel or stop issued from `before_loop` land before the
+        // first body, as discord.py's `sleep(0)` does.
+        tokio::task::yield_now().await;
+    }
+    if shared.lock().stop_requested {
+        return RunOutcome::Stopped;
+    }
+    let mut last_failed = false;
+    loop {
+        // A retry runs after its backoff, not at the next time of day.
+        if !last_failed && shared.lock().schedule.is_times_of_day() {
+            sleep_until_next(&shared).await;
+        }
+        if !last_failed {
+            let mut state = shared.lock();
+            state.last = state.next;
+            state.next = state.following(state.last, &*shared.clock, shared.wall.ambiguous);
+        }
+        let error = match AssertUnwindSafe(body(args.clone())).catch_unwind().await {
+            Ok(output) => output.into_result().err().map(LoopError::from_error),
+            Err(payload) => Some(LoopError::from_panic(panic_message(&*payload))),
+        };
+        let Some(error) = error else {
+            last_failed = false;
+            backoff.reset();
+            if shared.lock().stop_requested {
+                return RunOutcome::Stopped;
+            }
+            if !shared.lock().schedule.is_times_of_day() {
+                sleep_until_next(&shared).await;
+            }
+            let mut state = shared.lock();
+            state.current_loop += 1;
+            if Some(state.current_loop) == state.count {
+                return RunOutcome::Completed;
+            }
+            continue;
+        };
+        let handled = {
+            let state = shared.lock();
+            state.reconnect && error.error().is_some_and(|e| state.filter.handles(e))
+        };
+        if !handled {
+            return fail(&shared, error).await;
+        }
+        last_failed = true;
+        let delay = backoff.delay();
+        tracing::error!(
+            loop_name = %shared.name,
+            %error,
+            "handling an error in the loop; retrying in {:.2}s",
+            delay.as_secs_f64()
+        );
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// An unhandled error: `failed()` becomes true, then the `error` hook runs.
+async fn fail<A>(shared: &Shared<A>, error: LoopError) -> RunOutcome {
+    let hook = {
+        let mut state = shared.lock();
+        state.failed = true;
+        state.hooks.error.clone()
+    };
+    match hook {
+        Some(hook) => {
+            if let Err(hook_error) = call_guarded(hook(error.clone())).await {
+                tracing::error!(
+                    loop_name = %shared.name,
+                    %error,
+                    %hook_error,
+                    "the error hook failed"
+                );
+            }
+        }
+        None => tracing::error!(
+            loop_name = %shared.name,
+            %error,
+            "unhandled error in background loop"
+        ),
+    }
+    RunOutcome::Failed(error)
+}
+
+/// Sleeps until the next iteration's slot, re-arming whenever
+/// `change_interval` moves it. Times of day that a clock jump or a suspend
+/// carried the wall clock past are skipped, unless within the grace period.
+async fn sleep_until_next<A>(shared: &Shared<A>) {
+    loop {
+        let rescheduled = shared.rescheduled.notified();
+        tokio::pin!(rescheduled);
+        rescheduled.as_mut().enable();
+        let (next, times_of_day) = {
+            let state = shared.lock();
+            (state.next, state.schedule.is_times_of_day())
+        };
+        let Some(next) = next else { return };
+        if !times_of_day {
+            if next.mono <= tokio::time::Instant::now() {
+                // Already due (a catch-up or a zero interval): still yield,
+                // so a tight loop never starves the runtime.
+                tokio::task::yield_now().await;
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(next.mono) => return,
+                () = rescheduled => continue,
+            }
+        }
+        let woke = tokio::select! {
+            woke = sleep_until_wall(&*shared.clock, next.wall, shared.wall.check_every) => woke,
+            () = rescheduled => continue,
+        };
+        let Woke::JumpedOver { now } = woke else {
+            return;
+        };
+        let mut state = shared.lock();
+        // Only move the slot if nothing else moved it meanwhile.
+        if state.next.map(|s| s.wall) != Some(next.wall) {
+            continue;
+        }
+        let Schedule::Times(times) = &state.schedule else {
+            continue;
+        };
+        let ambiguous = shared.wall.ambiguous;
+        let after = state.last.map(|s| s.wall);
+        if let Some(grace) = shared
+            .wall
+            .grace
+            .and_then(|g| chrono::TimeDelta::from_std(g).ok())
+        {
+            // The earliest passed time no older than the grace period runs,
+            // once.
+            if let Some(at) =
+                next_instant(times, now - grace, after, ambiguous).filter(|at| *at <= now)
+            {
+                state.next = Some(Slot::at_wall(&*shared.clock, at));
+                return;
+            }
+        }
+        let skipped = next.wall;
+        state.next = next_instant(times, now, Some(skipped), ambiguous)
+            .map(|at| Slot::at_wall(&*shared.clock, at));
+        tracing::warn!(
+            loop_name = %shared.name,
+            %skipped,
+            "the wall clock jumped past a time of day; skipping it"
+        );
+    }
+}

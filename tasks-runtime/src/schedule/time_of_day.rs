@@ -1,0 +1,471 @@
+//! Times of day in a time zone, and the instant each one falls on for a
+//! given date, daylight-saving changes included.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{
+    DateTime, Days, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeZone, Utc,
+};
+use chrono_tz::Tz;
+
+use crate::error::ConfigError;
+
+/// The time zone of a [`TimeOfDay`]: an IANA zone (daylight saving
+/// included) or a fixed offset from UTC.
+///
+/// ```
+/// use tasks_runtime::Zone;
+///
+/// assert_eq!("Asia/Seoul".parse::<Zone>().unwrap(), Zone::Iana(chrono_tz::Asia::Seoul));
+/// assert_eq!("+09:00".parse::<Zone>().unwrap().to_string(), "+09:00");
+/// assert!("Mars/Olympus".parse::<Zone>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Zone {
+    /// A zone of the IANA database, such as `Europe/Paris`.
+    Iana(Tz),
+    /// A fixed offset from UTC, never shifted by daylight saving.
+    Fixed(FixedOffset),
+}
+
+impl Zone {
+    /// UTC, the zone of times of day given without one.
+    pub const UTC: Zone = Zone::Iana(Tz::UTC);
+
+    /// The offset from UTC in force at `instant`.
+    pub fn offset_at(&self, instant: DateTime<Utc>) -> FixedOffset {
+        match self {
+            Zone::Iana(tz) => tz.offset_from_utc_datetime(&instant.naive_utc()).fix(),
+            Zone::Fixed(offset) => *offset,
+        }
+    }
+
+    /// The wall-clock date and time in this zone at `instant`.
+    pub fn local(&self, instant: DateTime<Utc>) -> NaiveDateTime {
+        instant.naive_utc() + self.offset_at(instant)
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Zone::Iana(tz) => f.write_str(tz.name()),
+            Zone::Fixed(offset) => fmt::Display::fmt(offset, f),
+        }
+    }
+}
+
+impl FromStr for Zone {
+    type Err = ConfigError;
+
+    /// Reads an IANA name (`"America/New_York"`, `"UTC"`) or a fixed offset
+    /// (`"+09:00"`, `"-05:30"`, `"Z"`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let unknown = || ConfigError::UnknownTimeZone {
+            input: s.to_owned(),
+        };
+        if s == "Z" || s == "z" {
+            return Ok(Zone::Fixed(FixedOffset::east_opt(0).ok_or_else(unknown)?));
+        }
+        if s.starts_with('+') || s.starts_with('-') {
+            return parse_offset(s).map(Zone::Fixed).ok_or_else(unknown);
+        }
+        s.parse::<Tz>().map(Zone::Iana).map_err(|_| unknown())
+    }
+}
+
+/// Reads `+HH:MM`, `-HH:MM`, `+HHMM` or `+HH`.
+fn parse_offset(s: &str) -> Option<FixedOffset> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.chars().all(|c| c.is_ascii_digit()) || rest.matches(':').count() > 1 {
+        return None;
+    }
+    let (hours, minutes) = match digits.len() {
+        2 => (digits.parse::<i32>().ok()?, 0),
+        4 => (
+            digits[..2].parse::<i32>().ok()?,
+            digits[2..].parse::<i32>().ok()?,
+        ),
+        _ => return None,
+    };
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+}
+
+/// What to do with a time of day that happens twice on a day the clocks go
+/// back (01:30 in New York on the first Sunday of November).
+///
+/// The loop runs once either way.
+///
+/// ```
+/// use tasks_runtime::{AmbiguousTime, Loop, TimeOfDay};
+///
+/// let nightly = Loop::builder(|()| async {})
+///     .time(TimeOfDay::parse("01:30").unwrap().in_zone(chrono_tz::America::New_York))
+///     .ambiguous_time(AmbiguousTime::Earlier)
+///     .build()
+///     .unwrap();
+/// # drop(nightly);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AmbiguousTime {
+    /// The second occurrence, in the standard time that follows (discord.py's
+    /// choice, and the default).
+    #[default]
+    Later,
+    /// The first occurrence, still in daylight-saving time.
+    Earlier,
+}
+
+/// A time of day in a time zone, one entry of a times-of-day schedule.
+///
+/// Without a zone a time of day means UTC. In an IANA zone it follows the
+/// zone's daylight-saving rules: a time the clocks skip (spring forward)
+/// runs shifted forward by the gap, and a time that happens twice (fall
+/// back) runs once, at the instant [`AmbiguousTime`] picks.
+///
+/// ```
+/// use tasks_runtime::TimeOfDay;
+///
+/// let morning = TimeOfDay::parse("08:00").unwrap().in_zone(chrono_tz::Asia::Seoul);
+/// assert_eq!(morning.to_string(), "08:00:00 Asia/Seoul");
+/// assert!(TimeOfDay::parse("25:00").is_err());
+/// assert_eq!(TimeOfDay::parse_in("08:00", "+09:00").unwrap().to_string(), "08:00:00 +09:00");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimeOfDay {
+    time: NaiveTime,
+    zone: Zone,
+}
+
+impl TimeOfDay {
+    /// A time of day in UTC; an `Err` when out of range.
+    pub fn new(hour: u32, minute: u32, second: u32) -> Result<Self, ConfigError> {
+        NaiveTime::from_hms_opt(hour, minute, second)
+            .map(Self::utc)
+            .ok_or_else(|| ConfigError::InvalidTimeOfDay {
+                input: format!("{hour:02}:{minute:02}:{second:02}"),
+            })
+    }
+
+    /// A chrono time of day, in UTC.
+    pub fn utc(time: NaiveTime) -> Self {
+        Self {
+            time,
+            zone: Zone::UTC,
+        }
+    }
+
+    /// Reads `"HH:MM"` or `"HH:MM:SS"` (24-hour clock), in UTC.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let invalid = || ConfigError::InvalidTimeOfDay {
+            input: text.to_owned(),
+        };
+        let parts: Vec<&str> = text.split(':').collect();
+        let well_formed = matches!(parts.len(), 2 | 3)
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
+        if !well_formed {
+            return Err(invalid());
+        }
+        let number = |i: usize| parts.get(i).map_or(Ok(0), |p| p.parse::<u32>());
+        let (h, m, s) = match (number(0), number(1), number(2)) {
+            (Ok(h), Ok(m), Ok(s)) => (h, m, s),
+            _ => return Err(invalid()),
+        };
+        NaiveTime::from_hms_opt(h, m, s)
+            .map(Self::utc)
+            .ok_or_else(invalid)
+    }
+
+    /// Reads a time of day and a zone name (IANA or fixed offset).
+    pub fn parse_in(text: &str, zone: &str) -> Result<Self, ConfigError> {
+        Ok(Self::parse(text)?.in_zone(zone.parse::<Zone>()?))
+    }
+
+    /// The same clock time in another zone.
+    pub fn in_zone(self, zone: impl Into<Zone>) -> Self {
+        Self {
+            zone: zone.into(),
+            ..self
+        }
+    }
+
+    /// The clock time.
+    pub fn time(&self) -> NaiveTime {
+        self.time
+    }
+
+    /// The zone.
+    pub fn zone(&self) -> Zone {
+        self.zone
+    }
+
+    /// The instant this time of day falls on at `date` (a date in its zone).
+    ///
+    /// A time the clocks skip is shifted forward by the gap; a time that
+    /// happens twice resolves as `ambiguous` says.
+    pub fn on(&self, date: NaiveDate, ambiguous: AmbiguousTime) -> DateTime<Utc> {
+        let local = date.and_time(self.time);
+        match self.zone {
+            Zone::Fixed(offset) => (local - offset).and_utc(),
+            Zone::Iana(tz) => match tz.from_local_datetime(&local) {
+                LocalResult::Single(at) => at.with_timezone(&Utc),
+                LocalResult::Ambiguous(earlier, later) => match ambiguous {
+                    AmbiguousTime::Earlier => earlier.with_timezone(&Utc),
+                    AmbiguousTime::Later => later.with_timezone(&Utc),
+                },
+                // In a gap: read the clock time with the offset in force
+                // before the gap, which lands `gap` later on the new clock.
+                LocalResult::None => {
+                    let before = (local - chrono::TimeDelta::days(1)).and_utc();
+                    (local - self.zone.offset_at(before)).and_utc()
+                }
+            },
+        }
+    }
+}
+
+impl From<Tz> for Zone {
+    fn from(tz: Tz) -> Self {
+        Zone::Iana(tz)
+    }
+}
+
+impl From<FixedOffset> for Zone {
+    fn from(offset: FixedOffset) -> Self {
+        Zone::Fixed(offset)
+    }
+}
+
+impl From<NaiveTime> for TimeOfDay {
+    fn from(time: NaiveTime) -> Self {
+        Self::utc(time)
+    }
+}
+
+impl FromStr for TimeOfDay {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.time.format("%H:%M:%S%.f"), self.zone)
+    }
+}
+
+/// The sort key of a list of times: clock time, then zone name.
+pub(crate) fn sort_and_dedup(times: &mut Vec<TimeOfDay>) {
+    times.sort_by(|a, b| (a.time, a.zone.to_string()).cmp(&(b.time, b.zone.to_string())));
+    times.dedup();
+}
+
+/// The earliest instant of any listed time that is at or after `now` and
+/// strictly after `after` (the last instant run), over every zone.
+pub(crate) fn next_instant(
+    times: &[TimeOfDay],
+    now: DateTime<Utc>,
+    after: Option<DateTime<Utc>>,
+    ambiguous: AmbiguousTime,
+) -> Option<DateTime<Utc>> {
+    let floor = |at: DateTime<Utc>| at >= now && after.is_none_or(|last| at > last);
+    let mut best: Option<DateTime<Utc>> = None;
+    for time in times {
+        let today = time.zone.local(now).date();
+        // Yesterday and the day after tomorrow cover gaps that move a time
+        // across midnight and zones that skipped a whole date.
+        let dates = [
+            today.checked_sub_days(Days::new(1)),
+            Some(today),
+            today.checked_add_days(Days::new(1)),
+            today.checked_add_days(Days::new(2)),
+        ];
+        if let Some(at) = dates
+            .into_iter()
+            .flatten()
+            .map(|date| time.on(date, ambiguous))
+            .find(|at| floor(*at))
+        {
+            best = Some(best.map_or(at, |b| b.min(at)));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::America::New_York;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn next(times: &[TimeOfDay], now: &str) -> DateTime<Utc> {
+        next_instant(times, utc(now), None, AmbiguousTime::Later).unwrap()
+    }
+
+    #[test]
+    fn inclusive_at_the_exact_instant() {
+        let noon = [TimeOfDay::parse("12:00").unwrap()];
+        assert_eq!(
+            next(&noon, "2024-01-01T10:00:00Z"),
+            utc("2024-01-01T12:00:00Z")
+        );
+        assert_eq!(
+            next(&noon, "2024-01-01T12:00:00Z"),
+            utc("2024-01-01T12:00:00Z")
+        );
+        assert_eq!(
+            next(&noon, "2024-01-01T12:00:00.000001Z"),
+            utc("2024-01-02T12:00:00Z")
+        );
+    }
+
+    #[test]
+    fn wraps_midnight_and_year() {
+        let times: Vec<_> = ["00:00", "03:00", "18:00"]
+            .iter()
+            .map(|t| TimeOfDay::parse(t).unwrap())
+            .collect();
+        assert_eq!(
+            next(&times, "2024-01-01T04:00:00Z"),
+            utc("2024-01-01T18:00:00Z")
+        );
+        assert_eq!(
+            next(&times, "2024-01-01T19:00:00Z"),
+            utc("2024-01-02T00:00:00Z")
+        );
+        assert_eq!(
+            next(&times[..1], "2024-12-31T23:00:00Z"),
+            utc("2025-01-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn japan_every_three_hours() {
+        let times: Vec<_> = (0..8)
+            .map(|h| {
+                TimeOfDay::new(h * 3, 0, 0)
+                    .unwrap()
+                    .in_zone(chrono_tz::Asia::Tokyo)
+            })
+            .collect();
+        assert_eq!(
+            next(&times, "2024-01-01T14:59:00Z"),
+            utc("2024-01-01T15:00:00Z")
+        );
+        assert_eq!(
+            next(&times, "2024-01-01T15:01:00Z"),
+            utc("2024-01-01T18:00:00Z")
+        );
+    }
+
+    #[test]
+    fn new_york_follows_daylight_saving() {
+        let eight = [TimeOfDay::parse("08:00").unwrap().in_zone(New_York)];
+        assert_eq!(
+            next(&eight, "2024-01-10T00:00:00Z"),
+            utc("2024-01-10T13:00:00Z")
+        );
+        assert_eq!(
+            next(&eight, "2024-07-10T00:00:00Z"),
+            utc("2024-07-10T12:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_skipped_time_is_shifted_by_the_gap() {
+        let t = [TimeOfDay::parse("02:30").unwrap().in_zone(New_York)];
+        assert_eq!(
+            next(&t, "2022-03-13T05:00:00Z"),
+            utc("2022-03-13T07:30:00Z")
+        );
+    }
+
+    #[test]
+    fn a_repeated_time_runs_once_at_the_chosen_instant() {
+        let t = [TimeOfDay::parse("01:30").unwrap().in_zone(New_York)];
+        assert_eq!(
+            next(&t, "2022-11-06T04:00:00Z"),
+            utc("2022-11-06T06:30:00Z")
+        );
+        // Between the two occurrences, the later one is still ahead.
+        assert_eq!(
+            next(&t, "2022-11-06T05:45:00Z"),
+            utc("2022-11-06T06:30:00Z")
+        );
+        let earlier = next_instant(
+            &t,
+            utc("2022-11-06T04:00:00Z"),
+            None,
+            AmbiguousTime::Earlier,
+        )
+        .unwrap();
+        assert_eq!(earlier, utc("2022-11-06T05:30:00Z"));
+        // Once run, the same date is never run again.
+        let again = next_instant(
+            &t,
+            utc("2022-11-06T05:30:00Z"),
+            Some(earlier),
+            AmbiguousTime::Earlier,
+        )
+        .unwrap();
+        assert_eq!(again, utc("2022-11-07T06:30:00Z"));
+    }
+
+    #[test]
+    fn fixed_offsets_never_shift() {
+        let t = [TimeOfDay::parse_in("02:30", "+09:00").unwrap()];
+        assert_eq!(
+            next(&t, "2022-03-13T00:00:00Z"),
+            utc("2022-03-13T17:30:00Z")
+        );
+    }
+
+    #[test]
+    fn mixed_zones_pick_the_earliest_instant() {
+        let t = [
+            TimeOfDay::parse("23:00").unwrap(),
+            TimeOfDay::parse_in("10:00", "+09:00").unwrap(),
+        ];
+        assert_eq!(
+            next(&t, "2024-01-01T22:00:00Z"),
+            utc("2024-01-01T23:00:00Z")
+        );
+    }
+
+    #[test]
+    fn parse_rejects_what_is_not_a_time() {
+        for bad in ["25:00", "8am", "12", "12:60", "1:00", "12:00:00:00", ""] {
+            assert!(TimeOfDay::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            TimeOfDay::parse("23:59:59").unwrap().time().to_string(),
+            "23:59:59"
+        );
+    }
+
+    #[test]
+    fn zones_parse() {
+        assert_eq!("-05:30".parse::<Zone>().unwrap().to_string(), "-05:30");
+        assert_eq!("+0900".parse::<Zone>().unwrap().to_string(), "+09:00");
+        assert!("+25:00".parse::<Zone>().is_err());
+        assert!("+09:00:00".parse::<Zone>().is_err());
+        assert!("Nowhere".parse::<Zone>().is_err());
+    }
+}

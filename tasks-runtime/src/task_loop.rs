@@ -1,0 +1,679 @@
+//! The [`Loop`] handle: control, state, hooks and the retry filter.
+
+use std::any::TypeId;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::builder::LoopBuilder;
+use crate::error::{BoxError, ConfigError, LoopError, StartError};
+use crate::handle::RunHandle;
+use crate::hooks::{error_hook, plain_hook, Outcome};
+use crate::retry::ErrorType;
+use crate::schedule::{Interval, Schedule, TimeOfDay};
+use crate::state::{Run, Shared};
+
+/// A background task loop: the port of discord.py's `tasks.Loop`.
+///
+/// A `Loop<A>` runs an async body on a schedule (a relative interval, or
+/// times of day in any time zone), with hooks around it and a retry policy
+/// for errors. `A` is the body's argument, given at [`start`](Loop::start)
+/// and cloned for every call (use a tuple for several, `()` for none).
+///
+/// The loop is a cheap handle (`Clone`, `Send`, `Sync`): clones control the
+/// same loop, from any task, including the body itself.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use tasks_runtime::{Loop, RunOutcome};
+///
+/// let sent = Arc::new(AtomicU32::new(0));
+/// let announce = Loop::builder(|sent: Arc<AtomicU32>| async move {
+///     sent.fetch_add(1, Ordering::SeqCst);
+///     Ok::<(), std::io::Error>(())
+/// })
+/// .hours(1.0)
+/// .count(2)
+/// .build()
+/// .unwrap();
+///
+/// announce.after_loop(|| async { println!("done") });
+/// let run = announce.start(Arc::clone(&sent)).unwrap();
+/// assert_eq!(run.await, RunOutcome::Completed);
+/// assert_eq!(sent.load(Ordering::SeqCst), 2);
+/// # }
+/// ```
+///
+/// # Where it differs from discord.py
+///
+/// It keeps discord.py's behaviour (relative intervals anchored to the
+/// schedule with catch-up after an overrun, one more iteration after a
+/// `stop` during a sleep, a trailing sleep after the last counted
+/// iteration, `current_loop` reset only after `after_loop`) and fixes its
+/// quirks:
+///
+/// - cancelling during `before_loop` still runs `after_loop`, with
+///   [`is_being_cancelled`](Loop::is_being_cancelled) true;
+/// - with times of day, a retried error waits for the backoff delay, not
+///   for the next listed time (discord.py runs the retry and the next
+///   iteration back to back at the next time);
+/// - the next time of day is the earliest upcoming instant over all listed
+///   times, also when they are in different zones, and the same clock time
+///   in two zones is two entries;
+/// - a time that happens twice on a fall-back day is still run when the loop
+///   starts between its two occurrences (discord.py skips that day);
+/// - `change_interval` before the first iteration of a times-of-day loop
+///   moves the pending wait;
+/// - an `after_loop` or `error` hook that fails (or panics) is logged and
+///   leaves the loop restartable; `stop` state never leaks into the next run;
+/// - the backoff starts over after a successful iteration;
+/// - a failing `before_loop` is an unhandled error (`error` hook, then
+///   `after_loop`), not a silent end;
+/// - a panic in the body is an unhandled error carrying the panic message;
+/// - `next_iteration` is `None` from the moment the last iteration is done,
+///   and never shows a value left over from an earlier run;
+/// - `after_loop` is never interrupted: a `cancel` that comes while it runs
+///   lets it finish;
+/// - [`remove_exception_type`](Loop::remove_exception_type) says whether the
+///   type was there, however many times it had been added.
+pub struct Loop<A = ()> {
+    pub(crate) shared: Arc<Shared<A>>,
+}
+
+impl<A> Clone for Loop<A> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<A> std::fmt::Debug for Loop<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("Loop")
+            .field("name", &self.shared.name)
+            .field("schedule", &state.schedule)
+            .field("count", &state.count)
+            .field("running", &state.run.is_some())
+            .field("current_loop", &state.current_loop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Clone + Send + 'static> Loop<A> {
+    /// Starts building a loop around `body`, an async function of the
+    /// loop's argument that returns `()` or `Result<(), E>`.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let ping = Loop::builder(|host: String| async move {
+    ///     let _ = host;
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .seconds(30.0)
+    /// .build()
+    /// .unwrap();
+    /// assert_eq!(ping.seconds(), Some(30.0));
+    /// ```
+    pub fn builder<F, Fut>(body: F) -> LoopBuilder<A>
+    where
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        LoopBuilder::new(body)
+    }
+
+    /// Starts the loop in the background on the current tokio runtime, with
+    /// `args` for every call of the body.
+    ///
+    /// An `Err` when the loop is already running (including while its
+    /// `after_loop` hook runs, as in discord.py) or when called outside a
+    /// runtime. `failed()` is reset.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::{Loop, StartError};
+    ///
+    /// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
+    /// let run = ticker.start(()).unwrap();
+    /// assert!(ticker.is_running());
+    /// assert_eq!(ticker.start(()).unwrap_err(), StartError::AlreadyRunning);
+    /// ticker.cancel();
+    /// run.await;
+    /// assert!(!ticker.is_running());
+    /// # }
+    /// ```
+    pub fn start(&self, args: A) -> Result<RunHandle, StartError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+        let (token, handle) = {
+            let mut state = self.shared.lock();
+            if state.run.is_some() {
+                return Err(StartError::AlreadyRunning);
+            }
+            let token = CancellationToken::new();
+            let (outcome, receiver) = watch::channel(None);
+            let handle = RunHandle::new(receiver);
+            state.run = Some(Run {
+                token: token.clone(),
+                restart_with: None,
+                outcome,
+            });
+            state.latest = Some(handle.clone());
+            state.failed = false;
+            state.stop_requested = false;
+            state.being_cancelled = false;
+            state.current_loop = 0;
+            state.last = None;
+            state.next = None;
+            (token, handle)
+        };
+        let span = tracing::info_span!("tasks_loop", name = %self.shared.name);
+        runtime.spawn(crate::run::drive(Arc::clone(&self.shared), args, token).instrument(span));
+        Ok(handle)
+    }
+
+    /// Asks the loop to end after the current iteration. Before the first
+    /// iteration (in `before_loop`) no iteration runs; during a sleep, one
+    /// more iteration runs at its time, as in discord.py. A body that keeps
+    /// failing with a retried error never reaches the check: use
+    /// [`cancel`](Loop::cancel). Does nothing when the loop is not running.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::{Loop, RunOutcome};
+    ///
+    /// let once = Loop::builder(|me: Loop<_>| async move { me.stop() }).seconds(1.0);
+    /// # let _ = once;
+    /// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
+    /// let run = ticker.start(()).unwrap();
+    /// ticker.stop();
+    /// assert_eq!(ticker.next_iteration(), None);
+    /// assert_eq!(run.await, RunOutcome::Stopped);
+    /// # }
+    /// ```
+    pub fn stop(&self) {
+        let mut state = self.shared.lock();
+        if state.run.is_some() {
+            state.stop_requested = true;
+        }
+    }
+
+    /// Cancels the loop now: the body or sleep in progress is dropped, then
+    /// `after_loop` runs with [`is_being_cancelled`](Loop::is_being_cancelled)
+    /// true. Does nothing when the loop is not running.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::{Loop, RunOutcome};
+    ///
+    /// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
+    /// let run = ticker.start(()).unwrap();
+    /// ticker.cancel();
+    /// assert_eq!(run.await, RunOutcome::Cancelled);
+    /// # }
+    /// ```
+    pub fn cancel(&self) {
+        if let Some(run) = &self.shared.lock().run {
+            run.token.cancel();
+        }
+    }
+
+    /// Cancels the loop, then starts it again with `args` once the old run
+    /// (its `after_loop` included) has finished. Does nothing when the loop
+    /// is not running, or while a cancellation is already being handled.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::Loop;
+    ///
+    /// let greet = Loop::builder(|who: &'static str| async move { println!("hello {who}") })
+    ///     .seconds(1.0)
+    ///     .build()
+    ///     .unwrap();
+    /// greet.restart("nobody");
+    /// assert!(!greet.is_running(), "restart does not start an idle loop");
+    /// greet.start("world").unwrap();
+    /// greet.restart("again");
+    /// tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    /// assert!(greet.is_running());
+    /// greet.cancel();
+    /// # }
+    /// ```
+    pub fn restart(&self, args: A) {
+        let mut state = self.shared.lock();
+        if state.being_cancelled {
+            return;
+        }
+        if let Some(run) = &mut state.run {
+            run.restart_with = Some(args);
+            run.token.cancel();
+        }
+    }
+
+    /// Calls the body once, outside the schedule: no hooks, no retries, no
+    /// change to the loop's state (discord.py's `Loop.__call__`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use tasks_runtime::Loop;
+    ///
+    /// let double = Loop::builder(|n: u32| async move {
+    ///     if n > 10 { Err("too big") } else { Ok(()) }
+    /// })
+    /// .build()
+    /// .unwrap();
+    /// assert!(double.call(3).await.is_ok());
+    /// assert!(double.call(30).await.is_err());
+    /// assert!(!double.is_running());
+    /// # }
+    /// ```
+    pub fn call(&self, args: A) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+        (self.shared.caller)(args)
+    }
+}
+
+impl<A> Loop<A> {
+    /// Changes the schedule. While running, the next iteration moves at
+    /// once: for a relative interval to the last scheduled iteration plus
+    /// the new interval (as in discord.py), for times of day to the first
+    /// listed time from now. Called from the body, it decides the sleep
+    /// that follows. An invalid interval is an `Err` and changes nothing.
+    ///
+    /// ```
+    /// use tasks_runtime::{ConfigError, Interval, Loop};
+    ///
+    /// let monitor = Loop::builder(|()| async {}).seconds(10.0).build().unwrap();
+    /// monitor.change_interval(Interval::seconds(2.0)).unwrap();
+    /// assert_eq!(monitor.seconds(), Some(2.0));
+    /// assert!(matches!(
+    ///     monitor.change_interval(Interval::seconds(f64::NAN)),
+    ///     Err(ConfigError::NonFiniteInterval { .. })
+    /// ));
+    /// assert_eq!(monitor.seconds(), Some(2.0));
+    /// ```
+    pub fn change_interval(&self, interval: Interval) -> Result<(), ConfigError> {
+        let schedule = interval.validate()?;
+        let mut state = self.shared.lock();
+        let relative_first_wait = !schedule.is_times_of_day() && state.last.is_none();
+        state.schedule = schedule;
+        let pending = state.next.is_some() || state.last.is_some();
+        if state.run.is_some() && pending && !relative_first_wait {
+            let clock = &*self.shared.clock;
+            state.next = state.following(state.last, clock, self.shared.wall.ambiguous);
+            drop(state);
+            self.shared.rescheduled.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// Registers the hook awaited before the first iteration of each run.
+    /// Calling [`stop`](Loop::stop) in it means no iteration runs. If it
+    /// fails, the run fails (the `error` hook, then `after_loop`).
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker
+    ///     .before_loop(|| async { println!("waiting until ready") })
+    ///     .after_loop(|| async { println!("cleaning up") });
+    /// ```
+    pub fn before_loop<F, Fut>(&self, hook: F) -> &Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        self.shared.lock().hooks.before_loop = Some(plain_hook(hook));
+        self
+    }
+
+    /// Registers the hook awaited when a run ends, whatever ended it: count,
+    /// stop, cancel or failure. Inside it,
+    /// [`is_being_cancelled`](Loop::is_being_cancelled) tells a cancel,
+    /// [`failed`](Loop::failed) a failure, and
+    /// [`current_loop`](Loop::current_loop) the iterations done. If it fails
+    /// or panics, that is logged and the loop stays restartable.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let ticker = Loop::builder(|()| async {}).count(1).build().unwrap();
+    /// let handle = ticker.clone();
+    /// ticker.after_loop(move || {
+    ///     let handle = handle.clone();
+    ///     async move { println!("ran {} times", handle.current_loop()) }
+    /// });
+    /// ```
+    pub fn after_loop<F, Fut>(&self, hook: F) -> &Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        self.shared.lock().hooks.after_loop = Some(plain_hook(hook));
+        self
+    }
+
+    /// Registers the hook that receives an unhandled error (or a panic)
+    /// before the run ends; `failed()` is already true inside it. Without
+    /// it, the error is logged with `tracing::error!`.
+    ///
+    /// ```
+    /// use tasks_runtime::{Loop, LoopError};
+    ///
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.error(|err: LoopError| async move { eprintln!("the loop failed: {err}") });
+    /// ```
+    pub fn error<F, Fut>(&self, hook: F) -> &Self
+    where
+        F: Fn(LoopError) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: Outcome,
+    {
+        self.shared.lock().hooks.error = Some(error_hook(hook));
+        self
+    }
+
+    /// Retries errors of type `T` too: an `Err` whose error, or any error in
+    /// its `source()` chain, is a `T` waits for the backoff delay and runs
+    /// again, without counting as an iteration.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("rate limited")]
+    /// struct RateLimited;
+    ///
+    /// let poll = Loop::builder(|()| async { Err::<(), _>(RateLimited) }).build().unwrap();
+    /// poll.add_exception_type::<RateLimited>();
+    /// assert!(poll.exception_types().iter().any(|t| t.ends_with("RateLimited")));
+    /// ```
+    pub fn add_exception_type<T: StdError + 'static>(&self) -> &Self {
+        self.shared.lock().filter.add(ErrorType::of::<T>());
+        self
+    }
+
+    /// Stops retrying errors of type `T`; whether it was retried before.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let poll = Loop::builder(|()| async {}).build().unwrap();
+    /// assert!(poll.remove_exception_type::<std::io::Error>());
+    /// assert!(!poll.remove_exception_type::<std::io::Error>());
+    /// ```
+    pub fn remove_exception_type<T: StdError + 'static>(&self) -> bool {
+        self.shared.lock().filter.remove(TypeId::of::<T>())
+    }
+
+    /// Retries no error at all.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let strict = Loop::builder(|()| async {}).build().unwrap();
+    /// strict.clear_exception_types();
+    /// assert!(strict.exception_types().is_empty());
+    /// ```
+    pub fn clear_exception_types(&self) -> &Self {
+        self.shared.lock().filter.clear();
+        self
+    }
+
+    /// The names of the retried error types, in the order they were added.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let poll = Loop::builder(|()| async {}).build().unwrap();
+    /// assert_eq!(poll.exception_types(), ["std::io::error::Error", "tokio::time::error::Elapsed"]);
+    /// ```
+    pub fn exception_types(&self) -> Vec<&'static str> {
+        self.shared.lock().filter.names()
+    }
+
+    /// The loop's name.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// let named = Loop::builder(|()| async {}).name("heartbeat").build().unwrap();
+    /// assert_eq!(named.name(), "heartbeat");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The number of successful iterations of the current run. Inside the
+    /// k-th body it is k − 1; inside `after_loop` it is the number done; it
+    /// is 0 between runs.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// let idle = Loop::builder(|()| async {}).build().unwrap();
+    /// assert_eq!(idle.current_loop(), 0);
+    /// ```
+    pub fn current_loop(&self) -> u64 {
+        self.shared.lock().current_loop
+    }
+
+    /// When the next iteration is scheduled; `None` when the loop is not
+    /// running, has been asked to stop, has not scheduled its first
+    /// iteration yet (in `before_loop`) or has done its last one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::Loop;
+    ///
+    /// let ticker = Loop::builder(|()| async {}).seconds(60.0).build().unwrap();
+    /// assert_eq!(ticker.next_iteration(), None);
+    /// ticker.start(()).unwrap();
+    /// tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    /// let next = ticker.next_iteration().unwrap();
+    /// assert!((next - chrono::Utc::now()).num_seconds() <= 60);
+    /// ticker.cancel();
+    /// # }
+    /// ```
+    pub fn next_iteration(&self) -> Option<DateTime<Utc>> {
+        let state = self.shared.lock();
+        if state.run.is_none() || state.stop_requested {
+            return None;
+        }
+        state.next.map(|slot| slot.wall)
+    }
+
+    /// Whether a run is in progress, from `start` until its `after_loop` has
+    /// returned.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert!(!Loop::builder(|()| async {}).build().unwrap().is_running());
+    /// ```
+    pub fn is_running(&self) -> bool {
+        self.shared.lock().run.is_some()
+    }
+
+    /// Whether the run is ending because of `cancel` or `restart`: true
+    /// inside `after_loop` after a cancel.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert!(!Loop::builder(|()| async {}).build().unwrap().is_being_cancelled());
+    /// ```
+    pub fn is_being_cancelled(&self) -> bool {
+        self.shared.lock().being_cancelled
+    }
+
+    /// Whether the last run ended with an unhandled error; reset by `start`.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert!(!Loop::builder(|()| async {}).build().unwrap().failed());
+    /// ```
+    pub fn failed(&self) -> bool {
+        self.shared.lock().failed
+    }
+
+    /// The handle of the newest run, finished or not; `None` before the
+    /// first start (discord.py's `get_task()`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::{Loop, RunOutcome};
+    ///
+    /// let once = Loop::builder(|()| async {}).count(1).build().unwrap();
+    /// assert!(once.task().is_none());
+    /// once.start(()).unwrap();
+    /// assert_eq!(once.task().unwrap().await, RunOutcome::Completed);
+    /// assert!(once.task().unwrap().is_finished());
+    /// # }
+    /// ```
+    pub fn task(&self) -> Option<RunHandle> {
+        self.shared.lock().latest.clone()
+    }
+
+    /// The current schedule.
+    ///
+    /// ```
+    /// use tasks_runtime::{Interval, Loop};
+    /// let ticker = Loop::builder(|()| async {}).minutes(5.0).build().unwrap();
+    /// assert_eq!(ticker.interval(), Interval::relative(0.0, 5.0, 0.0));
+    /// ```
+    pub fn interval(&self) -> Interval {
+        match &self.shared.lock().schedule {
+            Schedule::Relative {
+                seconds,
+                minutes,
+                hours,
+                ..
+            } => Interval::relative(*seconds, *minutes, *hours),
+            Schedule::Times(times) => Interval::Times(times.clone()),
+        }
+    }
+
+    /// The seconds component of a relative interval; `None` with times of
+    /// day.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).seconds(5.0).build().unwrap();
+    /// assert_eq!((ticker.seconds(), ticker.minutes(), ticker.hours()), (Some(5.0), Some(0.0), Some(0.0)));
+    /// ```
+    pub fn seconds(&self) -> Option<f64> {
+        self.relative_part(|s, _, _| s)
+    }
+
+    /// The minutes component of a relative interval; `None` with times of
+    /// day.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert_eq!(Loop::builder(|()| async {}).minutes(2.0).build().unwrap().minutes(), Some(2.0));
+    /// ```
+    pub fn minutes(&self) -> Option<f64> {
+        self.relative_part(|_, m, _| m)
+    }
+
+    /// The hours component of a relative interval; `None` with times of day.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert_eq!(Loop::builder(|()| async {}).hours(1.5).build().unwrap().hours(), Some(1.5));
+    /// ```
+    pub fn hours(&self) -> Option<f64> {
+        self.relative_part(|_, _, h| h)
+    }
+
+    /// The times of day, sorted, without duplicates; `None` with a relative
+    /// interval. The list is a copy.
+    ///
+    /// ```
+    /// use tasks_runtime::{Loop, TimeOfDay};
+    ///
+    /// let t = |s| TimeOfDay::parse(s).unwrap();
+    /// let daily = Loop::builder(|()| async {}).times([t("03:00"), t("01:00"), t("03:00")]).build().unwrap();
+    /// assert_eq!(daily.time().unwrap(), [t("01:00"), t("03:00")]);
+    /// ```
+    pub fn time(&self) -> Option<Vec<TimeOfDay>> {
+        match &self.shared.lock().schedule {
+            Schedule::Times(times) => Some(times.clone()),
+            Schedule::Relative { .. } => None,
+        }
+    }
+
+    /// The number of iterations a run does; `None` when endless.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert_eq!(Loop::builder(|()| async {}).count(3).build().unwrap().count(), Some(3));
+    /// ```
+    pub fn count(&self) -> Option<u64> {
+        self.shared.lock().count
+    }
+
+    /// Changes the count, read after each iteration; `Some(0)` is an `Err`.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.set_count(Some(5)).unwrap();
+    /// assert!(ticker.set_count(Some(0)).is_err());
+    /// assert_eq!(ticker.count(), Some(5));
+    /// ```
+    pub fn set_count(&self, count: Option<u64>) -> Result<(), ConfigError> {
+        if count == Some(0) {
+            return Err(ConfigError::ZeroCount);
+        }
+        self.shared.lock().count = count;
+        Ok(())
+    }
+
+    /// Whether errors of the held types are retried.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).reconnect(false).build().unwrap();
+    /// assert!(!ticker.reconnect());
+    /// ticker.set_reconnect(true);
+    /// assert!(ticker.reconnect());
+    /// ```
+    pub fn reconnect(&self) -> bool {
+        self.shared.lock().reconnect
+    }
+
+    /// Turns retrying on or off, read at each error.
+    pub fn set_reconnect(&self, reconnect: bool) {
+        self.shared.lock().reconnect = reconnect;
+    }
+
+    fn relative_part(&self, pick: fn(f64, f64, f64) -> f64) -> Option<f64> {
+        match &self.shared.lock().schedule {
+            Schedule::Relative {
+                seconds,
+                minutes,
+                hours,
+                ..
+            } => Some(pick(*seconds, *minutes, *hours)),
+            Schedule::Times(_) => None,
+        }
+    }
+}
