@@ -196,7 +196,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(2048)).await;
         b.delay();
         assert_eq!(b.exponent(), 6, "exactly 2048 s does not reset");
-        tokio::time::advance(Duration::from_millis(2048_010)).await;
+        tokio::time::advance(Duration::from_millis(2_048_010)).await;
         b.delay();
         assert_eq!(b.exponent(), 1);
     }

@@ -195,8 +195,6 @@ impl<A: Clone + Send + 'static> Loop<A> {
     /// # async fn main() {
     /// use tasks_runtime::{Loop, RunOutcome};
     ///
-    /// let once = Loop::builder(|me: Loop<_>| async move { me.stop() }).seconds(1.0);
-    /// # let _ = once;
     /// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
     /// let run = ticker.start(()).unwrap();
     /// ticker.stop();

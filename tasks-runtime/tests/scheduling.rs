@@ -66,16 +66,20 @@ async fn next_iteration_is_none_in_before_loop_and_one_interval_ahead_in_the_bod
             let ahead = me
                 .next_iteration()
                 .map(|n| (n - clock_body.now()).num_milliseconds());
-            seen_body.lock().unwrap().push(("body", me.is_running(), ahead));
+            seen_body
+                .lock()
+                .unwrap()
+                .push(("body", me.is_running(), ahead));
             async {}
         },
     );
     let (seen_before, me) = (seen.clone(), lp.clone());
     lp.before_loop(move || {
-        seen_before
-            .lock()
-            .unwrap()
-            .push(("before", me.is_running(), me.next_iteration().map(|_| 0)));
+        seen_before.lock().unwrap().push((
+            "before",
+            me.is_running(),
+            me.next_iteration().map(|_| 0),
+        ));
         async {}
     });
     lp.start(()).unwrap().await;
@@ -167,7 +171,8 @@ async fn a_times_of_day_loop_whose_times_passed_today_waits_for_tomorrow() {
     let clock = VirtualClock::starting_at("2024-01-01T12:00:00Z".parse().unwrap());
     let rec = Recorder::new();
     let lp = logging_loop(&rec, &[], |b| {
-        b.time(TimeOfDay::parse("11:00").unwrap()).clock(clock.clone())
+        b.time(TimeOfDay::parse("11:00").unwrap())
+            .clock(clock.clone())
     });
     lp.start(()).unwrap();
     sleep_ms(1000).await;
@@ -186,7 +191,8 @@ async fn change_interval_moves_the_first_wait_of_a_times_of_day_loop() {
     let clock = VirtualClock::starting_at("2024-01-01T12:00:00Z".parse().unwrap());
     let rec = Recorder::new();
     let lp = logging_loop(&rec, &[], |b| {
-        b.time(TimeOfDay::parse("13:00").unwrap()).clock(clock.clone())
+        b.time(TimeOfDay::parse("13:00").unwrap())
+            .clock(clock.clone())
     });
     lp.start(()).unwrap();
     sleep_ms(100).await;
@@ -222,7 +228,8 @@ async fn switching_from_times_of_day_to_relative_anchors_to_the_last_time_run() 
     let clock = VirtualClock::starting_at("2024-01-01T12:00:00Z".parse().unwrap());
     let rec = Recorder::new();
     let lp = logging_loop(&rec, &[], |b| {
-        b.time(TimeOfDay::parse("12:00:01").unwrap()).clock(clock.clone())
+        b.time(TimeOfDay::parse("12:00:01").unwrap())
+            .clock(clock.clone())
     });
     lp.start(()).unwrap();
     sleep_ms(1500).await;

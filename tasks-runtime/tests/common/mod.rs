@@ -1,4 +1,5 @@
 //! A recorder of what a loop did and when, on tokio's paused clock.
+#![allow(dead_code)] // each test binary uses its own part
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,7 +49,10 @@ use tasks_runtime::{Loop, LoopBuilder, Outcome};
 
 /// Builds a loop whose body is handed the loop itself (as discord.py's
 /// bodies reach their loop through the decorated name).
-pub fn self_aware<F, Fut>(configure: impl FnOnce(LoopBuilder<()>) -> LoopBuilder<()>, body: F) -> Loop<()>
+pub fn self_aware<F, Fut>(
+    configure: impl FnOnce(LoopBuilder<()>) -> LoopBuilder<()>,
+    body: F,
+) -> Loop<()>
 where
     F: Fn(Loop<()>) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
@@ -106,6 +110,12 @@ pub fn log_after_loop(lp: &Loop<()>, rec: &Recorder) {
 pub fn times(rec: &Recorder) -> Vec<u64> {
     rec.events()
         .iter()
-        .map(|e| e.split(' ').next().unwrap_or("").parse().unwrap_or(u64::MAX))
+        .map(|e| {
+            e.split(' ')
+                .next()
+                .unwrap_or("")
+                .parse()
+                .unwrap_or(u64::MAX)
+        })
         .collect()
 }
