@@ -35,7 +35,10 @@ struct Trace {
 impl Trace {
     fn emit(&self, event: &str, fields: Value) {
         let mut record = Map::new();
-        record.insert("t".into(), json!(round3(self.start.elapsed().as_secs_f64())));
+        record.insert(
+            "t".into(),
+            json!(round3(self.start.elapsed().as_secs_f64())),
+        );
         record.insert("ev".into(), json!(event));
         if let Value::Object(fields) = fields {
             record.extend(fields);
@@ -65,7 +68,9 @@ struct Scenario {
 
 impl Scenario {
     fn the_loop(&self) -> &Loop<()> {
-        self.the_loop.get().expect("the loop is built before it runs")
+        self.the_loop
+            .get()
+            .expect("the loop is built before it runs")
     }
 
     fn time_of(&self, spec: &Value) -> Result<TimeOfDay, String> {
@@ -91,13 +96,19 @@ impl Scenario {
             ));
         }
         let part = |k: &str| op.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        Ok(Interval::relative(part("seconds"), part("minutes"), part("hours")))
+        Ok(Interval::relative(
+            part("seconds"),
+            part("minutes"),
+            part("hours"),
+        ))
     }
 
     fn change_interval(&self, op: &Value) {
-        let result = self
-            .interval_of(op)
-            .and_then(|i| self.the_loop().change_interval(i).map_err(|e| e.to_string()));
+        let result = self.interval_of(op).and_then(|i| {
+            self.the_loop()
+                .change_interval(i)
+                .map_err(|e| e.to_string())
+        });
         if let Err(error) = result {
             eprintln!("change_interval refused: {error}");
         }
@@ -122,14 +133,19 @@ impl Scenario {
 
 async fn body(sc: Arc<Scenario>) -> Result<(), tasks::BoxError> {
     let k = {
-        let mut counter = sc.counter.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counter = sc
+            .counter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let k = *counter;
         *counter += 1;
         k
     };
     let lp = sc.the_loop();
-    sc.trace
-        .emit("body", json!({"call": k, "current_loop": lp.current_loop()}));
+    sc.trace.emit(
+        "body",
+        json!({"call": k, "current_loop": lp.current_loop()}),
+    );
     let Some(act) = sc.calls.get(&k) else {
         return Ok(());
     };
@@ -196,10 +212,19 @@ fn build(sc: &Arc<Scenario>) -> Result<Loop<()>, String> {
     let loop_spec = spec.get("loop").cloned().unwrap_or(json!({}));
     let for_body = Arc::clone(sc);
     let mut builder = Loop::builder(move |()| body(Arc::clone(&for_body)))
-        .name(spec.get("name").and_then(Value::as_str).unwrap_or("scenario"))
+        .name(
+            spec.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("scenario"),
+        )
         .clock(Arc::clone(&sc.clock))
         .interval(sc.interval_of(&loop_spec)?)
-        .reconnect(loop_spec.get("reconnect").and_then(Value::as_bool).unwrap_or(true));
+        .reconnect(
+            loop_spec
+                .get("reconnect")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        );
     if let Some(count) = loop_spec.get("count").and_then(Value::as_u64) {
         builder = builder.count(count);
     }
@@ -219,11 +244,19 @@ fn build(sc: &Arc<Scenario>) -> Result<Loop<()>, String> {
             let sc = Arc::clone(&sc);
             async move {
                 sc.trace.emit("before_loop", json!({}));
-                let sleep = sc.spec.pointer("/before_loop/sleep").and_then(Value::as_f64);
+                let sleep = sc
+                    .spec
+                    .pointer("/before_loop/sleep")
+                    .and_then(Value::as_f64);
                 if let Some(secs) = sleep.filter(|s| *s > 0.0) {
                     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
                 }
-                if sc.spec.pointer("/before_loop/stop").and_then(Value::as_bool) == Some(true) {
+                if sc
+                    .spec
+                    .pointer("/before_loop/stop")
+                    .and_then(Value::as_bool)
+                    == Some(true)
+                {
                     sc.the_loop().stop();
                 }
             }
@@ -261,10 +294,19 @@ fn build(sc: &Arc<Scenario>) -> Result<Loop<()>, String> {
     let names = |key: &str| -> Vec<String> {
         spec.pointer(&format!("/exception_types/{key}"))
             .and_then(Value::as_array)
-            .map(|v| v.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|v| {
+                v.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default()
     };
-    if spec.pointer("/exception_types/clear").and_then(Value::as_bool) == Some(true) {
+    if spec
+        .pointer("/exception_types/clear")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
         lp.clear_exception_types();
     }
     for name in names("remove") {
