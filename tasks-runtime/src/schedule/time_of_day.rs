@@ -5,8 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{
-    DateTime, Days, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
-    TimeZone, Utc,
+    DateTime, Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeDelta, TimeZone, Utc,
 };
 use chrono_tz::Tz;
 
@@ -43,8 +43,18 @@ impl Zone {
     }
 
     /// The wall-clock date and time in this zone at `instant`.
+    ///
+    /// ```
+    /// use tasks_runtime::Zone;
+    ///
+    /// let new_york = Zone::Iana(chrono_tz::America::New_York);
+    /// let noon_utc = "2024-07-01T12:00:00Z".parse().unwrap();
+    /// assert_eq!(new_york.local(noon_utc).to_string(), "2024-07-01 08:00:00");
+    /// ```
     pub fn local(&self, instant: DateTime<Utc>) -> NaiveDateTime {
-        instant.naive_utc() + self.offset_at(instant)
+        let utc = instant.naive_utc();
+        utc.checked_add_offset(self.offset_at(instant))
+            .unwrap_or(utc)
     }
 }
 
@@ -104,13 +114,26 @@ fn parse_offset(s: &str) -> Option<FixedOffset> {
 /// What to do with a time of day that happens twice on a day the clocks go
 /// back (01:30 in New York on the first Sunday of November).
 ///
-/// The loop runs once either way.
+/// The loop runs once either way: the date has been run once the chosen
+/// instant has passed, so the other occurrence never runs as well.
+///
+/// | New York, 2022-11-06, `01:30` | runs at | UTC |
+/// | --- | --- | --- |
+/// | [`Later`](AmbiguousTime::Later) (default, as discord.py) | 01:30 EST (-05:00), the second pass | 06:30 |
+/// | [`Earlier`](AmbiguousTime::Earlier) | 01:30 EDT (-04:00), the first pass | 05:30 |
 ///
 /// ```
 /// use tasks_runtime::{AmbiguousTime, Loop, TimeOfDay};
 ///
+/// let half_past_one = TimeOfDay::parse_in("01:30", "America/New_York").unwrap();
+/// let date = chrono::NaiveDate::from_ymd_opt(2022, 11, 6).unwrap();
+/// let later = half_past_one.on(date, AmbiguousTime::Later);
+/// let earlier = half_past_one.on(date, AmbiguousTime::Earlier);
+/// assert_eq!(later.to_rfc3339(), "2022-11-06T06:30:00+00:00");
+/// assert_eq!(earlier.to_rfc3339(), "2022-11-06T05:30:00+00:00");
+///
 /// let nightly = Loop::builder(|()| async {})
-///     .time(TimeOfDay::parse("01:30").unwrap().in_zone(chrono_tz::America::New_York))
+///     .time(half_past_one)
 ///     .ambiguous_time(AmbiguousTime::Earlier)
 ///     .build()
 ///     .unwrap();
@@ -129,9 +152,18 @@ pub enum AmbiguousTime {
 /// A time of day in a time zone, one entry of a times-of-day schedule.
 ///
 /// Without a zone a time of day means UTC. In an IANA zone it follows the
-/// zone's daylight-saving rules: a time the clocks skip (spring forward)
-/// runs shifted forward by the gap, and a time that happens twice (fall
-/// back) runs once, at the instant [`AmbiguousTime`] picks.
+/// zone's rules as they are on each date, recomputed for every iteration
+/// (never a frozen offset):
+///
+/// - a time the clocks skip (spring forward) runs once, shifted forward by
+///   the gap: 02:30 in New York on 2022-03-13 runs at 03:30 EDT, and 02:15
+///   at Lord Howe Island (a 30-minute shift) on 2022-10-02 at 02:45;
+/// - a time that happens twice (fall back) runs once, at the instant
+///   [`AmbiguousTime`] picks (by default the later one, as in discord.py);
+/// - on a date a zone skipped altogether (Pacific/Apia, 2011-12-30) the time
+///   is shifted by the whole day and merges with the next date's run.
+///
+/// A fixed offset (`"+09:00"`) never shifts.
 ///
 /// ```
 /// use tasks_runtime::TimeOfDay;
@@ -140,6 +172,12 @@ pub enum AmbiguousTime {
 /// assert_eq!(morning.to_string(), "08:00:00 Asia/Seoul");
 /// assert!(TimeOfDay::parse("25:00").is_err());
 /// assert_eq!(TimeOfDay::parse_in("08:00", "+09:00").unwrap().to_string(), "08:00:00 +09:00");
+///
+/// // Spring forward in New York: 02:30 does not exist on 2022-03-13.
+/// let t = TimeOfDay::parse_in("02:30", "America/New_York").unwrap();
+/// let date = chrono::NaiveDate::from_ymd_opt(2022, 3, 13).unwrap();
+/// let at = t.on(date, Default::default());
+/// assert_eq!(at.to_rfc3339(), "2022-03-13T07:30:00+00:00"); // 03:30 EDT
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimeOfDay {
@@ -213,26 +251,90 @@ impl TimeOfDay {
 
     /// The instant this time of day falls on at `date` (a date in its zone).
     ///
-    /// A time the clocks skip is shifted forward by the gap; a time that
-    /// happens twice resolves as `ambiguous` says.
+    /// A time the clocks skip is shifted forward by the gap (it reads the
+    /// clock time with the offset in force before the gap, as discord.py
+    /// does); a time that happens twice resolves as `ambiguous` says.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use tasks_runtime::{AmbiguousTime, TimeOfDay};
+    ///
+    /// // Lord Howe Island moves its clocks by 30 minutes, 02:00 -> 02:30.
+    /// let t = TimeOfDay::parse_in("02:15", "Australia/Lord_Howe").unwrap();
+    /// let date = NaiveDate::from_ymd_opt(2022, 10, 2).unwrap();
+    /// // 02:15 does not exist that night: it runs at 02:45 (+11:00).
+    /// assert_eq!(t.on(date, AmbiguousTime::Later).to_rfc3339(), "2022-10-01T15:45:00+00:00");
+    /// ```
     pub fn on(&self, date: NaiveDate, ambiguous: AmbiguousTime) -> DateTime<Utc> {
+        self.try_on(date, ambiguous).unwrap_or(if date.year() < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+    }
+
+    /// [`on`](Self::on), `None` at the ends of the representable dates.
+    fn try_on(&self, date: NaiveDate, ambiguous: AmbiguousTime) -> Option<DateTime<Utc>> {
         let local = date.and_time(self.time);
-        match self.zone {
-            Zone::Fixed(offset) => (local - offset).and_utc(),
-            Zone::Iana(tz) => match tz.from_local_datetime(&local) {
-                LocalResult::Single(at) => at.with_timezone(&Utc),
-                LocalResult::Ambiguous(earlier, later) => match ambiguous {
-                    AmbiguousTime::Earlier => earlier.with_timezone(&Utc),
-                    AmbiguousTime::Later => later.with_timezone(&Utc),
-                },
-                // In a gap: read the clock time with the offset in force
-                // before the gap, which lands `gap` later on the new clock.
-                LocalResult::None => {
-                    let before = (local - chrono::TimeDelta::days(1)).and_utc();
-                    (local - self.zone.offset_at(before)).and_utc()
-                }
-            },
+        let tz = match self.zone {
+            Zone::Fixed(offset) => return Some(local.checked_sub_offset(offset)?.and_utc()),
+            Zone::Iana(tz) => tz,
+        };
+        match tz.from_local_datetime(&local) {
+            LocalResult::Single(at) => Some(at.with_timezone(&Utc)),
+            LocalResult::Ambiguous(first, second) => {
+                let (first, second) = (first.with_timezone(&Utc), second.with_timezone(&Utc));
+                Some(match ambiguous {
+                    AmbiguousTime::Earlier => first.min(second),
+                    AmbiguousTime::Later => first.max(second),
+                })
+            }
+            // In a gap: the clocks went from `T + before` straight to
+            // `T + after` at the instant T. Read the clock time with the
+            // offset in force before the gap: that lands `after - before`
+            // later on the new clock. Since `local < T + after` and no zone
+            // is more than 14 hours ahead of UTC, T is later than `local`
+            // read as UTC minus 14 hours: the offset there is `before`.
+            LocalResult::None => {
+                let probe = local.checked_sub_signed(TimeDelta::hours(14))?.and_utc();
+                let before = self.zone.offset_at(probe);
+                Some(local.checked_sub_offset(before)?.and_utc())
+            }
         }
+    }
+
+    /// The instant a loop on `times` runs next: the earliest instant of any
+    /// listed time, over all their zones, that is at or after `now` and
+    /// strictly after `last_run` (the instant of the previous run, if any).
+    ///
+    /// This is what a running loop computes for each iteration, from the
+    /// wall clock, with the zone rules in force on each date; it is offered
+    /// so that a schedule can be shown or checked without running a loop.
+    /// `None` when `times` is empty.
+    ///
+    /// Because of `last_run`, the same scheduled time never runs twice: not
+    /// after a fall-back hour, and not after the wall clock was set back.
+    ///
+    /// ```
+    /// use tasks_runtime::{AmbiguousTime, TimeOfDay};
+    ///
+    /// let t = [TimeOfDay::parse_in("01:30", "America/New_York").unwrap()];
+    /// let utc = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    /// let earlier = AmbiguousTime::Earlier;
+    /// // The first 01:30 (EDT) of 2022-11-06...
+    /// let first = TimeOfDay::next_run(&t, utc("2022-11-06T04:00:00Z"), None, earlier).unwrap();
+    /// assert_eq!(first, utc("2022-11-06T05:30:00Z"));
+    /// // ...and once it has run, the next is the next day's, not the second 01:30.
+    /// let next = TimeOfDay::next_run(&t, first, Some(first), earlier).unwrap();
+    /// assert_eq!(next, utc("2022-11-07T06:30:00Z"));
+    /// ```
+    pub fn next_run(
+        times: &[TimeOfDay],
+        now: DateTime<Utc>,
+        last_run: Option<DateTime<Utc>>,
+        ambiguous: AmbiguousTime,
+    ) -> Option<DateTime<Utc>> {
+        next_instant(times, now, last_run, ambiguous)
     }
 }
 
@@ -282,28 +384,24 @@ pub(crate) fn next_instant(
     after: Option<DateTime<Utc>>,
     ambiguous: AmbiguousTime,
 ) -> Option<DateTime<Utc>> {
-    let floor = |at: DateTime<Utc>| at >= now && after.is_none_or(|last| at > last);
-    let mut best: Option<DateTime<Utc>> = None;
-    for time in times {
-        let today = time.zone.local(now).date();
-        // Yesterday and the day after tomorrow cover gaps that move a time
-        // across midnight and zones that skipped a whole date.
-        let dates = [
-            today.checked_sub_days(Days::new(1)),
-            Some(today),
-            today.checked_add_days(Days::new(1)),
-            today.checked_add_days(Days::new(2)),
-        ];
-        if let Some(at) = dates
-            .into_iter()
-            .flatten()
-            .map(|date| time.on(date, ambiguous))
-            .find(|at| floor(*at))
-        {
-            best = Some(best.map_or(at, |b| b.min(at)));
-        }
-    }
-    best
+    let due = |at: &DateTime<Utc>| *at >= now && after.is_none_or(|last| *at > last);
+    // Dates are counted from the later of `now` and `after`: after the wall
+    // clock was set back, the last run can be days ahead of `now`.
+    let base = after.map_or(now, |last| last.max(now));
+    times
+        .iter()
+        .filter_map(|time| {
+            let today = time.zone.local(base).date();
+            // The instants of one time of day never decrease from a date to
+            // the next, so the first one due is the earliest. Yesterday and
+            // the day after tomorrow cover gaps that move a time across
+            // midnight and zones that skipped a whole date.
+            (-1..=2)
+                .filter_map(|days| today.checked_add_signed(TimeDelta::days(days)))
+                .filter_map(|date| time.try_on(date, ambiguous))
+                .find(due)
+        })
+        .min()
 }
 
 #[cfg(test)]
@@ -467,5 +565,112 @@ mod tests {
         assert!("+25:00".parse::<Zone>().is_err());
         assert!("+09:00:00".parse::<Zone>().is_err());
         assert!("Nowhere".parse::<Zone>().is_err());
+    }
+
+    #[test]
+    fn a_backward_clock_step_never_reruns_and_still_finds_the_next_time() {
+        // The last run was at 08:00 on 2024-01-04, then the clock was set
+        // back three days: nothing runs again before 2024-01-05 08:00.
+        let t = [TimeOfDay::parse("08:00").unwrap()];
+        let last = utc("2024-01-04T08:00:00Z");
+        let next = next_instant(
+            &t,
+            utc("2024-01-01T09:00:00Z"),
+            Some(last),
+            AmbiguousTime::Later,
+        );
+        assert_eq!(next, Some(utc("2024-01-05T08:00:00Z")));
+    }
+
+    #[test]
+    fn a_skipped_date_merges_with_the_next_one() {
+        // Samoa skipped 2011-12-30 (from -10:00 to +14:00).
+        let t = [TimeOfDay::parse_in("10:00", "Pacific/Apia").unwrap()];
+        let date = |d| NaiveDate::from_ymd_opt(2011, 12, d).unwrap();
+        assert_eq!(
+            t[0].on(date(29), AmbiguousTime::Later),
+            utc("2011-12-29T20:00:00Z")
+        );
+        assert_eq!(
+            t[0].on(date(30), AmbiguousTime::Later),
+            utc("2011-12-30T20:00:00Z")
+        );
+        assert_eq!(
+            t[0].on(date(31), AmbiguousTime::Later),
+            utc("2011-12-30T20:00:00Z")
+        );
+        let mut at = utc("2011-12-29T00:00:00Z");
+        let mut last = None;
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let next = next_instant(&t, at, last, AmbiguousTime::Later).unwrap();
+            runs.push(next.to_rfc3339());
+            (at, last) = (next, Some(next));
+        }
+        assert_eq!(
+            runs,
+            [
+                "2011-12-29T20:00:00+00:00",
+                "2011-12-30T20:00:00+00:00",
+                "2011-12-31T20:00:00+00:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_gap_can_move_a_time_past_midnight() {
+        // Nuuk springs forward from 23:00 (-02:00) to 00:00 (-01:00) on
+        // 2024-03-30: 23:30 that evening runs at 00:30 the next day.
+        let t = [TimeOfDay::parse_in("23:30", "America/Nuuk").unwrap()];
+        assert_eq!(
+            next(&t, "2024-03-30T12:00:00Z"),
+            utc("2024-03-31T01:30:00Z")
+        );
+        // Still due after midnight, since the date it belongs to is the 30th.
+        assert_eq!(
+            next(&t, "2024-03-31T01:10:00Z"),
+            utc("2024-03-31T01:30:00Z")
+        );
+        let after = next_instant(
+            &t,
+            utc("2024-03-31T01:30:00Z"),
+            Some(utc("2024-03-31T01:30:00Z")),
+            AmbiguousTime::Later,
+        );
+        assert_eq!(after, Some(utc("2024-04-01T00:30:00Z")));
+    }
+
+    #[test]
+    fn ambiguous_instants_are_ordered_whatever_the_zone() {
+        // Moscow went back from +04:00 to +03:00 for good on 2014-10-26.
+        let t = TimeOfDay::parse_in("01:30", "Europe/Moscow").unwrap();
+        let date = NaiveDate::from_ymd_opt(2014, 10, 26).unwrap();
+        assert_eq!(
+            t.on(date, AmbiguousTime::Earlier),
+            utc("2014-10-25T21:30:00Z")
+        );
+        assert_eq!(
+            t.on(date, AmbiguousTime::Later),
+            utc("2014-10-25T22:30:00Z")
+        );
+    }
+
+    #[test]
+    fn extreme_instants_do_not_panic() {
+        let t = [TimeOfDay::parse_in("12:00", "-05:00").unwrap()];
+        assert_eq!(
+            next_instant(&t, DateTime::<Utc>::MAX_UTC, None, AmbiguousTime::Later),
+            None
+        );
+        assert!(next_instant(&t, DateTime::<Utc>::MIN_UTC, None, AmbiguousTime::Later).is_some());
+        let ny = [TimeOfDay::parse_in("12:00", "America/New_York").unwrap()];
+        assert_eq!(
+            next_instant(&ny, DateTime::<Utc>::MAX_UTC, None, AmbiguousTime::Later),
+            None
+        );
+        assert_eq!(
+            next_instant(&[], Utc::now(), None, AmbiguousTime::Later),
+            None
+        );
     }
 }
