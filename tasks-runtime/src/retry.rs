@@ -13,12 +13,25 @@ pub(crate) struct ErrorType {
 
 impl ErrorType {
     pub(crate) fn of<T: StdError + 'static>() -> Self {
+        let id = TypeId::of::<T>();
         Self {
-            id: TypeId::of::<T>(),
+            id,
             name: std::any::type_name::<T>(),
-            matches: |e| e.is::<T>(),
+            matches: if id == TypeId::of::<std::io::Error>() {
+                is_io_error
+            } else {
+                |e| e.is::<T>()
+            },
         }
     }
+}
+
+/// A held `std::io::Error` also holds tokio's timeout error: a timeout is
+/// an I/O error (tokio converts `Elapsed` into `io::ErrorKind::TimedOut`),
+/// as Python's `TimeoutError` is an `OSError`. So removing only the timeout
+/// type still retries timeouts while `io::Error` is held, as in discord.py.
+fn is_io_error(error: &(dyn StdError + 'static)) -> bool {
+    error.is::<std::io::Error>() || error.is::<tokio::time::error::Elapsed>()
 }
 
 impl std::fmt::Debug for ErrorType {
@@ -98,6 +111,20 @@ mod tests {
         assert!(filter.handles(&std::io::Error::other("x")));
         assert!(filter.handles(&Wrapper(std::io::Error::other("x"))));
         assert!(!filter.handles(&Custom));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_io_error_also_holds_timeouts_like_python_os_error() {
+        let elapsed = tokio::time::timeout(std::time::Duration::ZERO, std::future::pending::<()>())
+            .await
+            .unwrap_err();
+        let mut filter = ErrorFilter::default();
+        assert!(filter.remove(TypeId::of::<tokio::time::error::Elapsed>()));
+        assert!(filter.handles(&elapsed));
+        filter.clear();
+        filter.add(ErrorType::of::<tokio::time::error::Elapsed>());
+        assert!(filter.handles(&elapsed));
+        assert!(!filter.handles(&std::io::Error::other("x")));
     }
 
     #[test]

@@ -393,6 +393,12 @@ impl<A> Loop<A> {
     /// its `source()` chain, is a `T` waits for the backoff delay and runs
     /// again, without counting as an iteration.
     ///
+    /// The types held by default are `std::io::Error` and
+    /// `tokio::time::error::Elapsed`. A held `std::io::Error` also holds
+    /// timeouts (tokio turns `Elapsed` into `io::ErrorKind::TimedOut`), as
+    /// Python's `TimeoutError` is an `OSError`: removing only `Elapsed`
+    /// still retries timeouts, exactly as in discord.py.
+    ///
     /// ```
     /// use tasks_runtime::Loop;
     ///
