@@ -23,11 +23,19 @@ pub(crate) async fn drive<A>(shared: Arc<Shared<A>>, args: A, token: Cancellatio
 where
     A: Clone + Send + 'static,
 {
-    let iterations = (shared.runner)(Arc::clone(&shared), args);
+    // Bodies and hooks are guarded one by one; this guard is for whatever
+    // else a user supplies (a `Clock`, a `Backoff`), so that a panic there
+    // still ends the run cleanly instead of leaving it "running" forever.
+    let iterations = AssertUnwindSafe((shared.runner)(Arc::clone(&shared), args)).catch_unwind();
     let outcome = tokio::select! {
         biased;
         () = token.cancelled() => RunOutcome::Cancelled,
-        outcome = iterations => outcome,
+        outcome = iterations => outcome.unwrap_or_else(|payload| {
+            let error = LoopError::from_panic(panic_message(&*payload));
+            tracing::error!(loop_name = %shared.name, %error, "the loop panicked outside its body");
+            shared.lock().failed = true;
+            RunOutcome::Failed(error)
+        }),
     };
     let after_loop = {
         let mut state = shared.lock();

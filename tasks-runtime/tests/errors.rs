@@ -375,3 +375,35 @@ async fn the_default_error_hook_logs_and_the_run_still_ends() {
     assert!(matches!(lp.start(()).unwrap().await, RunOutcome::Failed(_)));
     assert!(*seen.lock().unwrap());
 }
+
+/// A backoff that panics: user code outside the body.
+struct Broken;
+impl Backoff for Broken {
+    fn delay(&mut self) -> Duration {
+        panic!("broken backoff")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_user_code_outside_the_body_still_ends_the_run_cleanly() {
+    let rec = Recorder::new();
+    let lp = failing_loop(
+        &rec,
+        |_| Err(std::io::Error::other("reset").into()),
+        |b| b.seconds(1.0).backoff(|| Broken),
+    );
+    log_after_loop(&lp, &rec);
+    let RunOutcome::Failed(error) = lp.start(()).unwrap().await else {
+        panic!("expected a failure")
+    };
+    assert_eq!(error.panic_message(), Some("broken backoff"));
+    assert!(!lp.is_running());
+    assert!(lp.failed());
+    assert_eq!(
+        rec.events(),
+        [
+            "0 body 0 current_loop=0",
+            "0 after current_loop=0 cancelled=false failed=true"
+        ]
+    );
+}
