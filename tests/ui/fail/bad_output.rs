@@ -1,0 +1,6 @@
+#[tasks::r#loop(seconds = 1)]
+async fn tick() -> u32 {
+    5
+}
+
+fn main() {}

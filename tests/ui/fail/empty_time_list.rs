@@ -1,0 +1,4 @@
+#[tasks::r#loop(time = [])]
+async fn tick() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[tasks::r#loop(time = ["08:00", "25:00", "8am"])]
+async fn tick() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[tasks::r#loop(seconds = -5)]
+async fn tick() {}
+
+fn main() {}
