@@ -1,0 +1,96 @@
+//! The benchmark of `tasks` against its peers: a hand-written tokio loop
+//! (the floor), tokio-cron-scheduler and discord.py's `tasks.Loop`.
+//!
+//! `tasks-bench all [--quick]` runs every scenario for every peer, each in
+//! a fresh process (`tasks-bench child SCENARIO PEER ...`, or
+//! `dpy_bench.py` for discord.py), then prints the tables and writes them
+//! with a chart to `bench/results/`. `bench/run` is the one command that
+//! builds it, sets up Python and runs it.
+
+mod chart;
+mod driver;
+mod measure;
+mod peers;
+mod report;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage:
+  tasks-bench all [--quick] [--python PATH] [--no-python] [--out DIR] [--no-doc]
+  tasks-bench child SCENARIO PEER [--n N] [--interval-ms MS] [--duration-ms MS]
+                                  [--settle-ms MS] [--reps R]
+scenarios: overhead, scale, precision, drift
+peers: tokio, tokio-yield (overhead only), tasks, tokio-cron-scheduler";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("all") => driver::run(&args[1..]),
+        Some("child") if args.len() >= 3 => child(&args[1], &args[2], &args[3..]),
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one scenario for one peer and prints its record as a JSON line.
+fn child(scenario: &str, peer: &str, rest: &[String]) -> ExitCode {
+    let options = match parse_options(rest) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let number = |key: &str, default: f64| -> f64 {
+        options
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let ms = |key: &str, default: f64| Duration::from_secs_f64(number(key, default) / 1e3);
+    let params = peers::Params {
+        n: number("n", 1000.0) as u64,
+        interval: ms("interval-ms", 0.0),
+        duration: ms("duration-ms", 1000.0),
+        settle: ms("settle-ms", 1000.0),
+        reps: number("reps", 3.0) as u32,
+    };
+    let record = match scenario {
+        "overhead" => peers::overhead(peer, &params),
+        "scale" => peers::scale(peer, &params),
+        "precision" => peers::precision(peer, &params),
+        "drift" => peers::drift(peer, &params),
+        other => {
+            eprintln!("no scenario {other}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&record).expect("a record serializes")
+    );
+    // Leaves at once: some scenarios leave many loops behind on purpose.
+    std::process::exit(0)
+}
+
+/// `--key value` pairs and bare `--flag`s (value "true").
+pub fn parse_options(args: &[String]) -> Result<HashMap<String, String>, String> {
+    let mut options = HashMap::new();
+    let mut rest = args.iter().peekable();
+    while let Some(arg) = rest.next() {
+        let key = arg
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {arg}"))?;
+        let value = match rest.peek() {
+            Some(next) if !next.starts_with("--") => rest.next().cloned().unwrap_or_default(),
+            _ => "true".to_owned(),
+        };
+        options.insert(key.to_owned(), value);
+    }
+    Ok(options)
+}
