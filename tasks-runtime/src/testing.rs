@@ -1,10 +1,25 @@
-//! Clocks for driving loops deterministically in tests.
+//! Clocks for driving loops deterministically in tests: through a
+//! daylight-saving change, a suspend or a clock step, in milliseconds of
+//! real time.
 //!
-//! Run the test on tokio's paused clock (`#[tokio::test(start_paused =
-//! true)]`): relative intervals then pass in no real time. Give the loop a
-//! [`VirtualClock`] as its wall clock: it reads a start instant plus the
-//! paused clock's elapsed time, so times of day pass as fast, and it can
-//! be stepped to simulate a clock change or a suspend.
+//! A loop reads two clocks:
+//!
+//! - the **monotonic** clock, tokio's (`tokio::time::Instant`), for relative
+//!   intervals, retries and the length of every sleep. Run the test on
+//!   tokio's paused clock (`#[tokio::test(start_paused = true)]`): whenever
+//!   every task is asleep, time jumps to the next timer, so hours pass at
+//!   once, in order;
+//! - the **wall** clock, a [`Clock`], for times of day. Give the loop a
+//!   [`VirtualClock`] with [`LoopBuilder::clock`]: it reads a chosen start
+//!   instant plus the paused clock's elapsed time, so times of day pass as
+//!   fast, and it can be stepped with [`jump`](VirtualClock::jump),
+//!   [`set`](VirtualClock::set) or [`suspend`](VirtualClock::suspend) to
+//!   simulate a clock change or a suspend (the monotonic clock does not
+//!   move).
+//!
+//! A times-of-day loop re-reads the wall clock at least every
+//! [`wall_clock_check`](crate::LoopBuilder::wall_clock_check) (60 s by default), so
+//! it notices a step within that much (paused) time.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -27,8 +42,46 @@
 //! nightly.cancel();
 //! # }
 //! ```
+//!
+//! A whole test, recording when the body ran (on the wall clock) through a
+//! suspend that swallowed a listed time:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
+//!
+//! use tasks_runtime::testing::VirtualClock;
+//! use tasks_runtime::{Loop, TimeOfDay};
+//!
+//! let clock = VirtualClock::starting_at("2024-01-01T07:00:00Z".parse().unwrap());
+//! let ran = Arc::new(Mutex::new(Vec::new()));
+//! let report = Loop::builder({
+//!     let (clock, ran) = (clock.clone(), ran.clone());
+//!     move |()| {
+//!         ran.lock().unwrap().push(clock.now().to_rfc3339());
+//!         async {}
+//!     }
+//! })
+//! .times(["08:00", "12:00"].map(|t| TimeOfDay::parse(t).unwrap()))
+//! .clock(clock.clone())
+//! .build()
+//! .unwrap();
+//! report.start(()).unwrap();
+//!
+//! tokio::time::sleep(Duration::from_secs(1800)).await; // 07:30
+//! clock.suspend(Duration::from_secs(3600)); // asleep until 08:30: 08:00 is skipped
+//! tokio::time::sleep(Duration::from_secs(6 * 3600)).await; // 14:30
+//! assert_eq!(*ran.lock().unwrap(), ["2024-01-01T12:00:00+00:00"]);
+//! report.cancel();
+//! # }
+//! ```
+//!
+//! [`LoopBuilder::clock`]: crate::LoopBuilder::clock
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::time::Instant;
@@ -38,9 +91,14 @@ use crate::clock::Clock;
 /// A wall clock that advances with tokio's (paused) clock from a chosen
 /// start, and can be stepped.
 ///
-/// [`jump`](VirtualClock::jump) moves the wall clock alone, as when the
+/// It reads `start + (tokio's time elapsed since it was made) + steps`.
+/// [`jump`](VirtualClock::jump), [`set`](VirtualClock::set) and
+/// [`suspend`](VirtualClock::suspend) move the wall clock alone, as when the
 /// system clock is set or the machine resumes from a suspend (the monotonic
 /// clock does not count suspended time).
+///
+/// Share it as an `Arc`: one handle for the loop
+/// ([`LoopBuilder::clock`](crate::LoopBuilder::clock)), one for the test.
 #[derive(Debug)]
 pub struct VirtualClock {
     anchor: Instant,
@@ -50,7 +108,19 @@ pub struct VirtualClock {
 
 impl VirtualClock {
     /// A clock that reads `start` now, and advances with tokio's clock.
-    /// Create it inside the runtime whose clock should drive it.
+    /// Create it inside the runtime whose clock should drive it (outside a
+    /// paused runtime it follows real time).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::testing::VirtualClock;
+    ///
+    /// let clock = VirtualClock::starting_at("2024-01-01T00:00:00Z".parse().unwrap());
+    /// tokio::time::sleep(std::time::Duration::from_secs(90)).await;
+    /// assert_eq!(clock.now().to_rfc3339(), "2024-01-01T00:01:30+00:00");
+    /// # }
+    /// ```
     pub fn starting_at(start: DateTime<Utc>) -> Arc<Self> {
         Arc::new(Self {
             anchor: Instant::now(),
@@ -59,14 +129,25 @@ impl VirtualClock {
         })
     }
 
+    /// What the wall clock reads now (the same as [`Clock::now`], without
+    /// importing the trait).
+    pub fn now(&self) -> DateTime<Utc> {
+        let elapsed = TimeDelta::from_std(self.anchor.elapsed()).unwrap_or(TimeDelta::MAX);
+        let offset = *self.offset.lock().unwrap_or_else(PoisonError::into_inner);
+        self.start
+            .checked_add_signed(elapsed)
+            .and_then(|at| at.checked_add_signed(offset))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
     /// Steps the wall clock by `by` (negative: backwards), leaving the
-    /// monotonic clock alone.
+    /// monotonic clock alone, as `date -s` or an NTP step does.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() {
     /// use chrono::TimeDelta;
-    /// use tasks_runtime::{testing::VirtualClock, Clock};
+    /// use tasks_runtime::testing::VirtualClock;
     ///
     /// let clock = VirtualClock::starting_at("2024-01-01T00:00:00Z".parse().unwrap());
     /// clock.jump(TimeDelta::hours(-1));
@@ -75,20 +156,40 @@ impl VirtualClock {
     /// ```
     pub fn jump(&self, by: TimeDelta) {
         let mut offset = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
-        *offset += by;
+        *offset = offset.checked_add(&by).unwrap_or(*offset);
     }
 
     /// Sets the wall clock to read `at` now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::testing::VirtualClock;
+    ///
+    /// let clock = VirtualClock::starting_at("2024-01-01T00:00:00Z".parse().unwrap());
+    /// clock.set("2024-06-01T12:00:00Z".parse().unwrap());
+    /// assert_eq!(clock.now().to_rfc3339(), "2024-06-01T12:00:00+00:00");
+    /// # }
+    /// ```
     pub fn set(&self, at: DateTime<Utc>) {
         let now = self.now();
         self.jump(at - now);
+    }
+
+    /// Simulates the machine waking from a suspend that lasted `duration`:
+    /// the wall clock moves on by `duration` at once, the monotonic clock
+    /// (which does not count suspended time) does not. The same as a
+    /// forward [`jump`](VirtualClock::jump).
+    ///
+    /// Call it while the loop sleeps: its sleep ends when the monotonic
+    /// clock says so, and then it finds the wall clock far ahead.
+    pub fn suspend(&self, duration: Duration) {
+        self.jump(TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX));
     }
 }
 
 impl Clock for VirtualClock {
     fn now(&self) -> DateTime<Utc> {
-        let elapsed = TimeDelta::from_std(self.anchor.elapsed()).unwrap_or(TimeDelta::MAX);
-        let offset = *self.offset.lock().unwrap_or_else(PoisonError::into_inner);
-        self.start + elapsed + offset
+        VirtualClock::now(self)
     }
 }

@@ -36,6 +36,7 @@ pub(crate) enum Woke {
 /// Sleeps until the wall clock reads `target` or later.
 ///
 /// Cancel safe: dropping it mid-sleep loses nothing.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) async fn sleep_until_wall(
     clock: &dyn Clock,
     target: DateTime<Utc>,
