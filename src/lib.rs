@@ -1,4 +1,44 @@
-//! stub
+//! Background task loops for tokio: fixed intervals, times of day in any
+//! time zone, hooks, retries. A port of discord.py's `discord.ext.tasks`.
+//!
+//! Declare a loop with the attribute, then control it by name:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! #[derive(Clone)]
+//! struct Channel(&'static str);
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("the channel is gone")]
+//! struct SendError;
+//!
+//! #[tasks::r#loop(seconds = 5, count = 2)]
+//! async fn announce(channel: Channel) -> Result<(), SendError> {
+//!     println!("#{}: the event starts soon", channel.0);
+//!     Ok(())
+//! }
+//!
+//! announce
+//!     .before_loop(|| async { println!("waiting until the bot is ready") })
+//!     .after_loop(|| async { println!("announcements done") })
+//!     .error(|err| async move { eprintln!("announce failed: {err}") });
+//! announce.start(Channel("general"))?.await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - [`r#loop`](attr.loop.html) (also exported as
+//!   [`task_loop`](attr.task_loop.html)) turns an `async fn` into a loop: a
+//!   `static` for a free function, a loop per instance for a method taking
+//!   `self: Arc<Self>`. Its arguments are checked at compile time.
+//! - [`Loop`] is the loop itself, also made by hand with [`Loop::builder`]:
+//!   `start`, `stop`, `cancel`, `restart`, `change_interval`, the
+//!   `before_loop` / `after_loop` / `error` hooks, the retried error types.
+//! - [`LoopFn`] is what the attribute makes: the loop and its typed body;
+//!   [`LoopSlot`] is the field in which an instance keeps its loop.
+//! - [`TimeOfDay`] and [`Zone`] describe times of day in IANA zones or
+//!   fixed offsets; [`testing::VirtualClock`] drives them in tests.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,6 +53,17 @@ pub use loop_fn::LoopFn;
 pub use slot::LoopSlot;
 #[doc(inline)]
 pub use tasks_macros::r#loop;
+/// The keyword-free name of [`r#loop`](attr.loop.html), for `use tasks::task_loop;` and
+/// `#[task_loop(seconds = 5)]`.
+///
+/// ```
+/// use tasks::task_loop;
+///
+/// #[task_loop(minutes = 10)]
+/// async fn heartbeat() {}
+///
+/// assert_eq!(heartbeat.minutes(), Some(10.0));
+/// ```
 #[doc(inline)]
 pub use tasks_macros::r#loop as task_loop;
 pub use tasks_runtime::*;

@@ -14,7 +14,7 @@ type BodyFuture<R> = Pin<Box<dyn Future<Output = R> + Send + 'static>>;
 type Body<A, R> = dyn Fn(A) -> BodyFuture<R> + Send + Sync;
 
 /// A [`Loop`] together with the function it runs: what a
-/// [`#[tasks::r#loop]`](crate::r#loop) function becomes.
+/// [`#[tasks::r#loop]`](attr.loop.html) function becomes.
 ///
 /// It dereferences to the [`Loop`], so every method of the loop is there
 /// (`start`, `stop`, `before_loop`, `change_interval`, …), and it adds a

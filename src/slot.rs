@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use crate::LoopFn;
 
 /// The field that holds one instance's loop for a
-/// [`#[tasks::r#loop]`](crate::r#loop) method: the counterpart of
+/// [`#[tasks::r#loop]`](attr.loop.html) method: the counterpart of
 /// discord.py's `Loop.__get__`, which gives every instance of a cog its own
 /// copy of the loop.
 ///

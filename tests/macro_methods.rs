@@ -116,8 +116,5 @@ async fn a_kept_handle_outliving_its_instance_runs_nothing() {
     let handle = cog.add_loop().clone();
     drop(cog);
     assert!(handle.call((1, 2)).await.is_ok());
-    assert_eq!(
-        handle.start((1, 2)).unwrap().await,
-        RunOutcome::Completed
-    );
+    assert_eq!(handle.start((1, 2)).unwrap().await, RunOutcome::Completed);
 }

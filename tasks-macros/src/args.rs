@@ -175,7 +175,10 @@ fn value_of<T>(
     if !input.peek(Token![=]) {
         return Err(syn::Error::new(
             key_span,
-            format!("expected `=` after `{key}`: write `{key} = {}`", example(key)),
+            format!(
+                "expected `=` after `{key}`: write `{key} = {}`",
+                example(key)
+            ),
         ));
     }
     input.parse::<Token![=]>()?;
@@ -214,10 +217,12 @@ fn interval(input: ParseStream, key: &str) -> syn::Result<Number> {
 
 fn count(input: ParseStream, key: &str) -> syn::Result<Number> {
     match number(input) {
-        Some(count @ Number {
-            lit: NumberLit::Int(_),
-            ..
-        }) => Ok(count),
+        Some(
+            count @ Number {
+                lit: NumberLit::Int(_),
+                ..
+            },
+        ) => Ok(count),
         Some(float) => Err(syn::Error::new_spanned(
             float,
             format!("`{key}` takes a whole number, such as `{key} = 2`"),
@@ -344,9 +349,10 @@ fn crate_path(input: ParseStream, key: &str) -> syn::Result<Path> {
 
 /// Skips the rest of a bad argument, up to (not including) the next comma.
 fn skip_to_comma(input: ParseStream) {
-    skip_while(input, |token| {
-        !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == ',')
-    });
+    skip_while(
+        input,
+        |token| !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == ','),
+    );
 }
 
 /// Skips everything left in `input`.
@@ -385,7 +391,10 @@ mod tests {
         assert!(args.errors.is_empty());
         assert!(args.seconds.is_some() && args.minutes.is_some() && args.hours.is_some());
         assert_eq!(args.time.map(|t| t.value.times.len()), Some(2));
-        assert_eq!(args.tz.map(|t| t.value.value()), Some("Asia/Seoul".to_owned()));
+        assert_eq!(
+            args.tz.map(|t| t.value.value()),
+            Some("Asia/Seoul".to_owned())
+        );
         assert_eq!(args.reconnect.map(|r| r.value.value), Some(false));
         let krate = args.krate.map(|k| k.value.to_token_stream().to_string());
         assert_eq!(krate.as_deref(), Some("my_tasks"));

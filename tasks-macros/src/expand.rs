@@ -248,7 +248,9 @@ mod tests {
 
     /// The first segment of every absolute path (`::x::...`) in `tokens`.
     fn roots(tokens: &TokenStream) -> Vec<String> {
-        let text = tokens.to_string().replace(['(', ')', '[', ']', '{', '}'], " ");
+        let text = tokens
+            .to_string()
+            .replace(['(', ')', '[', ']', '{', '}'], " ");
         let words: Vec<&str> = text.split_whitespace().collect();
         let is_path_end = |w: &str| w == ">" || w.chars().all(|c| c.is_alphanumeric() || c == '_');
         (0..words.len().saturating_sub(1))
@@ -261,15 +263,22 @@ mod tests {
     fn generated_code_names_only_core_and_the_private_module() {
         let free = r#loop(
             quote!(seconds = 1, count = 2),
-            quote!(async fn tick(a: u8, b: u8) -> Result<(), E> {}),
+            quote!(
+                async fn tick(a: u8, b: u8) -> Result<(), E> {}
+            ),
         );
         let method = r#loop(
             quote!(time = ["08:00"], tz = "UTC"),
-            quote!(async fn tick(self: Arc<Self>) {}),
+            quote!(
+                async fn tick(self: Arc<Self>) {}
+            ),
         );
         for output in [free, method] {
             let roots = roots(&output);
-            assert!(roots.iter().all(|r| r == "core" || r == "tasks"), "{roots:?}");
+            assert!(
+                roots.iter().all(|r| r == "core" || r == "tasks"),
+                "{roots:?}"
+            );
             let text = output.to_string();
             for (at, _) in text.match_indices(":: tasks ::") {
                 assert!(text[at..].starts_with(":: tasks :: __private ::"), "{text}");
@@ -280,25 +289,49 @@ mod tests {
     #[test]
     fn a_renamed_crate_replaces_every_path_to_tasks() {
         for item in [
-            quote!(async fn tick(n: u32) {}),
-            quote!(async fn tick(self: Arc<Self>) {}),
+            quote!(
+                async fn tick(n: u32) {}
+            ),
+            quote!(
+                async fn tick(self: Arc<Self>) {}
+            ),
         ] {
             let output = r#loop(quote!(crate = "my_tasks", time = "08:00", tz = "UTC"), item);
             assert!(roots(&output).iter().all(|r| r == "core"), "{output}");
-            assert!(output.to_string().contains("my_tasks :: __private :: LoopFn"));
+            assert!(output
+                .to_string()
+                .contains("my_tasks :: __private :: LoopFn"));
         }
     }
 
     #[test]
     fn several_arguments_become_a_tuple() {
-        let output = r#loop(quote!(), quote!(async fn tick(a: u8, b: &str) {})).to_string();
-        assert!(output.contains("LoopFn < (u8 , & 'static str) , () >"), "{output}");
-        assert!(output.contains("__tasks_body (__args . 0 , __args . 1)"), "{output}");
+        let output = r#loop(
+            quote!(),
+            quote!(
+                async fn tick(a: u8, b: &str) {}
+            ),
+        )
+        .to_string();
+        assert!(
+            output.contains("LoopFn < (u8 , & 'static str) , () >"),
+            "{output}"
+        );
+        assert!(
+            output.contains("__tasks_body (__args . 0 , __args . 1)"),
+            "{output}"
+        );
     }
 
     #[test]
     fn bad_arguments_still_emit_the_loop() {
-        let output = r#loop(quote!(count = 0, secs = 1), quote!(async fn tick() {})).to_string();
+        let output = r#loop(
+            quote!(count = 0, secs = 1),
+            quote!(
+                async fn tick() {}
+            ),
+        )
+        .to_string();
         assert!(output.contains("static tick"), "{output}");
         assert_eq!(output.matches("compile_error").count(), 2, "{output}");
     }

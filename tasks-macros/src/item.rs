@@ -19,7 +19,7 @@ use syn::{
 /// What the attribute was put on.
 pub(crate) enum Input {
     /// A function that becomes a loop (possibly after fixes, with errors).
-    Loop(LoopItem),
+    Loop(Box<LoopItem>),
     /// Anything else, emitted unchanged next to the errors.
     Other(TokenStream),
 }
@@ -90,7 +90,7 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Input 
         ReturnType::Type(_, ty) => static_lifetimes(ty),
     };
     let (outer_attrs, inner_attrs) = split_attrs(attrs);
-    Input::Loop(LoopItem {
+    Input::Loop(Box::new(LoopItem {
         outer_attrs,
         inner_attrs,
         vis,
@@ -99,33 +99,34 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Input 
         method,
         args,
         output,
-    })
+    }))
 }
 
 /// The error for an item that is not a function, on its keyword.
 fn not_a_function(tokens: &TokenStream) -> syn::Error {
-    let (what, at) = match syn::parse2::<Item>(tokens.clone()) {
-        Ok(Item::Struct(item)) => ("a struct", item.struct_token.into_token_stream()),
-        Ok(Item::Enum(item)) => ("an enum", item.enum_token.into_token_stream()),
-        Ok(Item::Union(item)) => ("a union", item.union_token.into_token_stream()),
-        Ok(Item::Const(item)) => ("a const", item.const_token.into_token_stream()),
-        Ok(Item::Static(item)) => ("a static", item.static_token.into_token_stream()),
-        Ok(Item::Mod(item)) => ("a module", item.mod_token.into_token_stream()),
-        Ok(Item::Impl(item)) => ("an impl block", item.impl_token.into_token_stream()),
-        Ok(Item::Trait(item)) => ("a trait", item.trait_token.into_token_stream()),
-        Ok(Item::Type(item)) => ("a type alias", item.type_token.into_token_stream()),
-        Ok(Item::Use(item)) => ("a use declaration", item.use_token.into_token_stream()),
-        Ok(Item::Macro(item)) => ("a macro", item.mac.path.into_token_stream()),
-        _ => {
-            return syn::Error::new_spanned(
+    let (what, at) =
+        match syn::parse2::<Item>(tokens.clone()) {
+            Ok(Item::Struct(item)) => ("a struct", item.struct_token.into_token_stream()),
+            Ok(Item::Enum(item)) => ("an enum", item.enum_token.into_token_stream()),
+            Ok(Item::Union(item)) => ("a union", item.union_token.into_token_stream()),
+            Ok(Item::Const(item)) => ("a const", item.const_token.into_token_stream()),
+            Ok(Item::Static(item)) => ("a static", item.static_token.into_token_stream()),
+            Ok(Item::Mod(item)) => ("a module", item.mod_token.into_token_stream()),
+            Ok(Item::Impl(item)) => ("an impl block", item.impl_token.into_token_stream()),
+            Ok(Item::Trait(item)) => ("a trait", item.trait_token.into_token_stream()),
+            Ok(Item::Type(item)) => ("a type alias", item.type_token.into_token_stream()),
+            Ok(Item::Use(item)) => ("a use declaration", item.use_token.into_token_stream()),
+            Ok(Item::Macro(item)) => ("a macro", item.mac.path.into_token_stream()),
+            _ => return syn::Error::new_spanned(
                 tokens,
                 "`#[loop]` goes on an `async fn` with a body: put it on the function the loop runs",
-            )
-        }
-    };
+            ),
+        };
     syn::Error::new_spanned(
         at,
-        format!("`#[loop]` goes on an `async fn`, not on {what}: put it on the function the loop runs"),
+        format!(
+            "`#[loop]` goes on an `async fn`, not on {what}: put it on the function the loop runs"
+        ),
     )
 }
 
@@ -196,8 +197,7 @@ fn fix_qualifiers(sig: &mut Signature, errors: &mut Vec<syn::Error>) {
 
 /// Whether a method's receiver is `self: Arc<Self>`; reported if not.
 fn receiver_form(receiver: &Receiver, errors: &mut Vec<syn::Error>) -> ReceiverForm {
-    if receiver.reference.is_none() && receiver.colon_token.is_some() && is_arc_self(&receiver.ty)
-    {
+    if receiver.reference.is_none() && receiver.colon_token.is_some() && is_arc_self(&receiver.ty) {
         return ReceiverForm::ArcSelf;
     }
     errors.push(syn::Error::new_spanned(
@@ -288,24 +288,40 @@ mod tests {
             panic!("not a loop")
         };
         assert!(errors.is_empty(), "{errors:?}");
-        item
+        *item
     }
 
     #[test]
     fn elided_lifetimes_become_static() {
-        let item = parse_ok(quote!(async fn f(a: &str, b: Cow<'_, str>, c: fn(&u8)) {}));
-        let args: Vec<String> = item.args.iter().map(|t| t.to_token_stream().to_string()).collect();
-        assert_eq!(args, ["& 'static str", "Cow < 'static , str >", "fn (& u8)"]);
+        let item = parse_ok(quote!(
+            async fn f(a: &str, b: Cow<'_, str>, c: fn(&u8)) {}
+        ));
+        let args: Vec<String> = item
+            .args
+            .iter()
+            .map(|t| t.to_token_stream().to_string())
+            .collect();
+        assert_eq!(
+            args,
+            ["& 'static str", "Cow < 'static , str >", "fn (& u8)"]
+        );
         assert_eq!(item.output.to_token_stream().to_string(), "()");
     }
 
     #[test]
     fn a_method_needs_arc_self() {
-        let item = parse_ok(quote!(async fn f(self: std::sync::Arc<Self>, n: u32) {}));
+        let item = parse_ok(quote!(
+            async fn f(self: std::sync::Arc<Self>, n: u32) {}
+        ));
         assert!(item.method == Some(ReceiverForm::ArcSelf));
         assert_eq!(item.args.len(), 1);
         let mut errors = Vec::new();
-        for receiver in [quote!(&self), quote!(self), quote!(self: Box<Self>), quote!(self: Arc<u8>)] {
+        for receiver in [
+            quote!(&self),
+            quote!(self),
+            quote!(self: Box<Self>),
+            quote!(self: Arc<u8>),
+        ] {
             parse(quote!(async fn f(#receiver) {}), &mut errors);
         }
         assert_eq!(errors.len(), 4);
@@ -314,7 +330,12 @@ mod tests {
     #[test]
     fn qualifiers_are_reported_and_fixed() {
         let mut errors = Vec::new();
-        let Input::Loop(item) = parse(quote!(unsafe fn f() {}), &mut errors) else {
+        let Input::Loop(item) = parse(
+            quote!(
+                unsafe fn f() {}
+            ),
+            &mut errors,
+        ) else {
             panic!("not a loop")
         };
         assert_eq!(errors.len(), 2);
@@ -324,9 +345,15 @@ mod tests {
     #[test]
     fn generic_functions_and_other_items_are_left_alone() {
         for tokens in [
-            quote!(async fn f<T>(t: T) {}),
-            quote!(async fn f(t: impl Send) {}),
-            quote!(struct S;),
+            quote!(
+                async fn f<T>(t: T) {}
+            ),
+            quote!(
+                async fn f(t: impl Send) {}
+            ),
+            quote!(
+                struct S;
+            ),
         ] {
             let mut errors = Vec::new();
             assert!(matches!(parse(tokens, &mut errors), Input::Other(_)));

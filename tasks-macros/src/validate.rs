@@ -32,7 +32,8 @@ pub(crate) fn config(args: Args, errors: &mut Vec<syn::Error>) -> Config {
     let seconds = interval(args.seconds.as_ref(), "seconds", errors);
     let minutes = interval(args.minutes.as_ref(), "minutes", errors);
     let hours = interval(args.hours.as_ref(), "hours", errors);
-    let total = seconds.unwrap_or(0.0) + minutes.unwrap_or(0.0) * 60.0 + hours.unwrap_or(0.0) * 3600.0;
+    let total =
+        seconds.unwrap_or(0.0) + minutes.unwrap_or(0.0) * 60.0 + hours.unwrap_or(0.0) * 3600.0;
     if Duration::try_from_secs_f64(total).is_err() {
         let last = [&args.hours, &args.minutes, &args.seconds]
             .into_iter()
@@ -117,12 +118,16 @@ fn interval(given: Option<&Given<Number>>, key: &str, errors: &mut Vec<syn::Erro
     let error = |message: String| syn::Error::new_spanned(number, message);
     match parsed {
         Ok(_) if number.minus.is_some() => {
-            errors.push(error(format!("`{key}` cannot be negative: give zero or more")));
+            errors.push(error(format!(
+                "`{key}` cannot be negative: give zero or more"
+            )));
             None
         }
         Ok(value) if value.is_finite() => Some(value),
         _ => {
-            errors.push(error(format!("`{key}` is too large: give a shorter interval")));
+            errors.push(error(format!(
+                "`{key}` is too large: give a shorter interval"
+            )));
             None
         }
     }
@@ -202,7 +207,10 @@ fn fixed_offset(text: &str) -> Option<()> {
     }
     let (hours, minutes) = match digits.len() {
         2 => (digits.parse::<u32>().ok()?, 0),
-        4 => (digits[..2].parse::<u32>().ok()?, digits[2..].parse::<u32>().ok()?),
+        4 => (
+            digits[..2].parse::<u32>().ok()?,
+            digits[2..].parse::<u32>().ok()?,
+        ),
         _ => return None,
     };
     (hours <= 23 && minutes <= 59).then_some(())
@@ -216,9 +224,27 @@ mod tests {
     #[test]
     fn times_follow_the_runtime() {
         let samples = [
-            "08:00", "23:59", "23:59:59", "00:00:00", "24:00", "25:00", "12:60", "12:00:60",
-            "8am", "8:00", "08:0", "08:00:0", "08-00", "08:00:00:00", "", ":", "０８:００",
-            "+8:00", "08:00 ", " 08:00", "99:99",
+            "08:00",
+            "23:59",
+            "23:59:59",
+            "00:00:00",
+            "24:00",
+            "25:00",
+            "12:60",
+            "12:00:60",
+            "8am",
+            "8:00",
+            "08:0",
+            "08:00:0",
+            "08-00",
+            "08:00:00:00",
+            "",
+            ":",
+            "０８:００",
+            "+8:00",
+            "08:00 ",
+            " 08:00",
+            "99:99",
         ];
         for text in samples {
             assert_eq!(
@@ -232,9 +258,29 @@ mod tests {
     #[test]
     fn zones_follow_the_runtime() {
         let samples = [
-            "Asia/Seoul", "UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+9",
-            "asia/seoul", "Mars/Olympus", "", "Z", "z", "+09:00", "-05:30", "+0900", "+09",
-            "+9", "+24:00", "+09:60", "+09:00:00", "+0:900", "+", "-", "+ab:cd", "GMT",
+            "Asia/Seoul",
+            "UTC",
+            "Europe/Paris",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+9",
+            "asia/seoul",
+            "Mars/Olympus",
+            "",
+            "Z",
+            "z",
+            "+09:00",
+            "-05:30",
+            "+0900",
+            "+09",
+            "+9",
+            "+24:00",
+            "+09:60",
+            "+09:00:00",
+            "+0:900",
+            "+",
+            "-",
+            "+ab:cd",
+            "GMT",
         ];
         for text in samples {
             assert_eq!(zone(text).is_ok(), text.parse::<Zone>().is_ok(), "{text:?}");
