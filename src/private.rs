@@ -35,6 +35,10 @@ pub fn method_name<T: ?Sized>(method: &str) -> String {
 
 /// What a loop method's body returns when its instance is gone (the loop
 /// is being cancelled): nothing happened, successfully.
+#[diagnostic::on_unimplemented(
+    message = "a loop returns `()` or `Result<(), E>`, not `{Self}`",
+    label = "make this `()` or `Result<(), E>`"
+)]
 pub trait Skipped {
     /// `()` or `Ok(())`.
     fn skipped() -> Self;

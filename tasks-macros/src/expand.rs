@@ -76,6 +76,8 @@ fn static_loop(item: &LoopItem, config: &Config) -> TokenStream {
         #[allow(non_upper_case_globals)]
         #vis static #ident: #private::LazyLock<#private::LoopFn<#args_type, #output>> =
             #private::LazyLock::new(|| {
+                // The attribute requires `async`, awaited or not.
+                #[allow(clippy::unused_async)]
                 #(#inner_attrs)*
                 #body_sig #block
 
@@ -112,13 +114,13 @@ fn method_loop(item: &LoopItem, config: &Config) -> TokenStream {
     let mut body_sig = sig.clone();
     body_sig.ident = hidden.clone();
     if *method == Some(ReceiverForm::Replaced) {
-        if let Some(FnArg::Receiver(receiver)) = body_sig.inputs.first_mut() {
-            // The body's `self` keeps the user's span, so that its uses of
-            // `self` still refer to it.
-            let self_token = receiver.self_token;
-            let mutability = receiver.mutability;
-            *body_sig.inputs.first_mut().expect("checked above") =
-                syn::parse_quote!(#mutability #self_token: #private::Arc<Self>);
+        if let Some(first) = body_sig.inputs.first_mut() {
+            if let FnArg::Receiver(receiver) = &*first {
+                // The body's `self` keeps the user's span, so that its uses
+                // of `self` still refer to it.
+                let (mutability, self_token) = (receiver.mutability, receiver.self_token);
+                *first = syn::parse_quote!(#mutability #self_token: #private::Arc<Self>);
+            }
         }
     }
     let args_type = args_type(args);
@@ -161,6 +163,7 @@ fn method_loop(item: &LoopItem, config: &Config) -> TokenStream {
         #accessor
 
         #[doc(hidden)]
+        #[allow(clippy::unused_async)]
         #(#inner_attrs)*
         #body_sig #block
     }
