@@ -397,7 +397,7 @@ async fn run(spec: Value, virtual_start: Option<DateTime<Utc>>) -> Result<Vec<Va
 
 fn main() -> Result<(), String> {
     let path = std::env::args()
-        .last()
+        .next_back()
         .filter(|a| a.ends_with(".json"))
         .ok_or("usage: conformance SCENARIO.json")?;
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;

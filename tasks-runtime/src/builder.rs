@@ -89,7 +89,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             times: None,
             count: None,
             reconnect: true,
-            backoff: Box::new(|| Box::new(ExponentialBackoff::default())),
+            backoff: Arc::new(|| Box::new(ExponentialBackoff::default())),
             clock: Arc::new(SystemClock),
             wall: WallOptions {
                 check_every: DEFAULT_WALL_CHECK,
@@ -175,7 +175,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         B: Backoff,
         M: Fn() -> B + Send + Sync + 'static,
     {
-        self.backoff = Box::new(move || Box::new(make()));
+        self.backoff = Arc::new(move || Box::new(make()));
         self
     }
 
@@ -232,9 +232,13 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
                 runner: self.runner,
                 caller: self.caller,
                 clock: self.clock,
-                backoff: self.backoff,
                 wall: self.wall,
-                state: Mutex::new(State::new(schedule, self.count, self.reconnect)),
+                state: Mutex::new(State::new(
+                    schedule,
+                    self.count,
+                    self.reconnect,
+                    self.backoff,
+                )),
                 rescheduled: Notify::new(),
             }),
         })

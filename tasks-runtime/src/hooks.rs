@@ -20,6 +20,11 @@ use crate::error::{BoxError, LoopError};
 /// assert_eq!(failed.into_result().unwrap_err().to_string(), "gone");
 /// # let _: Option<BoxError> = None;
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a loop body or hook must return `()` or `Result<(), E>`, not `{Self}`",
+    label = "this returns `{Self}`",
+    note = "return `()`, or `Result<(), E>` with an error type that converts into `BoxError` (any `std::error::Error + Send + Sync + 'static`)"
+)]
 pub trait Outcome {
     /// `Ok(())` or the error, boxed.
     fn into_result(self) -> Result<(), BoxError>;

@@ -74,8 +74,11 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Outcome,
 {
-    let mut backoff = (shared.backoff)();
-    let before_loop = shared.lock().hooks.before_loop.clone();
+    let (make_backoff, before_loop) = {
+        let state = shared.lock();
+        (Arc::clone(&state.backoff), state.hooks.before_loop.clone())
+    };
+    let mut backoff = make_backoff();
     if let Some(hook) = before_loop {
         if let Err(error) = call_guarded(hook()).await {
             return fail(&shared, error).await;

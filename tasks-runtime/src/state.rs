@@ -25,7 +25,7 @@ pub(crate) type Runner<A> =
 pub(crate) type Caller<A> =
     Box<dyn Fn(A) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
 /// Makes the backoff of a run.
-pub(crate) type BackoffFactory = Box<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
+pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
 
 /// How a times-of-day loop watches the wall clock.
 #[derive(Clone, Copy, Debug)]
@@ -44,7 +44,6 @@ pub(crate) struct Shared<A> {
     pub(crate) runner: Runner<A>,
     pub(crate) caller: Caller<A>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) backoff: BackoffFactory,
     pub(crate) wall: WallOptions,
     pub(crate) state: Mutex<State<A>>,
     /// Woken when the next iteration moves, so a pending sleep re-arms.
@@ -94,6 +93,7 @@ pub(crate) struct State<A> {
     pub(crate) schedule: Schedule,
     pub(crate) count: Option<u64>,
     pub(crate) reconnect: bool,
+    pub(crate) backoff: BackoffFactory,
     pub(crate) filter: ErrorFilter,
     pub(crate) hooks: Hooks,
     /// `Some` from `start` until the run's `after_loop` has returned.
@@ -116,11 +116,17 @@ pub(crate) struct Run<A> {
 }
 
 impl<A> State<A> {
-    pub(crate) fn new(schedule: Schedule, count: Option<u64>, reconnect: bool) -> Self {
+    pub(crate) fn new(
+        schedule: Schedule,
+        count: Option<u64>,
+        reconnect: bool,
+        backoff: BackoffFactory,
+    ) -> Self {
         Self {
             schedule,
             count,
             reconnect,
+            backoff,
             filter: ErrorFilter::default(),
             hooks: Hooks::default(),
             run: None,

@@ -184,52 +184,6 @@ impl<A: Clone + Send + 'static> Loop<A> {
         Ok(handle)
     }
 
-    /// Asks the loop to end after the current iteration. Before the first
-    /// iteration (in `before_loop`) no iteration runs; during a sleep, one
-    /// more iteration runs at its time, as in discord.py. A body that keeps
-    /// failing with a retried error never reaches the check: use
-    /// [`cancel`](Loop::cancel). Does nothing when the loop is not running.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// use tasks_runtime::{Loop, RunOutcome};
-    ///
-    /// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
-    /// let run = ticker.start(()).unwrap();
-    /// ticker.stop();
-    /// assert_eq!(ticker.next_iteration(), None);
-    /// assert_eq!(run.await, RunOutcome::Stopped);
-    /// # }
-    /// ```
-    pub fn stop(&self) {
-        let mut state = self.shared.lock();
-        if state.run.is_some() {
-            state.stop_requested = true;
-        }
-    }
-
-    /// Cancels the loop now: the body or sleep in progress is dropped, then
-    /// `after_loop` runs with [`is_being_cancelled`](Loop::is_being_cancelled)
-    /// true. Does nothing when the loop is not running.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() {
-    /// use tasks_runtime::{Loop, RunOutcome};
-    ///
-    /// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
-    /// let run = ticker.start(()).unwrap();
-    /// ticker.cancel();
-    /// assert_eq!(run.await, RunOutcome::Cancelled);
-    /// # }
-    /// ```
-    pub fn cancel(&self) {
-        if let Some(run) = &self.shared.lock().run {
-            run.token.cancel();
-        }
-    }
-
     /// Cancels the loop, then starts it again with `args` once the old run
     /// (its `after_loop` included) has finished. Does nothing when the loop
     /// is not running, or while a cancellation is already being handled.
@@ -287,6 +241,70 @@ impl<A: Clone + Send + 'static> Loop<A> {
 }
 
 impl<A> Loop<A> {
+    /// Asks the loop to end after the current iteration. Before the first
+    /// iteration (in `before_loop`) no iteration runs; during a sleep, one
+    /// more iteration runs at its time, as in discord.py. A body that keeps
+    /// failing with a retried error never reaches the check: use
+    /// [`cancel`](Loop::cancel). Does nothing when the loop is not running.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::{Loop, RunOutcome};
+    ///
+    /// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
+    /// let run = ticker.start(()).unwrap();
+    /// ticker.stop();
+    /// assert_eq!(ticker.next_iteration(), None);
+    /// assert_eq!(run.await, RunOutcome::Stopped);
+    /// # }
+    /// ```
+    pub fn stop(&self) {
+        let mut state = self.shared.lock();
+        if state.run.is_some() {
+            state.stop_requested = true;
+        }
+    }
+
+    /// Cancels the loop now: the body or sleep in progress is dropped, then
+    /// `after_loop` runs with [`is_being_cancelled`](Loop::is_being_cancelled)
+    /// true. Does nothing when the loop is not running.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::{Loop, RunOutcome};
+    ///
+    /// let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
+    /// let run = ticker.start(()).unwrap();
+    /// ticker.cancel();
+    /// assert_eq!(run.await, RunOutcome::Cancelled);
+    /// # }
+    /// ```
+    pub fn cancel(&self) {
+        if let Some(run) = &self.shared.lock().run {
+            run.token.cancel();
+        }
+    }
+
+    /// Replaces the retry delay policy; `make` is called once per run, so
+    /// the change applies from the next `start`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::{FixedBackoff, Loop};
+    ///
+    /// let poll = Loop::builder(|()| async {}).build().unwrap();
+    /// poll.set_backoff(|| FixedBackoff::new(Duration::from_millis(200)));
+    /// ```
+    pub fn set_backoff<B, M>(&self, make: M)
+    where
+        B: crate::Backoff,
+        M: Fn() -> B + Send + Sync + 'static,
+    {
+        self.shared.lock().backoff = Arc::new(move || Box::new(make()));
+    }
+
     /// Changes the schedule. While running, the next iteration moves at
     /// once: for a relative interval to the last scheduled iteration plus
     /// the new interval (as in discord.py), for times of day to the first

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use common::{log_after_loop, logging_loop, self_aware, sleep_ms, times, Recorder};
 use tasks_runtime::testing::VirtualClock;
-use tasks_runtime::{Clock, Interval, Loop, RunOutcome, TimeOfDay};
+use tasks_runtime::{Interval, Loop, RunOutcome, TimeOfDay};
 
 #[tokio::test(start_paused = true)]
 async fn count_runs_that_many_then_sleeps_once_more_before_after_loop() {

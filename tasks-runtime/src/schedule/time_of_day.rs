@@ -372,7 +372,7 @@ impl fmt::Display for TimeOfDay {
 
 /// The sort key of a list of times: clock time, then zone name.
 pub(crate) fn sort_and_dedup(times: &mut Vec<TimeOfDay>) {
-    times.sort_by(|a, b| (a.time, a.zone.to_string()).cmp(&(b.time, b.zone.to_string())));
+    times.sort_by_cached_key(|t| (t.time, t.zone.to_string()));
     times.dedup();
 }
 
