@@ -19,11 +19,13 @@ async fn sleep_secs(secs: u64) {
     tokio::time::sleep(Duration::from_secs(secs)).await;
 }
 
-/// A loop whose body records the wall-clock time it began at, and the
-/// `next_iteration` it saw.
+/// When a body began (wall clock), and the `next_iteration` it saw.
+type Run = (DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// A loop whose body records its runs.
 struct Recorded {
     clock: Arc<VirtualClock>,
-    runs: Arc<Mutex<Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>>>,
+    runs: Arc<Mutex<Vec<Run>>>,
     the_loop: Loop<()>,
 }
 

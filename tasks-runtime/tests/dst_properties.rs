@@ -21,7 +21,7 @@ use chrono::{
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use tasks_runtime::testing::VirtualClock;
-use tasks_runtime::{AmbiguousTime, Clock, Loop, TimeOfDay};
+use tasks_runtime::{AmbiguousTime, Loop, TimeOfDay};
 
 /// Zones with different rules: both hemispheres, 30- and 45-minute zones,
 /// a 30-minute shift (Lord Howe), a 2-hour shift (Troll, St John's 1988),
