@@ -236,3 +236,34 @@ fn the_next_run_of_a_schedule_can_be_computed_without_a_loop() {
     let after = TimeOfDay::next_run(&times, next, Some(next), AmbiguousTime::Later).unwrap();
     assert_eq!(after.to_rfc3339(), "2022-03-14T06:30:00+00:00");
 }
+
+/// Where tasks deliberately differs from discord.py: the next run is the
+/// earliest scheduled instant, not the first listed clock time that is
+/// later than the clock reads now.
+#[tokio::test(start_paused = true)]
+async fn a_shifted_time_never_hides_another_listed_time() {
+    // 02:30 is shifted to 03:30 EDT on 2022-03-13; 03:15 comes first and
+    // still runs (discord.py runs 03:30 and skips 03:15 that day).
+    let ran = runs("2022-03-12T12:00:00Z", 24, |b| {
+        b.times(at("America/New_York", &["02:30", "03:15"]))
+    })
+    .await;
+    assert_eq!(
+        ran,
+        ["2022-03-13T07:15:00+00:00", "2022-03-13T07:30:00+00:00"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_loop_started_before_a_shifted_time_still_runs_it() {
+    // Started at 03:10 EDT on 2022-03-13: that day's 02:30 runs at 03:30
+    // EDT, still ahead (discord.py waits for the next day).
+    let ran = runs("2022-03-13T07:10:00Z", 24, |b| {
+        b.times(at("America/New_York", &["02:30"]))
+    })
+    .await;
+    assert_eq!(
+        ran,
+        ["2022-03-13T07:30:00+00:00", "2022-03-14T06:30:00+00:00"]
+    );
+}
