@@ -8,8 +8,8 @@ use crate::driver::DPY;
 use crate::measure::Record;
 use crate::peers::{CRON, FLOOR, TASKS};
 
-const WIDTH: f64 = 1100.0;
-const HEIGHT: f64 = 460.0;
+const WIDTH: f64 = 1130.0;
+const HEIGHT: f64 = 530.0;
 const PANEL: f64 = 470.0;
 const TOP: f64 = 50.0;
 const PLOT_H: f64 = 320.0;
@@ -71,7 +71,18 @@ pub fn svg(records: &[Record]) -> String {
     s
 }
 
-/// Left: the share of iterations (y) no later than a lateness (x, log).
+/// Where a percentile sits on the tail axis: 0 at p0, 1 at p90, 2 at p99,
+/// 3 at p99.9, 4 at p99.99, and the maximum at 4.5.
+fn tail(pct: f64) -> f64 {
+    if pct >= 100.0 {
+        4.5
+    } else {
+        (-(1.0 - pct / 100.0).log10()).min(4.0)
+    }
+}
+
+/// Left: the lateness (y, log) at each percentile (x, tail scale) of the
+/// precision scenario.
 fn cdf_panel(s: &mut String, records: &[Record], x0: f64) {
     let rows: Vec<&Record> = records
         .iter()
@@ -79,40 +90,53 @@ fn cdf_panel(s: &mut String, records: &[Record], x0: f64) {
         .collect();
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="25" font-size="15" text-anchor="middle">Precision: lateness of each iteration (CDF)</text>"#,
+        r#"<text x="{}" y="25" font-size="15" text-anchor="middle">Precision: lateness of the iterations, by percentile</text>"#,
         x0 + PANEL / 2.0
     );
-    // Decades from 10 µs to the largest lateness seen.
     let max_ms = rows
         .iter()
         .filter_map(|r| r.lateness.as_ref().map(|l| l.max_ns as f64 / 1e6))
         .fold(1.0_f64, f64::max);
+    // Decades from 10 µs to the largest lateness seen.
     let (lo, hi) = (-2.0_f64, max_ms.log10().ceil().max(0.0));
-    let x = |ms: f64| x0 + (ms.max(10f64.powf(lo)).log10() - lo) / (hi - lo) * PANEL;
-    let y = |pct: f64| TOP + PLOT_H - pct / 100.0 * PLOT_H;
-    axes(s, x0, "lateness (log scale)", "iterations no later (%)");
+    let x = |pct: f64| x0 + tail(pct) / 4.5 * PANEL;
+    let y = |ms: f64| TOP + PLOT_H - (ms.max(10f64.powf(lo)).log10() - lo) / (hi - lo) * PLOT_H;
+    axes(
+        s,
+        x0,
+        "percentile of the iterations",
+        "lateness (log scale)",
+    );
+    for (pct, text) in [
+        (0.0, "0"),
+        (50.0, "50"),
+        (90.0, "90"),
+        (99.0, "99"),
+        (99.9, "99.9"),
+        (99.99, "99.99"),
+        (100.0, "max"),
+    ] {
+        let xx = x(pct);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{}" stroke="#ddd"/><text x="{xx:.1}" y="{}" text-anchor="middle">{text}</text>"##,
+            TOP + PLOT_H,
+            TOP + PLOT_H + 16.0
+        );
+    }
     let mut decade = lo;
     while decade <= hi {
         let ms = 10f64.powf(decade);
-        let xx = x(ms);
+        let yy = y(ms);
         let _ = writeln!(
             s,
-            r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{}" stroke="#ddd"/><text x="{xx:.1}" y="{}" text-anchor="middle">{}</text>"##,
-            TOP + PLOT_H,
-            TOP + PLOT_H + 16.0,
+            r##"<line x1="{x0}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            x0 + PANEL,
+            x0 - 6.0,
+            yy + 4.0,
             ms_label(ms)
         );
         decade += 1.0;
-    }
-    for pct in [0.0, 25.0, 50.0, 75.0, 99.0, 100.0] {
-        let yy = y(pct);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{x0}" y1="{yy:.1}" x2="{}" y2="{yy:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{pct}</text>"##,
-            x0 + PANEL,
-            x0 - 6.0,
-            yy + 4.0
-        );
     }
     let most = rows.iter().filter_map(|r| r.loops).max();
     for (i, r) in rows.iter().enumerate() {
@@ -126,7 +150,7 @@ fn cdf_panel(s: &mut String, records: &[Record], x0: f64) {
         let points: Vec<String> = l
             .cdf
             .iter()
-            .map(|&(pct, v)| format!("{:.1},{:.1}", x(v as f64 / 1e6), y(pct)))
+            .map(|&(pct, v)| format!("{:.1},{:.1}", x(pct), y(v as f64 / 1e6)))
             .collect();
         let c = color(&r.peer);
         let _ = writeln!(
@@ -134,7 +158,7 @@ fn cdf_panel(s: &mut String, records: &[Record], x0: f64) {
             r#"<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="{}"/>"#,
             points.join(" ")
         );
-        legend(s, x0, i, c, &label(r));
+        legend(s, x0, i, c, dash, &label(r));
     }
 }
 
@@ -169,9 +193,14 @@ fn drift_panel(s: &mut String, records: &[Record], x0: f64) {
         let xx = x(t);
         let _ = writeln!(
             s,
-            r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{}" stroke="#eee"/><text x="{xx:.1}" y="{}" text-anchor="middle">{t:.0}</text>"##,
+            r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{}" stroke="#eee"/><text x="{xx:.1}" y="{}" text-anchor="middle">{}</text>"##,
             TOP + PLOT_H,
-            TOP + PLOT_H + 16.0
+            TOP + PLOT_H + 16.0,
+            if t_max < 10.0 {
+                format!("{t:.1}")
+            } else {
+                format!("{t:.0}")
+            }
         );
     }
     let mut decade = lo;
@@ -200,7 +229,7 @@ fn drift_panel(s: &mut String, records: &[Record], x0: f64) {
             r#"<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{}"/>"#,
             points.join(" ")
         );
-        legend(s, x0, i, c, &label(r));
+        legend(s, x0, i, c, "", &label(r));
     }
 }
 
@@ -225,14 +254,12 @@ fn axes(s: &mut String, x0: f64, x_title: &str, y_title: &str) {
     );
 }
 
-fn legend(s: &mut String, x0: f64, i: usize, color: &str, text: &str) {
-    let col = (i % 2) as f64;
-    let row = (i / 2) as f64;
-    let lx = x0 + col * (PANEL / 2.0);
-    let ly = TOP + PLOT_H + 56.0 + row * 18.0;
+fn legend(s: &mut String, x0: f64, i: usize, color: &str, dash: &str, text: &str) {
+    let lx = x0;
+    let ly = TOP + PLOT_H + 56.0 + i as f64 * 18.0;
     let _ = writeln!(
         s,
-        r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="3"/><text x="{}" y="{}">{}</text>"#,
+        r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{color}" stroke-width="3"{dash}/><text x="{}" y="{}">{}</text>"#,
         lx + 22.0,
         lx + 28.0,
         ly + 4.0,

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use crate::measure::Record;
 use crate::peers::{CRON, FLOOR, FLOOR_YIELD, TASKS};
 use crate::report::{self, Machine};
@@ -148,6 +150,7 @@ pub fn run(args: &[String]) -> ExitCode {
     let update_doc = !quick && !options.contains_key("no-doc");
 
     let steps = plan(quick, python.is_some());
+    let load_before = load_average();
     let started = Instant::now();
     let mut records = Vec::new();
     let mut failures = Vec::new();
@@ -173,27 +176,92 @@ pub fn run(args: &[String]) -> ExitCode {
     }
     eprintln!("all runs: {:.1} s", started.elapsed().as_secs_f64());
 
-    let machine = Machine::detect(&records, quick, started.elapsed());
-    let markdown = report::markdown(&records, &machine, &failures);
-    println!("{markdown}");
-
+    let machine = Machine::detect(&records, quick, started.elapsed(), load_before);
+    let results = Results {
+        machine: machine.lines,
+        failures,
+        records,
+    };
     let name = if quick { "quick" } else { "latest" };
+    let published = publish(&results, &out, name, update_doc);
+    if published && results.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Everything a run found: what `{name}.json` holds.
+#[derive(Serialize, Deserialize)]
+pub struct Results {
+    pub machine: Vec<(String, String)>,
+    pub failures: Vec<String>,
+    pub records: Vec<Record>,
+}
+
+/// `tasks-bench report FILE.json [--out DIR] [--update-doc]`: the tables,
+/// the chart and the page again, from the results of an earlier run.
+pub fn report(args: &[String]) -> ExitCode {
+    let Some(file) = args.first() else {
+        eprintln!("usage: tasks-bench report FILE.json [--out DIR] [--update-doc]");
+        return ExitCode::from(2);
+    };
+    let options = match crate::parse_options(&args[1..]) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = PathBuf::from(file);
+    let results: Results = match std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+    {
+        Ok(results) => results,
+        Err(error) => {
+            eprintln!("cannot read {}: {error}", path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = options.get("out").map_or_else(
+        || {
+            path.parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        },
+        PathBuf::from,
+    );
+    let name = path
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+    if publish(&results, &out, &name, options.contains_key("update-doc")) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Prints the tables and writes `{name}.md`, `{name}.json` and the chart to
+/// `out`; with `update_doc`, the generated part of BENCHMARKS.md too.
+fn publish(results: &Results, out: &Path, name: &str, update_doc: bool) -> bool {
+    let markdown = report::markdown(&results.records, &results.machine, &results.failures);
+    println!("{markdown}");
     let chart_name = format!("{name}-lateness.svg");
-    let written = std::fs::create_dir_all(&out)
+    let written = std::fs::create_dir_all(out)
         .and_then(|()| {
             std::fs::write(
                 out.join(format!("{name}.json")),
-                serde_json::to_string_pretty(&records).unwrap_or_default(),
+                serde_json::to_string_pretty(results).unwrap_or_default() + "\n",
             )
         })
-        .and_then(|()| std::fs::write(out.join(&chart_name), crate::chart::svg(&records)))
+        .and_then(|()| std::fs::write(out.join(&chart_name), crate::chart::svg(&results.records)))
         .and_then(|()| {
-            let page = format!("{markdown}\n![Lateness distributions and drift]({chart_name})\n");
+            let page = format!("{markdown}\n![Lateness by percentile, and drift]({chart_name})\n");
             std::fs::write(out.join(format!("{name}.md")), page)
         });
     if let Err(error) = written {
         eprintln!("could not write the results to {}: {error}", out.display());
-        return ExitCode::FAILURE;
+        return false;
     }
     eprintln!(
         "wrote {}/{name}.{{md,json}} and {chart_name}",
@@ -201,16 +269,23 @@ pub fn run(args: &[String]) -> ExitCode {
     );
     if update_doc {
         let doc = bench_dir().join("..").join("BENCHMARKS.md");
-        match update_benchmarks_md(&doc, &markdown, &out, &chart_name) {
+        match update_benchmarks_md(&doc, &markdown, out, &chart_name) {
             Ok(()) => eprintln!("updated {}", doc.display()),
-            Err(error) => eprintln!("BENCHMARKS.md not updated: {error}"),
+            Err(error) => {
+                eprintln!("BENCHMARKS.md not updated: {error}");
+                return false;
+            }
         }
     }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    true
+}
+
+/// The 1-minute load average: other work on the machine skews the figures.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Replaces the generated part of BENCHMARKS.md, between its markers.
@@ -231,7 +306,7 @@ fn update_benchmarks_md(doc: &Path, markdown: &str, out: &Path, chart: &str) -> 
         })
         .map_or_else(|| chart.to_owned(), |p| p.display().to_string());
     let generated = format!(
-        "{BEGIN}\n\n{markdown}\n![Lateness distributions (precision) and lateness over the run (drift)]({chart_path})\n\n"
+        "{BEGIN}\n\n{markdown}\n![Lateness by percentile (precision) and over the run (drift)]({chart_path})\n\n"
     );
     let updated = format!("{}{generated}{}", &text[..begin], &text[end..]);
     std::fs::write(doc, updated).map_err(|e| e.to_string())

@@ -20,6 +20,7 @@ use std::time::Duration;
 const USAGE: &str = "\
 usage:
   tasks-bench all [--quick] [--python PATH] [--no-python] [--out DIR] [--no-doc]
+  tasks-bench report FILE.json [--out DIR] [--update-doc]
   tasks-bench child SCENARIO PEER [--n N] [--interval-ms MS] [--duration-ms MS]
                                   [--settle-ms MS] [--reps R]
 scenarios: overhead, scale, precision, drift
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("all") => driver::run(&args[1..]),
+        Some("report") => driver::report(&args[1..]),
         Some("child") if args.len() >= 3 => child(&args[1], &args[2], &args[3..]),
         _ => {
             eprintln!("{USAGE}");

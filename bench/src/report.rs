@@ -14,7 +14,7 @@ pub struct Machine {
 }
 
 impl Machine {
-    pub fn detect(records: &[Record], quick: bool, took: Duration) -> Self {
+    pub fn detect(records: &[Record], quick: bool, took: Duration, load_before: String) -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -73,6 +73,10 @@ impl Machine {
             (
                 "all runs took".into(),
                 format!("{:.0} s", took.as_secs_f64()),
+            ),
+            (
+                "load average (1 min), before / after".into(),
+                format!("{load_before} / {}", crate::driver::load_average()),
             ),
         ];
         Self { lines }
@@ -146,11 +150,11 @@ fn peer_label(r: &Record) -> String {
 }
 
 /// The report, in Markdown.
-pub fn markdown(records: &[Record], machine: &Machine, failures: &[String]) -> String {
+pub fn markdown(records: &[Record], machine: &[(String, String)], failures: &[String]) -> String {
     let mut md = String::new();
     let w = &mut md;
     let _ = writeln!(w, "| machine | |\n| --- | --- |");
-    for (k, v) in &machine.lines {
+    for (k, v) in machine {
         let _ = writeln!(w, "| {k} | {v} |");
     }
 
