@@ -270,11 +270,10 @@ async fn switching_times_of_day_to_relative_anchors_to_the_last_run() {
     assert_eq!(rec.next().as_deref(), Some("2024-01-01T13:00:00Z"));
 }
 
-/// Needs the fix in `run.rs` (`iterate`): a time of day is reached on the
-/// wall clock, so the slot it leaves as `last` must take its monotonic
-/// instant from the wake-up, not from when it was scheduled.
+/// A time of day is reached on the wall clock, so the slot it leaves as
+/// `last` takes its monotonic instant from the wake-up, not from when it was
+/// scheduled.
 #[tokio::test(start_paused = true)]
-#[ignore = "needs the run.rs fix: refresh the monotonic instant of a time-of-day slot when it is reached"]
 async fn switching_to_relative_after_a_clock_step_anchors_to_the_wall_time_of_the_last_run() {
     let rec = Recorded::new("2024-01-01T09:00:00Z", |b| b.times(at(&["10:00"])));
     sleep_secs(630).await; // 09:10:30
@@ -291,11 +290,9 @@ async fn switching_to_relative_after_a_clock_step_anchors_to_the_wall_time_of_th
     );
 }
 
-/// Needs the fix in `run.rs` (`sleep_until_next`): a time of day that a
-/// clock step carried past while the body ran is jumped over, not an
-/// overrun to be run late.
+/// A time of day that a clock step carried past while the body ran is
+/// jumped over, not an overrun to be run late.
 #[tokio::test(start_paused = true)]
-#[ignore = "needs the run.rs fix: sleep_until_slot with the slot's monotonic instant"]
 async fn a_forward_step_during_the_body_over_the_next_time_skips_it() {
     let clock = VirtualClock::starting_at(utc("2024-01-01T07:59:00Z"));
     let runs: Arc<Mutex<Vec<DateTime<Utc>>>> = Arc::default();
@@ -332,12 +329,10 @@ async fn a_forward_step_during_the_body_over_the_next_time_skips_it() {
     assert_eq!(runs, ["2024-01-01T08:00:00+00:00"]);
 }
 
-/// Needs the fix in `task_loop.rs` (`next_iteration`): a relative interval
-/// runs on the monotonic clock, so after a wall-clock step its next
-/// iteration is as far ahead of the (new) wall time as it is on the
-/// monotonic clock.
+/// A relative interval runs on the monotonic clock, so after a wall-clock
+/// step its next iteration is as far ahead of the (new) wall time as it is
+/// on the monotonic clock.
 #[tokio::test(start_paused = true)]
-#[ignore = "needs the task_loop.rs fix: next_iteration of a relative slot read through its monotonic instant"]
 async fn next_iteration_of_a_relative_loop_follows_a_clock_step() {
     let rec = Recorded::new("2024-01-01T00:00:00Z", |b| b.hours(1.0));
     sleep_secs(600).await;

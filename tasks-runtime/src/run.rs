@@ -12,7 +12,7 @@ use crate::error::{panic_message, LoopError};
 use crate::handle::RunOutcome;
 use crate::hooks::{call_guarded, Outcome};
 use crate::schedule::time_of_day::next_instant;
-use crate::schedule::wall_sleep::{sleep_until_wall, Woke};
+use crate::schedule::wall_sleep::{sleep_until_slot, Woke};
 use crate::schedule::Schedule;
 use crate::state::{Shared, Slot};
 use crate::Loop;
@@ -109,7 +109,14 @@ where
         }
         if !last_failed {
             let mut state = shared.lock();
-            state.last = state.next;
+            // A time of day is reached on the wall clock: its monotonic
+            // instant is now, whatever the wall clock did during the sleep.
+            state.last = match state.next {
+                Some(slot) if state.schedule.is_times_of_day() => {
+                    Some(Slot::at_wall(&*shared.clock, slot.wall))
+                }
+                other => other,
+            };
             state.next = state.following(state.last, &*shared.clock, shared.wall.ambiguous);
         }
         let error = match AssertUnwindSafe(body(args.clone())).catch_unwind().await {
@@ -204,7 +211,12 @@ async fn sleep_until_next<A>(shared: &Shared<A>) {
             }
         }
         let woke = tokio::select! {
-            woke = sleep_until_wall(&*shared.clock, next.wall, shared.wall.check_every) => woke,
+            woke = sleep_until_slot(
+                &*shared.clock,
+                next.wall,
+                Some(next.mono),
+                shared.wall.check_every,
+            ) => woke,
             () = rescheduled => continue,
         };
         let Woke::JumpedOver { now } = woke else {

@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -16,7 +16,7 @@ use crate::handle::RunHandle;
 use crate::hooks::{error_hook, plain_hook, Outcome};
 use crate::retry::ErrorType;
 use crate::schedule::{Interval, Schedule, TimeOfDay};
-use crate::state::{Run, Shared};
+use crate::state::{Run, Shared, Slot};
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
 ///
@@ -519,7 +519,19 @@ impl<A> Loop<A> {
         if state.run.is_none() || state.stop_requested {
             return None;
         }
-        state.next.map(|slot| slot.wall)
+        let slot = state.next?;
+        if state.schedule.is_times_of_day() {
+            return Some(slot.wall);
+        }
+        // A relative interval runs on the monotonic clock: after a step of
+        // the wall clock the slot's wall time is stale, its distance is not.
+        let now = Slot::now(&*self.shared.clock);
+        let ahead = slot.mono.saturating_duration_since(now.mono);
+        let behind = now.mono.saturating_duration_since(slot.mono);
+        let delta = |d: std::time::Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
+        now.wall
+            .checked_add_signed(delta(ahead))?
+            .checked_sub_signed(delta(behind))
     }
 
     /// Whether a run is in progress, from `start` until its `after_loop` has
