@@ -69,7 +69,17 @@ use crate::state::{Run, Shared, Slot};
 ///   times, also when they are in different zones, and the same clock time
 ///   in two zones is two entries;
 /// - a time that happens twice on a fall-back day is still run when the loop
-///   starts between its two occurrences (discord.py skips that day);
+///   starts between its two occurrences (discord.py skips that day), and a
+///   time shifted by a spring-forward gap past another listed time no longer
+///   hides it (`["02:30", "03:15"]` in New York runs at 03:15 and 03:30 EDT
+///   on 2022-03-13; discord.py only at 03:30): no scheduled run is ever
+///   skipped, and none runs twice;
+/// - a clock step or a suspend over a listed time skips it, unless it is
+///   within the [grace period](crate::LoopBuilder::grace_period); the wall
+///   clock is read again at least every
+///   [`wall_clock_check`](crate::LoopBuilder::wall_clock_check), so the loop
+///   fires at the right wall time after a step (the repository's
+///   `docs/time-zones.md` works through every case);
 /// - `change_interval` before the first iteration of a times-of-day loop
 ///   moves the pending wait;
 /// - an `after_loop` or `error` hook that fails (or panics) is logged and
