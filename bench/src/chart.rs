@@ -171,7 +171,7 @@ fn drift_panel(s: &mut String, records: &[Record], x0: f64) {
         .collect();
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="25" font-size="15" text-anchor="middle">Drift: lateness of each iteration over the run</text>"#,
+        r#"<text x="{}" y="25" font-size="15" text-anchor="middle">Drift: lateness over the run (the worst in each bucket)</text>"#,
         x0 + PANEL / 2.0
     );
     let seconds = |r: &Record, k: u64| k as f64 * r.interval_ms.unwrap_or(0.0) / 1e3;

@@ -44,6 +44,36 @@ impl Machine {
             .find(|r| r.peer == DPY)
             .map_or_else(|| "not run".into(), |r| r.runtime.clone());
         let version = |name: &str| locked_version(name).unwrap_or_else(|| "?".into());
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        };
+        let commit = match git(&["rev-parse", "--short", "HEAD"]) {
+            Some(commit) => {
+                let dirty = git(&[
+                    "status",
+                    "--porcelain",
+                    "--",
+                    "src",
+                    "tasks-runtime",
+                    "Cargo.toml",
+                ])
+                .is_some_and(|s| !s.is_empty());
+                if dirty {
+                    format!("{commit} with uncommitted changes to the library")
+                } else {
+                    commit
+                }
+            }
+            None => "unknown (not a git checkout)".into(),
+        };
         let lines = vec![
             (
                 "date (UTC)".into(),
@@ -69,6 +99,7 @@ impl Machine {
                     version("tokio-cron-scheduler")
                 ),
             ),
+            ("tasks measured at".into(), commit),
             ("Python".into(), python),
             (
                 "all runs took".into(),
