@@ -103,11 +103,19 @@ where
     }
     let mut last_failed = false;
     loop {
-        // A retry runs after its backoff, not at the next time of day.
-        if !last_failed && shared.lock().schedule.is_times_of_day() {
+        // A retry runs after its backoff, not at the next time of day. A
+        // relative slot is taken under the lock that reads the schedule.
+        let wait_for_time_of_day = {
+            let mut state = shared.lock();
+            let times_of_day = state.schedule.is_times_of_day();
+            if !last_failed && !times_of_day {
+                state.last = state.next;
+                state.next = state.following(state.last, &*shared.clock, shared.wall.ambiguous);
+            }
+            !last_failed && times_of_day
+        };
+        if wait_for_time_of_day {
             sleep_until_next(&shared).await;
-        }
-        if !last_failed {
             let mut state = shared.lock();
             // A time of day is reached on the wall clock: its monotonic
             // instant is now, whatever the wall clock did during the sleep.
@@ -126,10 +134,26 @@ where
         let Some(error) = error else {
             last_failed = false;
             backoff.reset();
-            if shared.lock().stop_requested {
+            // One lock for the stop check, the schedule kind and whether
+            // the next slot is already due.
+            let (stop, relative, due) = {
+                let state = shared.lock();
+                let relative = !state.schedule.is_times_of_day();
+                let due = relative
+                    && state
+                        .next
+                        .is_some_and(|next| next.mono <= tokio::time::Instant::now());
+                (state.stop_requested, relative, due)
+            };
+            if stop {
                 return RunOutcome::Stopped;
             }
-            if !shared.lock().schedule.is_times_of_day() {
+            if due {
+                // Already due (a catch-up or a zero interval): spend a unit
+                // of the task's coop budget, which yields to the runtime
+                // once it is used up, so a tight loop never starves it.
+                tokio::task::coop::consume_budget().await;
+            } else if relative {
                 sleep_until_next(&shared).await;
             }
             let mut state = shared.lock();
@@ -200,9 +224,8 @@ async fn sleep_until_next<A>(shared: &Shared<A>) {
         let Some(next) = next else { return };
         if !times_of_day {
             if next.mono <= tokio::time::Instant::now() {
-                // Already due (a catch-up or a zero interval): still yield,
-                // so a tight loop never starves the runtime.
-                tokio::task::yield_now().await;
+                // Already due (moved by `change_interval`): as above.
+                tokio::task::coop::consume_budget().await;
                 return;
             }
             tokio::select! {

@@ -115,7 +115,10 @@ impl Interval {
 }
 
 impl Default for Interval {
-    /// An interval of zero: the loop runs again as soon as it has yielded.
+    /// An interval of zero: the loop runs again at once, yielding to the
+    /// runtime regularly (whenever its task's cooperative budget is spent,
+    /// as any tokio task that is always ready does), so it never starves
+    /// other tasks.
     fn default() -> Self {
         Self::seconds(0.0)
     }
