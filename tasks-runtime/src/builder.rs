@@ -1,20 +1,27 @@
 //! Building a [`Loop`]: its schedule, count, retry policy and clocks.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use tokio::sync::Notify;
 
 use crate::backoff::{Backoff, ExponentialBackoff};
+use crate::body::{Body, FnBody};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::hooks::Outcome;
 use crate::schedule::{AmbiguousTime, Interval, TimeOfDay};
-use crate::state::{BackoffFactory, Caller, Runner, Shared, State, WallOptions};
+use crate::state::{BackoffFactory, Shared, State, WallOptions};
 use crate::Loop;
+
+/// The defaults every loop shares, so that a loop built with them
+/// allocates nothing for them.
+static SYSTEM_CLOCK: LazyLock<Arc<dyn Clock>> = LazyLock::new(|| Arc::new(SystemClock));
+static EXPONENTIAL_BACKOFF: LazyLock<BackoffFactory> =
+    LazyLock::new(|| Arc::new(|| Box::new(ExponentialBackoff::default())));
 
 /// The default longest sleep before a times-of-day loop reads the wall
 /// clock again.
@@ -53,9 +60,8 @@ pub const DEFAULT_WALL_CHECK: Duration = Duration::from_secs(60);
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct LoopBuilder<A> {
-    name: String,
-    runner: Runner<A>,
-    caller: Caller<A>,
+    name: Cow<'static, str>,
+    body: Arc<dyn Body<A>>,
     seconds: f64,
     minutes: f64,
     hours: f64,
@@ -75,22 +81,17 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         Fut: Future + Send + 'static,
         Fut::Output: Outcome,
     {
-        let body = Arc::new(body);
-        let for_runs = Arc::clone(&body);
         Self {
-            name: std::any::type_name::<F>().to_owned(),
-            runner: Box::new(move |shared, args| {
-                crate::run::iterate(shared, Arc::clone(&for_runs), args).boxed()
-            }),
-            caller: Box::new(move |args| body(args).map(Outcome::into_result).boxed()),
+            name: Cow::Borrowed(std::any::type_name::<F>()),
+            body: Arc::new(FnBody(body)),
             seconds: 0.0,
             minutes: 0.0,
             hours: 0.0,
             times: None,
             count: None,
             reconnect: true,
-            backoff: Arc::new(|| Box::new(ExponentialBackoff::default())),
-            clock: Arc::new(SystemClock),
+            backoff: Arc::clone(&EXPONENTIAL_BACKOFF),
+            clock: Arc::clone(&SYSTEM_CLOCK),
             wall: WallOptions {
                 check_every: DEFAULT_WALL_CHECK,
                 grace: None,
@@ -165,7 +166,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
 
     /// The loop's name, used in logs.
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.name = Cow::Owned(name.into());
         self
     }
 
@@ -229,8 +230,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         Ok(Loop {
             shared: Arc::new(Shared {
                 name: self.name,
-                runner: self.runner,
-                caller: self.caller,
+                body: self.body,
                 clock: self.clock,
                 wall: self.wall,
                 state: Mutex::new(State::new(

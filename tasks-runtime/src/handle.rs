@@ -1,9 +1,11 @@
 //! A handle on one run of a loop, to await its end.
 
 use std::future::{Future, IntoFuture};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::future::BoxFuture;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::error::LoopError;
 
@@ -39,6 +41,51 @@ impl PartialEq for RunOutcome {
     }
 }
 
+/// The control block of one run: its cancellation and its outcome, in one
+/// small allocation shared by the run's task, the loop and its handles.
+#[derive(Default)]
+pub(crate) struct RunSlot {
+    outcome: Mutex<Option<RunOutcome>>,
+    finished: Notify,
+    cancel_requested: AtomicBool,
+    cancel: Notify,
+}
+
+impl RunSlot {
+    /// Asks the run to end; idempotent.
+    pub(crate) fn cancel(&self) {
+        if !self.cancel_requested.swap(true, Ordering::SeqCst) {
+            self.cancel.notify_waiters();
+        }
+    }
+
+    /// Resolves once [`cancel`](Self::cancel) was called. Cancel safe.
+    pub(crate) async fn cancelled(&self) {
+        loop {
+            let notified = self.cancel.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.cancel_requested.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Publishes the outcome and wakes every waiter.
+    pub(crate) fn finish(&self, outcome: RunOutcome) {
+        *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
+        self.finished.notify_waiters();
+    }
+
+    fn outcome(&self) -> Option<RunOutcome> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
 /// A handle on one run of a loop (the counterpart of discord.py's
 /// `get_task()`): await it, or call [`wait`](RunHandle::wait), to get the
 /// run's [`RunOutcome`] once its `after_loop` hook has returned.
@@ -59,38 +106,47 @@ impl PartialEq for RunOutcome {
 /// assert!(run.is_finished());
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunHandle {
-    outcome: watch::Receiver<Option<RunOutcome>>,
+    slot: Arc<RunSlot>,
+}
+
+impl std::fmt::Debug for RunHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunHandle")
+            .field("outcome", &self.outcome())
+            .finish()
+    }
 }
 
 impl RunHandle {
-    pub(crate) fn new(outcome: watch::Receiver<Option<RunOutcome>>) -> Self {
-        Self { outcome }
+    pub(crate) fn new(slot: Arc<RunSlot>) -> Self {
+        Self { slot }
     }
 
     /// Whether the run has ended (its `after_loop` hook returned).
     pub fn is_finished(&self) -> bool {
-        self.outcome.borrow().is_some()
+        self.slot.outcome().is_some()
     }
 
     /// The outcome, if the run has ended.
     pub fn outcome(&self) -> Option<RunOutcome> {
-        self.outcome.borrow().clone()
+        self.slot.outcome()
     }
 
     /// Waits for the run to end.
     pub fn wait(&self) -> impl Future<Output = RunOutcome> + Send + 'static {
-        let mut outcome = self.outcome.clone();
+        let slot = Arc::clone(&self.slot);
         async move {
-            let published = match outcome.wait_for(Option::is_some).await {
-                Ok(done) => done.clone(),
-                Err(_) => None,
-            };
-            // The sender is only dropped after publishing an outcome.
-            published
-                .or_else(|| outcome.borrow().clone())
-                .unwrap_or(RunOutcome::Cancelled)
+            loop {
+                let finished = slot.finished.notified();
+                tokio::pin!(finished);
+                finished.as_mut().enable();
+                if let Some(outcome) = slot.outcome() {
+                    return outcome;
+                }
+                finished.await;
+            }
         }
     }
 }

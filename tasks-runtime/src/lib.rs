@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod backoff;
+mod body;
 mod builder;
 mod clock;
 mod error;

@@ -2,6 +2,7 @@
 
 use std::any::TypeId;
 use std::error::Error as StdError;
+use std::sync::{Arc, LazyLock};
 
 /// One error type the loop retries.
 #[derive(Clone, Copy)]
@@ -40,39 +41,45 @@ impl std::fmt::Debug for ErrorType {
     }
 }
 
-/// The error types a loop retries, in the order they were added.
+/// The error types a loop retries, in the order they were added. Loops
+/// share the default list until they change theirs.
 #[derive(Clone, Debug)]
 pub(crate) struct ErrorFilter {
-    types: Vec<ErrorType>,
+    types: Arc<Vec<ErrorType>>,
 }
 
 impl Default for ErrorFilter {
     /// `std::io::Error` and `tokio::time::error::Elapsed`, the counterparts
     /// of discord.py's `OSError` and `asyncio.TimeoutError`.
     fn default() -> Self {
-        Self {
-            types: vec![
+        static DEFAULT: LazyLock<Arc<Vec<ErrorType>>> = LazyLock::new(|| {
+            Arc::new(vec![
                 ErrorType::of::<std::io::Error>(),
                 ErrorType::of::<tokio::time::error::Elapsed>(),
-            ],
+            ])
+        });
+        Self {
+            types: Arc::clone(&DEFAULT),
         }
     }
 }
 
 impl ErrorFilter {
     pub(crate) fn add(&mut self, ty: ErrorType) {
-        self.types.push(ty);
+        Arc::make_mut(&mut self.types).push(ty);
     }
 
     /// Removes every copy of `T`; whether there was one.
     pub(crate) fn remove(&mut self, id: TypeId) -> bool {
-        let before = self.types.len();
-        self.types.retain(|t| t.id != id);
-        self.types.len() != before
+        if !self.types.iter().any(|t| t.id == id) {
+            return false;
+        }
+        Arc::make_mut(&mut self.types).retain(|t| t.id != id);
+        true
     }
 
     pub(crate) fn clear(&mut self) {
-        self.types.clear();
+        self.types = Arc::default();
     }
 
     pub(crate) fn names(&self) -> Vec<&'static str> {

@@ -6,10 +6,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use tokio_util::sync::CancellationToken;
 
+use crate::body::FnBody;
 use crate::error::{panic_message, LoopError};
-use crate::handle::RunOutcome;
+use crate::handle::{RunOutcome, RunSlot};
 use crate::hooks::{call_guarded, Outcome};
 use crate::schedule::time_of_day::next_instant;
 use crate::schedule::wall_sleep::{sleep_until_slot, Woke};
@@ -19,18 +19,26 @@ use crate::Loop;
 
 /// Runs a started loop to its end: the iterations (cancellable), then
 /// `after_loop`, then the bookkeeping, then a pending `restart`.
-pub(crate) async fn drive<A>(shared: Arc<Shared<A>>, args: A, token: CancellationToken)
-where
+pub(crate) async fn drive<A, F, Fut>(
+    shared: Arc<Shared<A>>,
+    body: Arc<FnBody<F>>,
+    args: A,
+    slot: Arc<RunSlot>,
+) where
     A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Outcome,
 {
     // Bodies and hooks are guarded one by one; this guard is for whatever
     // else a user supplies (a `Clock`, a `Backoff`), so that a panic there
     // still ends the run cleanly instead of leaving it "running" forever.
-    let iterations = AssertUnwindSafe((shared.runner)(Arc::clone(&shared), args)).catch_unwind();
+    // The iterations are made inside `select!` so that the task stores
+    // their future once (a future moved into a local is stored twice).
     let outcome = tokio::select! {
         biased;
-        () = token.cancelled() => RunOutcome::Cancelled,
-        outcome = iterations => outcome.unwrap_or_else(|payload| {
+        () = slot.cancelled() => RunOutcome::Cancelled,
+        outcome = AssertUnwindSafe(iterate(&shared, &body.0, args)).catch_unwind() => outcome.unwrap_or_else(|payload| {
             let error = LoopError::from_panic(panic_message(&*payload));
             tracing::error!(loop_name = %shared.name, %error, "the loop panicked outside its body");
             shared.lock().failed = true;
@@ -53,11 +61,9 @@ where
         state.being_cancelled = false;
         state.current_loop = 0;
         state.stop_requested = false;
-        state.run.take().and_then(|run| {
-            run.outcome.send_replace(Some(outcome));
-            run.restart_with
-        })
+        state.run.take().and_then(|run| run.restart_with)
     };
+    slot.finish(outcome);
     if let Some(args) = restart_with {
         if let Err(error) = (Loop { shared }).start(args) {
             tracing::error!(%error, "the loop could not restart");
@@ -67,7 +73,7 @@ where
 
 /// The iterations of one run: `before_loop`, then the body on schedule
 /// until `count`, `stop` or an unhandled error.
-pub(crate) async fn iterate<A, F, Fut>(shared: Arc<Shared<A>>, body: Arc<F>, args: A) -> RunOutcome
+async fn iterate<A, F, Fut>(shared: &Shared<A>, body: &F, args: A) -> RunOutcome
 where
     A: Clone + Send + 'static,
     F: Fn(A) -> Fut + Send + Sync + 'static,
@@ -81,7 +87,7 @@ where
     let mut backoff = make_backoff();
     if let Some(hook) = before_loop {
         if let Err(error) = call_guarded(hook()).await {
-            return fail(&shared, error).await;
+            return fail(shared, error).await;
         }
     }
     let times_of_day = {
@@ -115,7 +121,7 @@ where
             !last_failed && times_of_day
         };
         if wait_for_time_of_day {
-            sleep_until_next(&shared).await;
+            sleep_until_next(shared).await;
             let mut state = shared.lock();
             // A time of day is reached on the wall clock: its monotonic
             // instant is now, whatever the wall clock did during the sleep.
@@ -154,7 +160,7 @@ where
                 // once it is used up, so a tight loop never starves it.
                 tokio::task::coop::consume_budget().await;
             } else if relative {
-                sleep_until_next(&shared).await;
+                sleep_until_next(shared).await;
             }
             let mut state = shared.lock();
             state.current_loop += 1;
@@ -168,7 +174,7 @@ where
             state.reconnect && error.error().is_some_and(|e| state.filter.handles(e))
         };
         if !handled {
-            return fail(&shared, error).await;
+            return fail(shared, error).await;
         }
         last_failed = true;
         let delay = backoff.delay();
@@ -233,13 +239,15 @@ async fn sleep_until_next<A>(shared: &Shared<A>) {
                 () = rescheduled => continue,
             }
         }
+        // Boxed, so that loops on a relative interval do not carry the
+        // wall-clock sleep's state in their task (one allocation per wait).
         let woke = tokio::select! {
-            woke = sleep_until_slot(
+            woke = Box::pin(sleep_until_slot(
                 &*shared.clock,
                 next.wall,
                 Some(next.mono),
                 shared.wall.check_every,
-            ) => woke,
+            )) => woke,
             () = rescheduled => continue,
         };
         let Woke::JumpedOver { now } = woke else {

@@ -1,29 +1,22 @@
 //! The state a loop shares between its handle(s) and its running task.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::future::BoxFuture;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
+use crate::body::Body;
 use crate::clock::Clock;
-use crate::error::BoxError;
-use crate::handle::{RunHandle, RunOutcome};
+use crate::handle::{RunHandle, RunSlot};
 use crate::hooks::Hooks;
 use crate::retry::ErrorFilter;
 use crate::schedule::time_of_day::next_instant;
 use crate::schedule::{AmbiguousTime, Schedule};
 
-/// Runs the iterations of one run (everything but `after_loop`).
-pub(crate) type Runner<A> =
-    Box<dyn Fn(Arc<Shared<A>>, A) -> BoxFuture<'static, RunOutcome> + Send + Sync>;
-/// Calls the body once, outside the loop.
-pub(crate) type Caller<A> =
-    Box<dyn Fn(A) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
 /// Makes the backoff of a run.
 pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
 
@@ -40,9 +33,9 @@ pub(crate) struct WallOptions {
 
 /// Everything a loop is, behind one `Arc`.
 pub(crate) struct Shared<A> {
-    pub(crate) name: String,
-    pub(crate) runner: Runner<A>,
-    pub(crate) caller: Caller<A>,
+    /// Borrowed when it is the body's type name: no allocation per loop.
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) body: Arc<dyn Body<A>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) wall: WallOptions,
     pub(crate) state: Mutex<State<A>>,
@@ -110,9 +103,8 @@ pub(crate) struct State<A> {
 
 /// One run in progress.
 pub(crate) struct Run<A> {
-    pub(crate) token: CancellationToken,
+    pub(crate) slot: Arc<RunSlot>,
     pub(crate) restart_with: Option<A>,
-    pub(crate) outcome: watch::Sender<Option<RunOutcome>>,
 }
 
 impl<A> State<A> {

@@ -6,13 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::builder::LoopBuilder;
 use crate::error::{BoxError, ConfigError, LoopError, StartError};
-use crate::handle::RunHandle;
+use crate::handle::{RunHandle, RunSlot};
 use crate::hooks::{error_hook, plain_hook, Outcome};
 use crate::retry::ErrorType;
 use crate::schedule::{Interval, Schedule, TimeOfDay};
@@ -167,30 +164,26 @@ impl<A: Clone + Send + 'static> Loop<A> {
     /// ```
     pub fn start(&self, args: A) -> Result<RunHandle, StartError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-        let (token, handle) = {
+        let slot = Arc::new(RunSlot::default());
+        {
             let mut state = self.shared.lock();
             if state.run.is_some() {
                 return Err(StartError::AlreadyRunning);
             }
-            let token = CancellationToken::new();
-            let (outcome, receiver) = watch::channel(None);
-            let handle = RunHandle::new(receiver);
             state.run = Some(Run {
-                token: token.clone(),
+                slot: Arc::clone(&slot),
                 restart_with: None,
-                outcome,
             });
-            state.latest = Some(handle.clone());
+            state.latest = Some(RunHandle::new(Arc::clone(&slot)));
             state.failed = false;
             state.stop_requested = false;
             state.being_cancelled = false;
             state.current_loop = 0;
             state.last = None;
             state.next = None;
-            (token, handle)
-        };
-        let span = tracing::info_span!("tasks_loop", name = %self.shared.name);
-        runtime.spawn(crate::run::drive(Arc::clone(&self.shared), args, token).instrument(span));
+        }
+        let handle = RunHandle::new(Arc::clone(&slot));
+        Arc::clone(&self.shared.body).spawn_run(Arc::clone(&self.shared), args, slot, &runtime);
         Ok(handle)
     }
 
@@ -223,7 +216,7 @@ impl<A: Clone + Send + 'static> Loop<A> {
         }
         if let Some(run) = &mut state.run {
             run.restart_with = Some(args);
-            run.token.cancel();
+            run.slot.cancel();
         }
     }
 
@@ -246,7 +239,7 @@ impl<A: Clone + Send + 'static> Loop<A> {
     /// # }
     /// ```
     pub fn call(&self, args: A) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
-        (self.shared.caller)(args)
+        self.shared.body.call(args)
     }
 }
 
@@ -293,7 +286,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn cancel(&self) {
         if let Some(run) = &self.shared.lock().run {
-            run.token.cancel();
+            run.slot.cancel();
         }
     }
 
