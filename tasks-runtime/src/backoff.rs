@@ -5,7 +5,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// A retry delay policy. The loop makes a fresh one for each run (each
-/// `start`), asks it for a [`delay`](Backoff::delay) after each handled
+/// `start`) when that run first retries an error (a run that never fails
+/// makes none), asks it for a [`delay`](Backoff::delay) after each handled
 /// error, and [`reset`](Backoff::reset)s it after each successful iteration.
 ///
 /// ```

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use tracing::Instrument;
 
 use crate::error::BoxError;
 use crate::handle::RunSlot;
@@ -46,8 +45,9 @@ where
         slot: Arc<RunSlot>,
         runtime: &tokio::runtime::Handle,
     ) {
-        let span = tracing::info_span!("tasks_loop", name = %shared.name);
-        runtime.spawn(crate::run::drive(shared, self, args, slot).instrument(span));
+        // No span around the task: every event the run logs names its loop,
+        // and a span would grow every idle loop's task.
+        runtime.spawn(crate::run::drive(shared, self, args, slot));
     }
 
     fn call(&self, args: A) -> BoxFuture<'static, Result<(), BoxError>> {

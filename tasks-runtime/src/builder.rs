@@ -6,14 +6,13 @@ use std::marker::PhantomData;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
 use crate::backoff::{Backoff, ExponentialBackoff};
 use crate::body::{Body, FnBody};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::hooks::Outcome;
 use crate::schedule::{AmbiguousTime, Interval, TimeOfDay};
+use crate::signal::Signal;
 use crate::state::{BackoffFactory, Shared, State, WallOptions};
 use crate::Loop;
 
@@ -170,7 +169,8 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         self
     }
 
-    /// The retry delay policy: `make` is called once per run.
+    /// The retry delay policy: `make` is called once per run, at the run's
+    /// first retried error.
     pub fn backoff<B, M>(mut self, make: M) -> Self
     where
         B: Backoff,
@@ -239,7 +239,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
                     self.reconnect,
                     self.backoff,
                 )),
-                rescheduled: Notify::new(),
+                rescheduled: Signal::default(),
             }),
         })
     }

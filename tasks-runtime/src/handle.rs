@@ -1,13 +1,13 @@
 //! A handle on one run of a loop, to await its end.
 
 use std::future::{Future, IntoFuture};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::future::BoxFuture;
 use tokio::sync::Notify;
 
 use crate::error::LoopError;
+use crate::signal::{Raised, Signal};
 
 /// How a run of a loop ended.
 ///
@@ -47,29 +47,21 @@ impl PartialEq for RunOutcome {
 pub(crate) struct RunSlot {
     outcome: Mutex<Option<RunOutcome>>,
     finished: Notify,
-    cancel_requested: AtomicBool,
-    cancel: Notify,
+    cancel: Signal,
 }
 
 impl RunSlot {
     /// Asks the run to end; idempotent.
     pub(crate) fn cancel(&self) {
-        if !self.cancel_requested.swap(true, Ordering::SeqCst) {
-            self.cancel.notify_waiters();
+        if self.cancel.count() == 0 {
+            self.cancel.raise();
         }
     }
 
-    /// Resolves once [`cancel`](Self::cancel) was called. Cancel safe.
-    pub(crate) async fn cancelled(&self) {
-        loop {
-            let notified = self.cancel.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.cancel_requested.load(Ordering::SeqCst) {
-                return;
-            }
-            notified.await;
-        }
+    /// Resolves once [`cancel`](Self::cancel) was called. Cancel safe; only
+    /// the run's own task waits on it.
+    pub(crate) fn cancelled(&self) -> Raised<'_> {
+        self.cancel.after(0)
     }
 
     /// Publishes the outcome and wakes every waiter.

@@ -44,6 +44,7 @@ mod hooks;
 mod retry;
 mod run;
 mod schedule;
+mod signal;
 mod state;
 mod task_loop;
 pub mod testing;

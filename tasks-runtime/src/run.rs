@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
+use crate::backoff::Backoff;
 use crate::body::FnBody;
 use crate::error::{panic_message, LoopError};
 use crate::handle::{RunOutcome, RunSlot};
@@ -80,14 +81,13 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Outcome,
 {
-    let (make_backoff, before_loop) = {
-        let state = shared.lock();
-        (Arc::clone(&state.backoff), state.hooks.before_loop.clone())
-    };
-    let mut backoff = make_backoff();
+    // The backoff is made on the run's first retried error: a run that
+    // never fails never pays for it.
+    let mut backoff: Option<Box<dyn Backoff>> = None;
+    let before_loop = shared.lock().hooks.before_loop.clone();
     if let Some(hook) = before_loop {
         if let Err(error) = call_guarded(hook()).await {
-            return fail(shared, error).await;
+            return Box::pin(fail(shared, error)).await;
         }
     }
     let times_of_day = {
@@ -139,7 +139,9 @@ where
         };
         let Some(error) = error else {
             last_failed = false;
-            backoff.reset();
+            if let Some(backoff) = &mut backoff {
+                backoff.reset();
+            }
             // One lock for the stop check, the schedule kind and whether
             // the next slot is already due.
             let (stop, relative, due) = {
@@ -174,9 +176,16 @@ where
             state.reconnect && error.error().is_some_and(|e| state.filter.handles(e))
         };
         if !handled {
-            return fail(shared, error).await;
+            return Box::pin(fail(shared, error)).await;
         }
         last_failed = true;
+        let backoff = match &mut backoff {
+            Some(backoff) => backoff,
+            None => {
+                let make = Arc::clone(&shared.lock().backoff);
+                backoff.insert(make())
+            }
+        };
         let delay = backoff.delay();
         tracing::error!(
             loop_name = %shared.name,
@@ -220,9 +229,9 @@ async fn fail<A>(shared: &Shared<A>, error: LoopError) -> RunOutcome {
 /// carried the wall clock past are skipped, unless within the grace period.
 async fn sleep_until_next<A>(shared: &Shared<A>) {
     loop {
-        let rescheduled = shared.rescheduled.notified();
-        tokio::pin!(rescheduled);
-        rescheduled.as_mut().enable();
+        // Read the count before the slot: a change made after this read is
+        // seen by `rescheduled`, one made before is in the slot read.
+        let rescheduled = shared.rescheduled.after(shared.rescheduled.count());
         let (next, times_of_day) = {
             let state = shared.lock();
             (state.next, state.schedule.is_times_of_day())

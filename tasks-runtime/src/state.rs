@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
@@ -16,6 +15,7 @@ use crate::hooks::Hooks;
 use crate::retry::ErrorFilter;
 use crate::schedule::time_of_day::next_instant;
 use crate::schedule::{AmbiguousTime, Schedule};
+use crate::signal::Signal;
 
 /// Makes the backoff of a run.
 pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
@@ -40,7 +40,7 @@ pub(crate) struct Shared<A> {
     pub(crate) wall: WallOptions,
     pub(crate) state: Mutex<State<A>>,
     /// Woken when the next iteration moves, so a pending sleep re-arms.
-    pub(crate) rescheduled: Notify,
+    pub(crate) rescheduled: Signal,
 }
 
 /// A scheduled iteration, on both clocks: relative intervals sleep on the

@@ -290,8 +290,9 @@ impl<A> Loop<A> {
         }
     }
 
-    /// Replaces the retry delay policy; `make` is called once per run, so
-    /// the change applies from the next `start`.
+    /// Replaces the retry delay policy; `make` is called once per run, at
+    /// its first retried error, so the change applies to every run that has
+    /// not retried yet.
     ///
     /// ```
     /// use std::time::Duration;
@@ -336,7 +337,7 @@ impl<A> Loop<A> {
             let clock = &*self.shared.clock;
             state.next = state.following(state.last, clock, self.shared.wall.ambiguous);
             drop(state);
-            self.shared.rescheduled.notify_waiters();
+            self.shared.rescheduled.raise();
         }
         Ok(())
     }

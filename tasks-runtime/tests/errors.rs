@@ -335,7 +335,7 @@ impl Backoff for Counting {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_backoff_is_made_per_run_and_reset_after_each_success() {
+async fn the_backoff_is_made_once_per_run_at_its_first_retry_and_reset_after_each_success() {
     let counts = Arc::new((AtomicU32::new(0), AtomicU32::new(0)));
     let made = Arc::new(AtomicU32::new(0));
     let (counts_b, made_b) = (counts.clone(), made.clone());
@@ -343,7 +343,7 @@ async fn the_backoff_is_made_per_run_and_reset_after_each_success() {
     let lp = failing_loop(
         &rec,
         |k| match k {
-            1 | 3 => Err(std::io::Error::other("reset").into()),
+            1 | 3 | 6 => Err(std::io::Error::other("reset").into()),
             _ => Ok(()),
         },
         move |b| {
@@ -354,11 +354,16 @@ async fn the_backoff_is_made_per_run_and_reset_after_each_success() {
         },
     );
     lp.start(()).unwrap().await;
-    assert_eq!(made.load(Ordering::SeqCst), 1);
+    assert_eq!(made.load(Ordering::SeqCst), 1, "made at the first retry");
     assert_eq!(counts.0.load(Ordering::SeqCst), 2, "two delays");
-    assert_eq!(counts.1.load(Ordering::SeqCst), 3, "three successes");
+    assert_eq!(
+        counts.1.load(Ordering::SeqCst),
+        2,
+        "reset after the two successes that follow a retry"
+    );
     lp.start(()).unwrap().await;
-    assert_eq!(made.load(Ordering::SeqCst), 2);
+    assert_eq!(made.load(Ordering::SeqCst), 2, "a new one for the new run");
+    assert_eq!(counts.0.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test(start_paused = true)]
