@@ -233,7 +233,7 @@ async fn cron_overhead(record: &mut Record, p: &Params) {
     record.allocs_per_iter = Some((h1.allocations - h0.allocations) as f64 / done as f64);
     record.note = Some(format!(
         "{} jobs at 1 s (its shortest interval) for {:.0} s: CPU time per run",
-        p.n,
+        crate::report::group(p.n),
         p.duration.as_secs_f64()
     ));
 }

@@ -132,6 +132,43 @@ fn scenario<'a>(records: &'a [Record], name: &str) -> Vec<&'a Record> {
     rows
 }
 
+/// One record per scenario, peer and loop count: where a precision run was
+/// repeated, the run with the median p99, noted with the p99 of every run.
+pub fn median_runs(records: &[Record]) -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::new();
+    let mut seen: Vec<(String, String, Option<u64>)> = Vec::new();
+    for r in records {
+        let key = (r.scenario.clone(), r.peer.clone(), r.loops);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key.clone());
+        let mut runs: Vec<&Record> = records
+            .iter()
+            .filter(|o| (o.scenario.clone(), o.peer.clone(), o.loops) == key)
+            .collect();
+        if runs.len() < 2 || r.lateness.is_none() {
+            out.push(r.clone());
+            continue;
+        }
+        let p99 = |r: &Record| r.lateness.as_ref().map_or(0, |l| l.p99_ns);
+        let all: Vec<String> = runs.iter().map(|r| ns(p99(r) as f64)).collect();
+        runs.sort_by_key(|r| p99(r));
+        let mut chosen = runs[runs.len() / 2].clone();
+        let note = format!(
+            "{} runs, alternating with the other peers; the table shows the median by p99 (p99 of each run: {})",
+            runs.len(),
+            all.join(", ")
+        );
+        chosen.note = Some(match chosen.note {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+        out.push(chosen);
+    }
+    out
+}
+
 /// A duration in ns, with a unit that fits.
 pub fn ns(value: f64) -> String {
     let a = value.abs();
