@@ -1,26 +1,23 @@
 //! Building a [`Loop`]: its schedule, count, retry policy and clocks.
 
-use std::borrow::Cow;
 use std::future::Future;
-use std::marker::PhantomData;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::num::NonZeroU64;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backoff::{Backoff, ExponentialBackoff};
-use crate::body::{Body, FnBody};
-use crate::clock::{Clock, SystemClock};
+use crate::backoff::Backoff;
+use crate::clock::Clock;
 use crate::error::ConfigError;
 use crate::hooks::Outcome;
 use crate::schedule::{AmbiguousTime, Interval, TimeOfDay};
-use crate::signal::Signal;
-use crate::state::{BackoffFactory, Shared, State, WallOptions};
+use crate::state::{BackoffFactory, Core, Extras, Runner, Settings, Shared, State, WallOptions};
 use crate::Loop;
+
+/// Makes the loop's shared block around the body, once its core is known.
+type MakeShared<A> = Box<dyn FnOnce(Core<A>) -> Arc<dyn Runner<A>> + Send + Sync>;
 
 /// The defaults every loop shares, so that a loop built with them
 /// allocates nothing for them.
-static SYSTEM_CLOCK: LazyLock<Arc<dyn Clock>> = LazyLock::new(|| Arc::new(SystemClock));
-static EXPONENTIAL_BACKOFF: LazyLock<BackoffFactory> =
-    LazyLock::new(|| Arc::new(|| Box::new(ExponentialBackoff::default())));
 
 /// The default longest sleep before a times-of-day loop reads the wall
 /// clock again.
@@ -59,18 +56,17 @@ pub const DEFAULT_WALL_CHECK: Duration = Duration::from_secs(60);
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct LoopBuilder<A> {
-    name: Cow<'static, str>,
-    body: Arc<dyn Body<A>>,
+    name: Option<String>,
+    make_shared: MakeShared<A>,
     seconds: f64,
     minutes: f64,
     hours: f64,
     times: Option<Vec<TimeOfDay>>,
     count: Option<u64>,
     reconnect: bool,
-    backoff: BackoffFactory,
-    clock: Arc<dyn Clock>,
+    backoff: Option<BackoffFactory>,
+    clock: Option<Arc<dyn Clock>>,
     wall: WallOptions,
-    _args: PhantomData<fn(A)>,
 }
 
 impl<A: Clone + Send + 'static> LoopBuilder<A> {
@@ -81,22 +77,17 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         Fut::Output: Outcome,
     {
         Self {
-            name: Cow::Borrowed(std::any::type_name::<F>()),
-            body: Arc::new(FnBody(body)),
+            name: None,
+            make_shared: Box::new(move |core| Arc::new(Shared { core, body })),
             seconds: 0.0,
             minutes: 0.0,
             hours: 0.0,
             times: None,
             count: None,
             reconnect: true,
-            backoff: Arc::clone(&EXPONENTIAL_BACKOFF),
-            clock: Arc::clone(&SYSTEM_CLOCK),
-            wall: WallOptions {
-                check_every: DEFAULT_WALL_CHECK,
-                grace: None,
-                ambiguous: AmbiguousTime::Later,
-            },
-            _args: PhantomData,
+            backoff: None,
+            clock: None,
+            wall: WallOptions::default(),
         }
     }
 
@@ -165,7 +156,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
 
     /// The loop's name, used in logs.
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Cow::Owned(name.into());
+        self.name = Some(name.into());
         self
     }
 
@@ -176,13 +167,13 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         B: Backoff,
         M: Fn() -> B + Send + Sync + 'static,
     {
-        self.backoff = Arc::new(move || Box::new(make()));
+        self.backoff = Some(Arc::new(move || Box::new(make())));
         self
     }
 
     /// The wall clock that times of day are read from.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.clock = Some(clock);
         self
     }
 
@@ -209,9 +200,10 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
 
     /// Checks every value and makes the loop.
     pub fn build(self) -> Result<Loop<A>, ConfigError> {
-        if self.count == Some(0) {
-            return Err(ConfigError::ZeroCount);
-        }
+        let count = match self.count {
+            Some(count) => Some(NonZeroU64::new(count).ok_or(ConfigError::ZeroCount)?),
+            None => None,
+        };
         let interval = match self.times {
             Some(times) => {
                 if self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0 {
@@ -227,20 +219,25 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
                 option: "wall_clock_check",
             });
         }
+        // Defaults cost nothing per loop: no settings box, no extras box.
+        let settings =
+            (self.name.is_some() || self.clock.is_some() || self.wall != WallOptions::default())
+                .then(|| {
+                    Box::new(Settings {
+                        name: self.name.map(String::into_boxed_str),
+                        clock: self.clock,
+                        wall: self.wall,
+                    })
+                });
+        let mut state = State::new(schedule, count, self.reconnect);
+        if let Some(make) = self.backoff {
+            state.extras = Some(Box::new(Extras {
+                make_backoff: Some(make),
+                ..Extras::default()
+            }));
+        }
         Ok(Loop {
-            shared: Arc::new(Shared {
-                name: self.name,
-                body: self.body,
-                clock: self.clock,
-                wall: self.wall,
-                state: Mutex::new(State::new(
-                    schedule,
-                    self.count,
-                    self.reconnect,
-                    self.backoff,
-                )),
-                rescheduled: Signal::default(),
-            }),
+            inner: (self.make_shared)(Core::new(state, settings)),
         })
     }
 }

@@ -7,7 +7,6 @@ use futures_util::future::BoxFuture;
 use tokio::sync::Notify;
 
 use crate::error::LoopError;
-use crate::signal::{Raised, Signal};
 
 /// How a run of a loop ended.
 ///
@@ -41,29 +40,15 @@ impl PartialEq for RunOutcome {
     }
 }
 
-/// The control block of one run: its cancellation and its outcome, in one
-/// small allocation shared by the run's task, the loop and its handles.
+/// The outcome of one run, in one small allocation shared by the loop and
+/// the run's handles (a cancel goes through the loop's state instead).
 #[derive(Default)]
 pub(crate) struct RunSlot {
     outcome: Mutex<Option<RunOutcome>>,
     finished: Notify,
-    cancel: Signal,
 }
 
 impl RunSlot {
-    /// Asks the run to end; idempotent.
-    pub(crate) fn cancel(&self) {
-        if self.cancel.count() == 0 {
-            self.cancel.raise();
-        }
-    }
-
-    /// Resolves once [`cancel`](Self::cancel) was called. Cancel safe; only
-    /// the run's own task waits on it.
-    pub(crate) fn cancelled(&self) -> Raised<'_> {
-        self.cancel.after(0)
-    }
-
     /// Publishes the outcome and wakes every waiter.
     pub(crate) fn finish(&self, outcome: RunOutcome) {
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);

@@ -38,7 +38,6 @@
 #![warn(missing_docs)]
 
 mod backoff;
-mod body;
 mod builder;
 mod clock;
 mod error;
@@ -47,7 +46,6 @@ mod hooks;
 mod retry;
 mod run;
 mod schedule;
-mod signal;
 mod state;
 mod task_loop;
 pub mod testing;

@@ -1,298 +1,569 @@
 //! One run of a loop, from `before_loop` to `after_loop`: the port of
 //! discord.py's `Loop._loop`.
+//!
+//! An idle loop is mostly its task, so the task is kept small: the run is
+//! one `async fn` ([`drive`]) whose only state across a sleep is the loop's
+//! `Arc`, the arguments and the `Sleep` itself; everything else is in the
+//! loop's state, and the rarely taken paths (hooks, failures, times of
+//! day) are boxed.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
+use futures_util::future::CatchUnwind;
 use futures_util::FutureExt;
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
 
 use crate::backoff::Backoff;
-use crate::body::FnBody;
 use crate::error::{panic_message, LoopError};
-use crate::handle::{RunOutcome, RunSlot};
+use crate::handle::RunOutcome;
 use crate::hooks::{call_guarded, Outcome};
 use crate::schedule::time_of_day::next_instant;
 use crate::schedule::wall_sleep::{sleep_until_slot, Woke};
 use crate::schedule::Schedule;
-use crate::state::{Shared, Slot};
+use crate::state::{default_backoff, Core, Interrupt, Shared, Slot};
 use crate::Loop;
 
-/// Runs a started loop to its end: the iterations (cancellable), then
-/// `after_loop`, then the bookkeeping, then a pending `restart`.
-pub(crate) async fn drive<A, F, Fut>(
-    shared: Arc<Shared<A>>,
-    body: Arc<FnBody<F>>,
-    args: A,
-    slot: Arc<RunSlot>,
-) where
-    A: Clone + Send + 'static,
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
-{
-    // Bodies and hooks are guarded one by one; this guard is for whatever
-    // else a user supplies (a `Clock`, a `Backoff`), so that a panic there
-    // still ends the run cleanly instead of leaving it "running" forever.
-    // The iterations are made inside `select!` so that the task stores
-    // their future once (a future moved into a local is stored twice).
-    let outcome = tokio::select! {
-        biased;
-        () = slot.cancelled() => RunOutcome::Cancelled,
-        outcome = AssertUnwindSafe(iterate(&shared, &body.0, args)).catch_unwind() => outcome.unwrap_or_else(|payload| {
-            let error = LoopError::from_panic(panic_message(&*payload));
-            tracing::error!(loop_name = %shared.name, %error, "the loop panicked outside its body");
-            shared.lock().failed = true;
-            RunOutcome::Failed(error)
-        }),
-    };
-    let after_loop = {
-        let mut state = shared.lock();
-        state.being_cancelled = outcome == RunOutcome::Cancelled;
-        state.next = None;
-        state.hooks.after_loop.clone()
-    };
-    if let Some(hook) = after_loop {
-        if let Err(error) = call_guarded(hook()).await {
-            tracing::error!(loop_name = %shared.name, %error, "the after_loop hook failed");
-        }
-    }
-    let restart_with = {
-        let mut state = shared.lock();
-        state.being_cancelled = false;
-        state.current_loop = 0;
-        state.stop_requested = false;
-        state.run.take().and_then(|run| run.restart_with)
-    };
-    slot.finish(outcome);
-    if let Some(args) = restart_with {
-        if let Err(error) = (Loop { shared }).start(args) {
-            tracing::error!(%error, "the loop could not restart");
-        }
+type BoxedWait<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pin_project! {
+    /// The task of one run: [`drive`], with a panic in user code outside
+    /// the body (a `Clock`, a `Backoff`, an argument's `Clone`) caught, so
+    /// that the run still ends cleanly: failed, with `after_loop` run.
+    pub(crate) struct RunTask<A, F, D> {
+        shared: Arc<Shared<A, F>>,
+        #[pin]
+        drive: CatchUnwind<AssertUnwindSafe<D>>,
     }
 }
 
-/// The iterations of one run: `before_loop`, then the body on schedule
-/// until `count`, `stop` or an unhandled error.
-async fn iterate<A, F, Fut>(shared: &Shared<A>, body: &F, args: A) -> RunOutcome
+/// The task of a run that `start` has just marked as started.
+pub(crate) fn run_task<A, F, Fut>(
+    shared: Arc<Shared<A, F>>,
+    args: A,
+) -> impl Future<Output = ()> + Send + 'static
 where
     A: Clone + Send + 'static,
     F: Fn(A) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: Outcome,
 {
-    // The backoff is made on the run's first retried error: a run that
-    // never fails never pays for it.
-    let mut backoff: Option<Box<dyn Backoff>> = None;
-    let before_loop = shared.lock().hooks.before_loop.clone();
-    if let Some(hook) = before_loop {
-        if let Err(error) = call_guarded(hook()).await {
-            return Box::pin(fail(shared, error)).await;
-        }
-    }
-    let times_of_day = {
-        let mut state = shared.lock();
-        state.last = None;
-        state.next = match &state.schedule {
-            Schedule::Relative { .. } => Some(Slot::now(&*shared.clock)),
-            Schedule::Times(_) => state.following(None, &*shared.clock, shared.wall.ambiguous),
-        };
-        state.schedule.is_times_of_day()
-    };
-    if !times_of_day {
-        // Lets a cancel or stop issued from `before_loop` land before the
-        // first body, as discord.py's `sleep(0)` does.
-        tokio::task::yield_now().await;
-    }
-    if shared.lock().stop_requested {
-        return RunOutcome::Stopped;
-    }
-    let mut last_failed = false;
-    loop {
-        // A retry runs after its backoff, not at the next time of day. A
-        // relative slot is taken under the lock that reads the schedule.
-        let wait_for_time_of_day = {
-            let mut state = shared.lock();
-            let times_of_day = state.schedule.is_times_of_day();
-            if !last_failed && !times_of_day {
-                state.last = state.next;
-                state.next = state.following(state.last, &*shared.clock, shared.wall.ambiguous);
-            }
-            !last_failed && times_of_day
-        };
-        if wait_for_time_of_day {
-            sleep_until_next(shared).await;
-            let mut state = shared.lock();
-            // A time of day is reached on the wall clock: its monotonic
-            // instant is now, whatever the wall clock did during the sleep.
-            state.last = match state.next {
-                Some(slot) if state.schedule.is_times_of_day() => {
-                    Some(Slot::at_wall(&*shared.clock, slot.wall))
-                }
-                other => other,
-            };
-            state.next = state.following(state.last, &*shared.clock, shared.wall.ambiguous);
-        }
-        let error = match AssertUnwindSafe(body(args.clone())).catch_unwind().await {
-            Ok(output) => output.into_result().err().map(LoopError::from_error),
-            Err(payload) => Some(LoopError::from_panic(panic_message(&*payload))),
-        };
-        let Some(error) = error else {
-            last_failed = false;
-            if let Some(backoff) = &mut backoff {
-                backoff.reset();
-            }
-            // One lock for the stop check, the schedule kind and whether
-            // the next slot is already due.
-            let (stop, relative, due) = {
-                let state = shared.lock();
-                let relative = !state.schedule.is_times_of_day();
-                let due = relative
-                    && state
-                        .next
-                        .is_some_and(|next| next.mono <= tokio::time::Instant::now());
-                (state.stop_requested, relative, due)
-            };
-            if stop {
-                return RunOutcome::Stopped;
-            }
-            if due {
-                // Already due (a catch-up or a zero interval): spend a unit
-                // of the task's coop budget, which yields to the runtime
-                // once it is used up, so a tight loop never starves it.
-                tokio::task::coop::consume_budget().await;
-            } else if relative {
-                sleep_until_next(shared).await;
-            }
-            let mut state = shared.lock();
-            state.current_loop += 1;
-            if Some(state.current_loop) == state.count {
-                return RunOutcome::Completed;
-            }
-            continue;
-        };
-        let handled = {
-            let state = shared.lock();
-            state.reconnect && error.error().is_some_and(|e| state.filter.handles(e))
-        };
-        if !handled {
-            return Box::pin(fail(shared, error)).await;
-        }
-        last_failed = true;
-        let backoff = match &mut backoff {
-            Some(backoff) => backoff,
-            None => {
-                let make = Arc::clone(&shared.lock().backoff);
-                backoff.insert(make())
-            }
-        };
-        let delay = backoff.delay();
-        tracing::error!(
-            loop_name = %shared.name,
-            %error,
-            "handling an error in the loop; retrying in {:.2}s",
-            delay.as_secs_f64()
-        );
-        tokio::time::sleep(delay).await;
+    RunTask {
+        shared: Arc::clone(&shared),
+        drive: AssertUnwindSafe(drive(shared, args)).catch_unwind(),
     }
 }
 
-/// An unhandled error: `failed()` becomes true, then the `error` hook runs.
-async fn fail<A>(shared: &Shared<A>, error: LoopError) -> RunOutcome {
-    let hook = {
-        let mut state = shared.lock();
-        state.failed = true;
-        state.hooks.error.clone()
+impl<A, F, Fut, D> Future for RunTask<A, F, D>
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Outcome,
+    D: Future<Output = ()>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if let Err(payload) = ready!(this.drive.poll(cx)) {
+            let error = LoopError::from_panic(panic_message(&*payload));
+            tracing::error!(loop_name = %this.shared.name(), %error, "the loop panicked outside its body");
+            this.shared.core.lock().failed = true;
+            // The run's own future is gone; its end (after_loop, the
+            // outcome, a pending restart) runs in a task of its own.
+            tokio::spawn(finish(Arc::clone(this.shared), RunOutcome::Failed(error)));
+        }
+        Poll::Ready(())
+    }
+}
+
+/// Runs a started loop to its end: the iterations (cancellable), then
+/// [`finish`].
+///
+/// An `async move` block, not an `async fn`: the parameters of an `async
+/// fn` are stored twice in its future.
+fn drive<A, F, Fut>(shared: Arc<Shared<A, F>>, args: A) -> impl Future<Output = ()> + Send
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Outcome,
+{
+    async move {
+        // One labelled block rather than a nested `async fn`: a nested future
+        // would store its own copy of the references, in every idle loop.
+        let outcome = 'run: {
+            // The rarely taken paths are boxed: their state is not part of
+            // every idle loop's task.
+            if shared
+                .core
+                .lock()
+                .hooks()
+                .is_some_and(|h| h.before_loop.is_some())
+            {
+                if let Some(outcome) = boxed(before_loop(&shared)).await {
+                    break 'run outcome;
+                }
+            }
+            let times_of_day = {
+                let mut state = shared.core.lock();
+                state.last = None;
+                state.next = match &state.schedule {
+                    Schedule::Relative { .. } => Some(Slot::now(shared.core.clock())),
+                    Schedule::Times(_) => {
+                        state.following(None, shared.core.clock(), shared.core.wall().ambiguous)
+                    }
+                };
+                state.schedule.is_times_of_day()
+            };
+            if !times_of_day {
+                // Lets a cancel or stop issued from `before_loop` land before
+                // the first body, as discord.py's `sleep(0)` does.
+                let yielded = tokio::task::yield_now();
+                if Watched::<_, _, Cancel>::new(&shared.core, yielded)
+                    .await
+                    .is_err()
+                {
+                    break 'run RunOutcome::Cancelled;
+                }
+            }
+            if shared.core.lock().stop_requested {
+                break 'run RunOutcome::Stopped;
+            }
+            // What the previous iteration left to do, at the top of the next
+            // one: so that no local of the iteration (its error, say) is kept
+            // in the task across the sleep.
+            let mut last_failed = false;
+            let mut succeeded = false;
+            loop {
+                if succeeded {
+                    // discord.py's order: the stop check, the sleep until the
+                    // next relative slot, then the count.
+                    loop {
+                        let woke = match next_wait(&shared.core) {
+                            NextWait::Stop => break 'run RunOutcome::Stopped,
+                            NextWait::None => break,
+                            NextWait::Due => {
+                                // Already due (a catch-up or a zero interval):
+                                // spend a unit of the task's coop budget, which
+                                // yields to the runtime once it is used up, so a
+                                // tight loop never starves it. A cancel is seen
+                                // before the next body.
+                                tokio::task::coop::consume_budget().await;
+                                break;
+                            }
+                            // Built in the `await` expression, so that the task
+                            // does not keep a second copy of the sleep
+                            // (rust-lang/rust#62958).
+                            NextWait::Until(deadline) => {
+                                Watched::<_, _, Reschedule>::new(
+                                    &shared.core,
+                                    tokio::time::sleep_until(deadline),
+                                )
+                                .await
+                            }
+                        };
+                        match woke {
+                            Ok(()) => break,
+                            // `change_interval` moved the slot: sleep again.
+                            Err(Interrupt::Rescheduled) => {}
+                            Err(Interrupt::Cancelled) => break 'run RunOutcome::Cancelled,
+                        }
+                    }
+                }
+                // One lock for the count and, for a relative interval, the next
+                // slot. A retry runs after its backoff, not at the next time of
+                // day.
+                let wait_for_time_of_day = {
+                    let mut state = shared.core.lock();
+                    if succeeded {
+                        state.current_loop += 1;
+                        if state.count.map(u64::from) == Some(state.current_loop) {
+                            break 'run RunOutcome::Completed;
+                        }
+                    }
+                    let times_of_day = state.schedule.is_times_of_day();
+                    if !last_failed && !times_of_day {
+                        state.last = state.next;
+                        let ambiguous = shared.core.wall().ambiguous;
+                        state.next = state.following(state.last, shared.core.clock(), ambiguous);
+                    }
+                    !last_failed && times_of_day
+                };
+                if wait_for_time_of_day {
+                    let sleep = sleep_until_time_of_day(&shared.core, shared.name());
+                    if boxed(sleep).await.is_err() {
+                        break 'run RunOutcome::Cancelled;
+                    }
+                    let mut state = shared.core.lock();
+                    // A time of day is reached on the wall clock: its monotonic
+                    // instant is now, whatever the wall clock did during the
+                    // sleep.
+                    state.last = match state.next {
+                        Some(slot) if state.schedule.is_times_of_day() => {
+                            Some(Slot::at_wall(shared.core.clock(), slot.wall()))
+                        }
+                        other => other,
+                    };
+                    let ambiguous = shared.core.wall().ambiguous;
+                    state.next = state.following(state.last, shared.core.clock(), ambiguous);
+                }
+                let iteration = AssertUnwindSafe((shared.body)(args.clone())).catch_unwind();
+                let failure = match Watched::<_, _, Cancel>::new(&shared.core, iteration).await {
+                    Err(_) => break 'run RunOutcome::Cancelled,
+                    Ok(Ok(output)) => output.into_result().err().map(LoopError::from_error),
+                    Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
+                };
+                let Some(error) = failure else {
+                    last_failed = false;
+                    succeeded = true;
+                    reset_backoff(&shared.core);
+                    continue;
+                };
+                // One await for the whole error path: a local kept across two
+                // awaits would be stored in the task beside every other one.
+                match boxed(on_error(&shared, error)).await {
+                    Some(outcome) => break 'run outcome,
+                    None => (succeeded, last_failed) = (false, true),
+                }
+            }
+        };
+        boxed(finish(shared, outcome)).await;
+    }
+}
+
+/// Boxes a future of a rarely taken path. A function rather than
+/// `Box::pin` in the `async fn`: there, the unboxed future would be a
+/// temporary of the task itself, which then stores it.
+fn boxed<'a, T>(wait: impl Future<Output = T> + Send + 'a) -> BoxedWait<'a, T> {
+    Box::pin(wait)
+}
+
+/// The `before_loop` hook: `Some` outcome if the run ends there.
+async fn before_loop<A, F>(shared: &Shared<A, F>) -> Option<RunOutcome>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let hook = shared
+        .core
+        .lock()
+        .hooks()
+        .and_then(|h| h.before_loop.clone())?;
+    match Watched::<_, _, Cancel>::new(&shared.core, call_guarded(hook())).await {
+        Err(_) => Some(RunOutcome::Cancelled),
+        Ok(Err(error)) => Some(fail(shared, error).await),
+        Ok(Ok(())) => None,
+    }
+}
+
+/// A failed iteration: a retry after the backoff (`None`), or the end of
+/// the run.
+async fn on_error<A, F>(shared: &Shared<A, F>, error: LoopError) -> Option<RunOutcome>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let handled = {
+        let state = shared.core.lock();
+        state.reconnect && error.error().is_some_and(|e| state.filter().handles(e))
     };
-    match hook {
-        Some(hook) => {
-            if let Err(hook_error) = call_guarded(hook(error.clone())).await {
+    if !handled {
+        return Some(fail(shared, error).await);
+    }
+    let delay = retry_delay(shared, error);
+    let retry = Watched::<_, _, Cancel>::new(&shared.core, tokio::time::sleep(delay)).await;
+    retry.err().map(|_| RunOutcome::Cancelled)
+}
+
+/// The end of a run, whatever ended it: `after_loop` (not cancellable),
+/// then the bookkeeping, the outcome, and a pending `restart`.
+async fn finish<A, F, Fut>(shared: Arc<Shared<A, F>>, outcome: RunOutcome)
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: Outcome,
+{
+    let after_loop = {
+        let mut state = shared.core.lock();
+        state.being_cancelled = outcome == RunOutcome::Cancelled;
+        state.next = None;
+        state.hooks().and_then(|h| h.after_loop.clone())
+    };
+    if let Some(hook) = after_loop {
+        if let Err(error) = Box::pin(call_guarded(hook())).await {
+            tracing::error!(loop_name = %shared.name(), %error, "the after_loop hook failed");
+        }
+    }
+    let (restart_with, slot) = {
+        let mut state = shared.core.lock();
+        state.being_cancelled = false;
+        state.current_loop = 0;
+        state.stop_requested = false;
+        state.cancel_requested = false;
+        state.rescheduled = false;
+        state.running = false;
+        // The waker holds the task's allocation: let it go with the task.
+        state.waker = None;
+        if let Some(extras) = &mut state.extras {
+            extras.backoff = None;
+        }
+        (state.restart_with.take(), state.latest.clone())
+    };
+    if let Some(slot) = slot {
+        slot.finish(outcome);
+    }
+    if let Some(args) = restart_with {
+        if let Err(error) = (Loop { inner: shared }).start(args) {
+            tracing::error!(%error, "the loop could not restart");
+        }
+    }
+}
+
+/// An unhandled error: `failed()` becomes true, then the `error` hook runs
+/// (boxed: few runs fail, every idle loop would carry its state). A cancel
+/// during the hook ends the run as cancelled.
+async fn fail<A, F>(shared: &Shared<A, F>, error: LoopError) -> RunOutcome
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let hook = {
+        let mut state = shared.core.lock();
+        state.failed = true;
+        state.hooks().and_then(|h| h.error.clone())
+    };
+    let Some(hook) = hook else {
+        tracing::error!(loop_name = %shared.name(), %error, "unhandled error in background loop");
+        return RunOutcome::Failed(error);
+    };
+    let call: BoxedWait<'_, _> = Box::pin(call_guarded(hook(error.clone())));
+    match Watched::<_, _, Cancel>::new(&shared.core, call).await {
+        Err(_) => RunOutcome::Cancelled,
+        Ok(result) => {
+            if let Err(hook_error) = result {
                 tracing::error!(
-                    loop_name = %shared.name,
+                    loop_name = %shared.name(),
                     %error,
                     %hook_error,
                     "the error hook failed"
                 );
             }
+            RunOutcome::Failed(error)
         }
-        None => tracing::error!(
-            loop_name = %shared.name,
-            %error,
-            "unhandled error in background loop"
-        ),
     }
-    RunOutcome::Failed(error)
 }
 
-/// Sleeps until the next iteration's slot, re-arming whenever
-/// `change_interval` moves it. Times of day that a clock jump or a suspend
-/// carried the wall clock past are skipped, unless within the grace period.
-async fn sleep_until_next<A>(shared: &Shared<A>) {
+/// What a relative loop does after a successful iteration.
+enum NextWait {
+    /// `stop` was called.
+    Stop,
+    /// The next slot is already due.
+    Due,
+    /// Sleep until then.
+    Until(Instant),
+    /// Nothing to wait for (times of day wait before the body instead).
+    None,
+}
+
+/// One lock for the stop check, the schedule kind and whether the next slot
+/// is already due; clears `rescheduled`, as the slot is read now.
+fn next_wait<A>(core: &Core<A>) -> NextWait {
+    let mut state = core.lock();
+    state.rescheduled = false;
+    if state.stop_requested {
+        return NextWait::Stop;
+    }
+    if state.schedule.is_times_of_day() {
+        return NextWait::None;
+    }
+    match state.next {
+        None => NextWait::None,
+        Some(next) if next.mono <= Instant::now() => NextWait::Due,
+        Some(next) => NextWait::Until(next.mono),
+    }
+}
+
+/// After a success, the backoff starts over (it only exists in a run that
+/// had a retried error). Called without the lock held: it is user code.
+fn reset_backoff<A>(core: &Core<A>) {
+    let taken = {
+        let mut state = core.lock();
+        state
+            .extras
+            .as_mut()
+            .and_then(|extras| extras.backoff.take())
+    };
+    if let Some(mut backoff) = taken {
+        backoff.reset();
+        core.lock().put_backoff(backoff);
+    }
+}
+
+/// The delay before a retry, from the run's backoff, made on its first
+/// retried error so that a run that never fails never pays for it; logs
+/// the error with it.
+fn retry_delay<A, F>(shared: &Shared<A, F>, error: LoopError) -> std::time::Duration {
+    let core = &shared.core;
+    let taken = core.lock().take_backoff();
+    let mut backoff: Box<dyn Backoff> = match taken {
+        Ok(backoff) => backoff,
+        Err(Some(make)) => make(),
+        Err(None) => default_backoff(),
+    };
+    let delay = backoff.delay();
+    core.lock().put_backoff(backoff);
+    tracing::error!(
+        loop_name = %shared.name(),
+        %error,
+        "handling an error in the loop; retrying in {:.2}s",
+        delay.as_secs_f64()
+    );
+    delay
+}
+
+/// Sleeps until the next time of day, re-arming whenever `change_interval`
+/// moves it. Times of day that a clock jump or a suspend carried the wall
+/// clock past are skipped, unless within the grace period.
+async fn sleep_until_time_of_day<A: Send>(core: &Core<A>, name: &str) -> Result<(), Interrupt> {
+    let wall = core.wall();
     loop {
-        // Read the count before the slot: a change made after this read is
-        // seen by `rescheduled`, one made before is in the slot read.
-        let rescheduled = shared.rescheduled.after(shared.rescheduled.count());
-        let (next, times_of_day) = {
-            let state = shared.lock();
-            (state.next, state.schedule.is_times_of_day())
+        let next = {
+            let mut state = core.lock();
+            state.rescheduled = false;
+            state.next
         };
-        let Some(next) = next else { return };
-        if !times_of_day {
-            if next.mono <= tokio::time::Instant::now() {
-                // Already due (moved by `change_interval`): as above.
-                tokio::task::coop::consume_budget().await;
-                return;
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(next.mono) => return,
-                () = rescheduled => continue,
-            }
-        }
-        // Boxed, so that loops on a relative interval do not carry the
-        // wall-clock sleep's state in their task (one allocation per wait).
-        let woke = tokio::select! {
-            woke = Box::pin(sleep_until_slot(
-                &*shared.clock,
-                next.wall,
-                Some(next.mono),
-                shared.wall.check_every,
-            )) => woke,
-            () = rescheduled => continue,
+        let Some(next) = next else { return Ok(()) };
+        let sleep = sleep_until_slot(core.clock(), next.wall(), Some(next.mono), wall.check_every);
+        let woke = match Watched::<_, _, Reschedule>::new(core, sleep).await {
+            Ok(woke) => woke,
+            Err(Interrupt::Rescheduled) => continue,
+            Err(Interrupt::Cancelled) => return Err(Interrupt::Cancelled),
         };
         let Woke::JumpedOver { now } = woke else {
-            return;
+            return Ok(());
         };
-        let mut state = shared.lock();
+        let mut state = core.lock();
         // Only move the slot if nothing else moved it meanwhile.
-        if state.next.map(|s| s.wall) != Some(next.wall) {
+        if state.next.map(Slot::wall) != Some(next.wall()) {
             continue;
         }
         let Schedule::Times(times) = &state.schedule else {
             continue;
         };
-        let ambiguous = shared.wall.ambiguous;
-        let after = state.last.map(|s| s.wall);
-        if let Some(grace) = shared
-            .wall
-            .grace
-            .and_then(|g| chrono::TimeDelta::from_std(g).ok())
-        {
+        let after = state.last.map(Slot::wall);
+        if let Some(grace) = wall.grace.and_then(|g| chrono::TimeDelta::from_std(g).ok()) {
             // The earliest passed time no older than the grace period runs,
             // once.
             if let Some(at) =
-                next_instant(times, now - grace, after, ambiguous).filter(|at| *at <= now)
+                next_instant(times, now - grace, after, wall.ambiguous).filter(|at| *at <= now)
             {
-                state.next = Some(Slot::at_wall(&*shared.clock, at));
-                return;
+                state.next = Some(Slot::at_wall(core.clock(), at));
+                return Ok(());
             }
         }
-        let skipped = next.wall;
-        state.next = next_instant(times, now, Some(skipped), ambiguous)
-            .map(|at| Slot::at_wall(&*shared.clock, at));
+        let skipped = next.wall();
+        state.next = next_instant(times, now, Some(skipped), wall.ambiguous)
+            .map(|at| Slot::at_wall(core.clock(), at));
         tracing::warn!(
-            loop_name = %shared.name,
+            loop_name = %name,
             %skipped,
             "the wall clock jumped past a time of day; skipping it"
+        );
+    }
+}
+
+/// What ends a [`Watched`] wait early.
+trait WatchFor {
+    const RESCHEDULE: bool;
+}
+
+/// A cancel (or restart) ends the wait.
+struct Cancel;
+
+impl WatchFor for Cancel {
+    const RESCHEDULE: bool = false;
+}
+
+/// A cancel, or the next slot moving, ends the wait.
+struct Reschedule;
+
+impl WatchFor for Reschedule {
+    const RESCHEDULE: bool = true;
+}
+
+pin_project! {
+    /// A wait of the run's task that a cancel ends early, checked (under
+    /// the lock that also keeps the task's waker) before each poll of the
+    /// wait itself: the first touch of a wake-up is the loop's state, not
+    /// another allocation.
+    struct Watched<'a, A, Fut, W> {
+        core: &'a Core<A>,
+        #[pin]
+        wait: Fut,
+        watch: PhantomData<fn() -> W>,
+    }
+}
+
+impl<'a, A, Fut, W> Watched<'a, A, Fut, W> {
+    fn new(core: &'a Core<A>, wait: Fut) -> Self {
+        Self {
+            core,
+            wait,
+            watch: PhantomData,
+        }
+    }
+}
+
+impl<A, Fut: Future, W: WatchFor> Future for Watched<'_, A, Fut, W> {
+    type Output = Result<Fut::Output, Interrupt>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Some(interrupt) = this.core.poll_interrupt(cx, W::RESCHEDULE) {
+            return Poll::Ready(Err(interrupt));
+        }
+        this.wait.poll(cx).map(Ok)
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        use crate::state::*;
+        let lp = crate::Loop::builder(|()| async {})
+            .seconds(1.0)
+            .build()
+            .unwrap();
+        let _ = lp;
+        let shared = std::sync::Arc::new(Shared {
+            core: Core::new(
+                State::<()>::new(
+                    crate::schedule::Interval::seconds(1.0).validate().unwrap(),
+                    None,
+                    true,
+                ),
+                None,
+            ),
+            body: |()| async {},
+        });
+        let t = super::run_task(shared, ());
+        eprintln!("task future {}", std::mem::size_of_val(&t));
+        eprintln!(
+            "state {} core {} slot {} schedule {} runslot {}",
+            std::mem::size_of::<State<()>>(),
+            std::mem::size_of::<Core<()>>(),
+            std::mem::size_of::<Option<Slot>>(),
+            std::mem::size_of::<crate::schedule::Schedule>(),
+            std::mem::size_of::<crate::handle::RunSlot>()
         );
     }
 }

@@ -3,6 +3,7 @@
 use std::any::TypeId;
 use std::error::Error as StdError;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -13,7 +14,8 @@ use crate::handle::{RunHandle, RunSlot};
 use crate::hooks::{error_hook, plain_hook, Outcome};
 use crate::retry::ErrorType;
 use crate::schedule::{Interval, Schedule, TimeOfDay};
-use crate::state::{Run, Shared, Slot};
+use crate::state::BackoffFactory;
+use crate::state::{Core, Runner, Slot};
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
 ///
@@ -92,25 +94,25 @@ use crate::state::{Run, Shared, Slot};
 /// - [`remove_exception_type`](Loop::remove_exception_type) says whether the
 ///   type was there, however many times it had been added.
 pub struct Loop<A = ()> {
-    pub(crate) shared: Arc<Shared<A>>,
+    pub(crate) inner: Arc<dyn Runner<A>>,
 }
 
 impl<A> Clone for Loop<A> {
     fn clone(&self) -> Self {
         Self {
-            shared: Arc::clone(&self.shared),
+            inner: Arc::clone(&self.inner),
         }
     }
 }
 
 impl<A> std::fmt::Debug for Loop<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = self.shared.lock();
+        let state = self.core().lock();
         f.debug_struct("Loop")
-            .field("name", &self.shared.name)
+            .field("name", &self.inner.name())
             .field("schedule", &state.schedule)
             .field("count", &state.count)
-            .field("running", &state.run.is_some())
+            .field("running", &state.running)
             .field("current_loop", &state.current_loop)
             .finish_non_exhaustive()
     }
@@ -166,25 +168,24 @@ impl<A: Clone + Send + 'static> Loop<A> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         let slot = Arc::new(RunSlot::default());
         {
-            let mut state = self.shared.lock();
-            if state.run.is_some() {
+            let mut state = self.core().lock();
+            if state.running {
                 return Err(StartError::AlreadyRunning);
             }
-            state.run = Some(Run {
-                slot: Arc::clone(&slot),
-                restart_with: None,
-            });
-            state.latest = Some(RunHandle::new(Arc::clone(&slot)));
+            state.running = true;
+            state.latest = Some(Arc::clone(&slot));
+            state.restart_with = None;
             state.failed = false;
             state.stop_requested = false;
+            state.cancel_requested = false;
+            state.rescheduled = false;
             state.being_cancelled = false;
             state.current_loop = 0;
             state.last = None;
             state.next = None;
         }
-        let handle = RunHandle::new(Arc::clone(&slot));
-        Arc::clone(&self.shared.body).spawn_run(Arc::clone(&self.shared), args, slot, &runtime);
-        Ok(handle)
+        Arc::clone(&self.inner).spawn_run(args, &runtime);
+        Ok(RunHandle::new(slot))
     }
 
     /// Cancels the loop, then starts it again with `args` once the old run
@@ -210,13 +211,18 @@ impl<A: Clone + Send + 'static> Loop<A> {
     /// # }
     /// ```
     pub fn restart(&self, args: A) {
-        let mut state = self.shared.lock();
+        let mut state = self.core().lock();
         if state.being_cancelled {
             return;
         }
-        if let Some(run) = &mut state.run {
-            run.restart_with = Some(args);
-            run.slot.cancel();
+        if state.running {
+            state.restart_with = Some(args);
+            state.cancel_requested = true;
+            let waker = state.take_waker();
+            drop(state);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 
@@ -239,11 +245,15 @@ impl<A: Clone + Send + 'static> Loop<A> {
     /// # }
     /// ```
     pub fn call(&self, args: A) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
-        self.shared.body.call(args)
+        self.inner.call(args)
     }
 }
 
 impl<A> Loop<A> {
+    fn core(&self) -> &Core<A> {
+        self.inner.core()
+    }
+
     /// Asks the loop to end after the current iteration. Before the first
     /// iteration (in `before_loop`) no iteration runs; during a sleep, one
     /// more iteration runs at its time, as in discord.py. A body that keeps
@@ -263,8 +273,8 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn stop(&self) {
-        let mut state = self.shared.lock();
-        if state.run.is_some() {
+        let mut state = self.core().lock();
+        if state.running {
             state.stop_requested = true;
         }
     }
@@ -285,8 +295,14 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn cancel(&self) {
-        if let Some(run) = &self.shared.lock().run {
-            run.slot.cancel();
+        let mut state = self.core().lock();
+        if state.running {
+            state.cancel_requested = true;
+            let waker = state.take_waker();
+            drop(state);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 
@@ -306,7 +322,8 @@ impl<A> Loop<A> {
         B: crate::Backoff,
         M: Fn() -> B + Send + Sync + 'static,
     {
-        self.shared.lock().backoff = Arc::new(move || Box::new(make()));
+        let make: BackoffFactory = Arc::new(move || Box::new(make()));
+        self.core().lock().extras_mut().make_backoff = Some(make);
     }
 
     /// Changes the schedule. While running, the next iteration moves at
@@ -329,15 +346,19 @@ impl<A> Loop<A> {
     /// ```
     pub fn change_interval(&self, interval: Interval) -> Result<(), ConfigError> {
         let schedule = interval.validate()?;
-        let mut state = self.shared.lock();
+        let mut state = self.core().lock();
         let relative_first_wait = !schedule.is_times_of_day() && state.last.is_none();
         state.schedule = schedule;
         let pending = state.next.is_some() || state.last.is_some();
-        if state.run.is_some() && pending && !relative_first_wait {
-            let clock = &*self.shared.clock;
-            state.next = state.following(state.last, clock, self.shared.wall.ambiguous);
+        if state.running && pending && !relative_first_wait {
+            let core = self.core();
+            state.next = state.following(state.last, core.clock(), core.wall().ambiguous);
+            state.rescheduled = true;
+            let waker = state.take_waker();
             drop(state);
-            self.shared.rescheduled.raise();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
         Ok(())
     }
@@ -360,7 +381,7 @@ impl<A> Loop<A> {
         Fut: Future + Send + 'static,
         Fut::Output: Outcome,
     {
-        self.shared.lock().hooks.before_loop = Some(plain_hook(hook));
+        self.core().lock().extras_mut().hooks.before_loop = Some(plain_hook(hook));
         self
     }
 
@@ -387,7 +408,7 @@ impl<A> Loop<A> {
         Fut: Future + Send + 'static,
         Fut::Output: Outcome,
     {
-        self.shared.lock().hooks.after_loop = Some(plain_hook(hook));
+        self.core().lock().extras_mut().hooks.after_loop = Some(plain_hook(hook));
         self
     }
 
@@ -407,7 +428,7 @@ impl<A> Loop<A> {
         Fut: Future + Send + 'static,
         Fut::Output: Outcome,
     {
-        self.shared.lock().hooks.error = Some(error_hook(hook));
+        self.core().lock().extras_mut().hooks.error = Some(error_hook(hook));
         self
     }
 
@@ -433,7 +454,11 @@ impl<A> Loop<A> {
     /// assert!(poll.exception_types().iter().any(|t| t.ends_with("RateLimited")));
     /// ```
     pub fn add_exception_type<T: StdError + 'static>(&self) -> &Self {
-        self.shared.lock().filter.add(ErrorType::of::<T>());
+        self.core()
+            .lock()
+            .extras_mut()
+            .filter
+            .add(ErrorType::of::<T>());
         self
     }
 
@@ -447,7 +472,11 @@ impl<A> Loop<A> {
     /// assert!(!poll.remove_exception_type::<std::io::Error>());
     /// ```
     pub fn remove_exception_type<T: StdError + 'static>(&self) -> bool {
-        self.shared.lock().filter.remove(TypeId::of::<T>())
+        self.core()
+            .lock()
+            .extras_mut()
+            .filter
+            .remove(TypeId::of::<T>())
     }
 
     /// Retries no error at all.
@@ -460,7 +489,7 @@ impl<A> Loop<A> {
     /// assert!(strict.exception_types().is_empty());
     /// ```
     pub fn clear_exception_types(&self) -> &Self {
-        self.shared.lock().filter.clear();
+        self.core().lock().extras_mut().filter.clear();
         self
     }
 
@@ -473,7 +502,7 @@ impl<A> Loop<A> {
     /// assert_eq!(poll.exception_types(), ["std::io::error::Error", "tokio::time::error::Elapsed"]);
     /// ```
     pub fn exception_types(&self) -> Vec<&'static str> {
-        self.shared.lock().filter.names()
+        self.core().lock().filter().names()
     }
 
     /// The loop's name.
@@ -484,7 +513,7 @@ impl<A> Loop<A> {
     /// assert_eq!(named.name(), "heartbeat");
     /// ```
     pub fn name(&self) -> &str {
-        &self.shared.name
+        self.inner.name()
     }
 
     /// The number of successful iterations of the current run. Inside the
@@ -497,7 +526,7 @@ impl<A> Loop<A> {
     /// assert_eq!(idle.current_loop(), 0);
     /// ```
     pub fn current_loop(&self) -> u64 {
-        self.shared.lock().current_loop
+        self.core().lock().current_loop
     }
 
     /// When the next iteration is scheduled; `None` when the loop is not
@@ -519,21 +548,21 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn next_iteration(&self) -> Option<DateTime<Utc>> {
-        let state = self.shared.lock();
-        if state.run.is_none() || state.stop_requested {
+        let state = self.core().lock();
+        if !state.running || state.stop_requested {
             return None;
         }
         let slot = state.next?;
         if state.schedule.is_times_of_day() {
-            return Some(slot.wall);
+            return Some(slot.wall());
         }
         // A relative interval runs on the monotonic clock: after a step of
         // the wall clock the slot's wall time is stale, its distance is not.
-        let now = Slot::now(&*self.shared.clock);
+        let now = Slot::now(self.core().clock());
         let ahead = slot.mono.saturating_duration_since(now.mono);
         let behind = now.mono.saturating_duration_since(slot.mono);
         let delta = |d: std::time::Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
-        now.wall
+        now.wall()
             .checked_add_signed(delta(ahead))?
             .checked_sub_signed(delta(behind))
     }
@@ -546,7 +575,7 @@ impl<A> Loop<A> {
     /// assert!(!Loop::builder(|()| async {}).build().unwrap().is_running());
     /// ```
     pub fn is_running(&self) -> bool {
-        self.shared.lock().run.is_some()
+        self.core().lock().running
     }
 
     /// Whether the run is ending because of `cancel` or `restart`: true
@@ -557,7 +586,7 @@ impl<A> Loop<A> {
     /// assert!(!Loop::builder(|()| async {}).build().unwrap().is_being_cancelled());
     /// ```
     pub fn is_being_cancelled(&self) -> bool {
-        self.shared.lock().being_cancelled
+        self.core().lock().being_cancelled
     }
 
     /// Whether the last run ended with an unhandled error; reset by `start`.
@@ -567,7 +596,7 @@ impl<A> Loop<A> {
     /// assert!(!Loop::builder(|()| async {}).build().unwrap().failed());
     /// ```
     pub fn failed(&self) -> bool {
-        self.shared.lock().failed
+        self.core().lock().failed
     }
 
     /// The handle of the newest run, finished or not; `None` before the
@@ -586,7 +615,7 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn task(&self) -> Option<RunHandle> {
-        self.shared.lock().latest.clone()
+        self.core().lock().latest.clone().map(RunHandle::new)
     }
 
     /// The current schedule.
@@ -597,7 +626,7 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.interval(), Interval::relative(0.0, 5.0, 0.0));
     /// ```
     pub fn interval(&self) -> Interval {
-        match &self.shared.lock().schedule {
+        match &self.core().lock().schedule {
             Schedule::Relative {
                 seconds,
                 minutes,
@@ -652,7 +681,7 @@ impl<A> Loop<A> {
     /// assert_eq!(daily.time().unwrap(), [t("01:00"), t("03:00")]);
     /// ```
     pub fn time(&self) -> Option<Vec<TimeOfDay>> {
-        match &self.shared.lock().schedule {
+        match &self.core().lock().schedule {
             Schedule::Times(times) => Some(times.clone()),
             Schedule::Relative { .. } => None,
         }
@@ -665,7 +694,7 @@ impl<A> Loop<A> {
     /// assert_eq!(Loop::builder(|()| async {}).count(3).build().unwrap().count(), Some(3));
     /// ```
     pub fn count(&self) -> Option<u64> {
-        self.shared.lock().count
+        self.core().lock().count.map(u64::from)
     }
 
     /// Changes the count, read after each iteration; `Some(0)` is an `Err`.
@@ -681,7 +710,7 @@ impl<A> Loop<A> {
         if count == Some(0) {
             return Err(ConfigError::ZeroCount);
         }
-        self.shared.lock().count = count;
+        self.core().lock().count = count.and_then(NonZeroU64::new);
         Ok(())
     }
 
@@ -695,16 +724,16 @@ impl<A> Loop<A> {
     /// assert!(ticker.reconnect());
     /// ```
     pub fn reconnect(&self) -> bool {
-        self.shared.lock().reconnect
+        self.core().lock().reconnect
     }
 
     /// Turns retrying on or off, read at each error.
     pub fn set_reconnect(&self, reconnect: bool) {
-        self.shared.lock().reconnect = reconnect;
+        self.core().lock().reconnect = reconnect;
     }
 
     fn relative_part(&self, pick: fn(f64, f64, f64) -> f64) -> Option<f64> {
-        match &self.shared.lock().schedule {
+        match &self.core().lock().schedule {
             Schedule::Relative {
                 seconds,
                 minutes,
