@@ -16,9 +16,6 @@ use crate::Loop;
 /// Makes the loop's shared block around the body, once its core is known.
 type MakeShared<A> = Box<dyn FnOnce(Core<A>) -> Arc<dyn Runner<A>> + Send + Sync>;
 
-/// The defaults every loop shares, so that a loop built with them
-/// allocates nothing for them.
-
 /// The default longest sleep before a times-of-day loop reads the wall
 /// clock again.
 pub const DEFAULT_WALL_CHECK: Duration = Duration::from_secs(60);

@@ -72,14 +72,19 @@ where
     Arc::new(move |error| hook(error).map(Outcome::into_result).boxed())
 }
 
-/// Awaits a hook, turning a panic into an error so that a hook can never
-/// take the loop down with it.
-pub(crate) async fn call_guarded(hook: HookFuture) -> Result<(), LoopError> {
+/// Calls a hook and awaits it, turning a panic (in the call or in the
+/// future) into an error, so that a hook can never take the loop down with
+/// it.
+pub(crate) async fn call_guarded(
+    call: impl FnOnce() -> HookFuture + Send,
+) -> Result<(), LoopError> {
+    let panicked = |payload: Box<dyn std::any::Any + Send>| {
+        LoopError::from_panic(crate::error::panic_message(&*payload))
+    };
+    let hook = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(panicked)?;
     match std::panic::AssertUnwindSafe(hook).catch_unwind().await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(LoopError::from_error(error)),
-        Err(payload) => Err(LoopError::from_panic(crate::error::panic_message(
-            &*payload,
-        ))),
+        Err(payload) => Err(panicked(payload)),
     }
 }

@@ -29,9 +29,9 @@
 //!
 //! Where the code lives: scheduling in `schedule/` (intervals, times of
 //! day, wall-clock sleeps) and `run.rs` (one run: the iterations, then
-//! `after_loop`), control and state in `task_loop.rs` and `state.rs`, a
-//! run's control block and handle in `handle.rs`, the type-erased body in
-//! `body.rs`, hooks in `hooks.rs`, the retry filter in `retry.rs`, backoff
+//! `after_loop`), control in `task_loop.rs`, the state a loop shares with
+//! its task (and the type-erased body) in `state.rs`, a run's outcome and
+//! handle in `handle.rs`, hooks in `hooks.rs`, the retry filter in `retry.rs`, backoff
 //! policies in `backoff.rs`, errors in `error.rs`, clocks in `clock.rs` and
 //! `testing.rs`.
 #![forbid(unsafe_code)]

@@ -2,7 +2,7 @@
 //! discord.py's `Loop._loop`.
 //!
 //! An idle loop is mostly its task, so the task is kept small: the run is
-//! one `async fn` ([`drive`]) whose only state across a sleep is the loop's
+//! one `async` block ([`drive`]) whose only state across a sleep is the loop's
 //! `Arc`, the arguments and the `Sleep` itself; everything else is in the
 //! loop's state, and the rarely taken paths (hooks, failures, times of
 //! day) are boxed.
@@ -88,6 +88,7 @@ where
 ///
 /// An `async move` block, not an `async fn`: the parameters of an `async
 /// fn` are stored twice in its future.
+#[allow(clippy::manual_async_fn)]
 fn drive<A, F, Fut>(shared: Arc<Shared<A, F>>, args: A) -> impl Future<Output = ()> + Send
 where
     A: Clone + Send + 'static,
@@ -145,10 +146,19 @@ where
                 if succeeded {
                     // discord.py's order: the stop check, the sleep until the
                     // next relative slot, then the count.
+                    let mut moved = false;
                     loop {
                         let woke = match next_wait(&shared.core) {
                             NextWait::Stop => break 'run RunOutcome::Stopped,
                             NextWait::None => break,
+                            // Times of day wait before the body, not here...
+                            NextWait::TimeOfDay if !moved => break,
+                            // ...unless `change_interval` switched to them
+                            // during this sleep: the first of them ends it.
+                            NextWait::TimeOfDay => {
+                                let sleep = sleep_until_time_of_day(&shared.core, shared.name());
+                                boxed(sleep).await
+                            }
                             NextWait::Due => {
                                 // Already due (a catch-up or a zero interval):
                                 // spend a unit of the task's coop budget, which
@@ -172,7 +182,7 @@ where
                         match woke {
                             Ok(()) => break,
                             // `change_interval` moved the slot: sleep again.
-                            Err(Interrupt::Rescheduled) => {}
+                            Err(Interrupt::Rescheduled) => moved = true,
                             Err(Interrupt::Cancelled) => break 'run RunOutcome::Cancelled,
                         }
                     }
@@ -221,9 +231,13 @@ where
                     Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
                 };
                 let Some(error) = failure else {
+                    // The backoff starts over after a retried error (only
+                    // `delay` moves it, so once is enough).
+                    if last_failed {
+                        reset_backoff(&shared.core);
+                    }
                     last_failed = false;
                     succeeded = true;
-                    reset_backoff(&shared.core);
                     continue;
                 };
                 // One await for the whole error path: a local kept across two
@@ -239,8 +253,8 @@ where
 }
 
 /// Boxes a future of a rarely taken path. A function rather than
-/// `Box::pin` in the `async fn`: there, the unboxed future would be a
-/// temporary of the task itself, which then stores it.
+/// `Box::pin` in [`drive`]: there, the unboxed future would be a temporary
+/// of the task itself, which then stores it.
 fn boxed<'a, T>(wait: impl Future<Output = T> + Send + 'a) -> BoxedWait<'a, T> {
     Box::pin(wait)
 }
@@ -256,7 +270,7 @@ where
         .lock()
         .hooks()
         .and_then(|h| h.before_loop.clone())?;
-    match Watched::<_, _, Cancel>::new(&shared.core, call_guarded(hook())).await {
+    match Watched::<_, _, Cancel>::new(&shared.core, call_guarded(|| hook())).await {
         Err(_) => Some(RunOutcome::Cancelled),
         Ok(Err(error)) => Some(fail(shared, error).await),
         Ok(Ok(())) => None,
@@ -298,7 +312,7 @@ where
         state.hooks().and_then(|h| h.after_loop.clone())
     };
     if let Some(hook) = after_loop {
-        if let Err(error) = Box::pin(call_guarded(hook())).await {
+        if let Err(error) = call_guarded(|| hook()).await {
             tracing::error!(loop_name = %shared.name(), %error, "the after_loop hook failed");
         }
     }
@@ -344,7 +358,7 @@ where
         tracing::error!(loop_name = %shared.name(), %error, "unhandled error in background loop");
         return RunOutcome::Failed(error);
     };
-    let call: BoxedWait<'_, _> = Box::pin(call_guarded(hook(error.clone())));
+    let call = call_guarded(|| hook(error.clone()));
     match Watched::<_, _, Cancel>::new(&shared.core, call).await {
         Err(_) => RunOutcome::Cancelled,
         Ok(result) => {
@@ -369,7 +383,9 @@ enum NextWait {
     Due,
     /// Sleep until then.
     Until(Instant),
-    /// Nothing to wait for (times of day wait before the body instead).
+    /// The schedule is times of day.
+    TimeOfDay,
+    /// No next slot.
     None,
 }
 
@@ -382,7 +398,7 @@ fn next_wait<A>(core: &Core<A>) -> NextWait {
         return NextWait::Stop;
     }
     if state.schedule.is_times_of_day() {
-        return NextWait::None;
+        return NextWait::TimeOfDay;
     }
     match state.next {
         None => NextWait::None,
@@ -391,8 +407,8 @@ fn next_wait<A>(core: &Core<A>) -> NextWait {
     }
 }
 
-/// After a success, the backoff starts over (it only exists in a run that
-/// had a retried error). Called without the lock held: it is user code.
+/// Starts the run's backoff over. Called without the lock held: it is user
+/// code.
 fn reset_backoff<A>(core: &Core<A>) {
     let taken = {
         let mut state = core.lock();
@@ -429,18 +445,31 @@ fn retry_delay<A, F>(shared: &Shared<A, F>, error: LoopError) -> std::time::Dura
     delay
 }
 
-/// Sleeps until the next time of day, re-arming whenever `change_interval`
+/// Sleeps until the next time of day (or, once `change_interval` switched
+/// to a relative interval, its next slot), re-arming whenever `change_interval`
 /// moves it. Times of day that a clock jump or a suspend carried the wall
 /// clock past are skipped, unless within the grace period.
 async fn sleep_until_time_of_day<A: Send>(core: &Core<A>, name: &str) -> Result<(), Interrupt> {
     let wall = core.wall();
     loop {
-        let next = {
+        let (next, times_of_day) = {
             let mut state = core.lock();
             state.rescheduled = false;
-            state.next
+            (state.next, state.schedule.is_times_of_day())
         };
         let Some(next) = next else { return Ok(()) };
+        if !times_of_day {
+            // `change_interval` switched to a relative interval during
+            // this sleep: wait for its slot on the monotonic clock.
+            if next.mono <= Instant::now() {
+                return Ok(());
+            }
+            let sleep = tokio::time::sleep_until(next.mono);
+            match Watched::<_, _, Reschedule>::new(core, sleep).await {
+                Err(Interrupt::Rescheduled) => continue,
+                other => return other,
+            }
+        }
         let sleep = sleep_until_slot(core.clock(), next.wall(), Some(next.mono), wall.check_every);
         let woke = match Watched::<_, _, Reschedule>::new(core, sleep).await {
             Ok(woke) => woke,
@@ -535,35 +564,26 @@ impl<A, Fut: Future, W: WatchFor> Future for Watched<'_, A, Fut, W> {
 }
 
 #[cfg(test)]
-mod size_probe {
+mod tests {
+    use std::sync::Arc;
+
+    use crate::schedule::Interval;
+    use crate::state::{Core, Shared, State};
+
+    /// tokio stores a task in a cell aligned to 128 bytes, with about 100
+    /// bytes of its own: a future of up to 152 bytes fits in 256, like the
+    /// hand-written loop of the benchmarks. A layout change in `drive` that
+    /// breaks this costs every idle loop 128 bytes: see BENCHMARKS.md.
     #[test]
-    fn sizes() {
-        use crate::state::*;
-        let lp = crate::Loop::builder(|()| async {})
-            .seconds(1.0)
-            .build()
-            .unwrap();
-        let _ = lp;
-        let shared = std::sync::Arc::new(Shared {
-            core: Core::new(
-                State::<()>::new(
-                    crate::schedule::Interval::seconds(1.0).validate().unwrap(),
-                    None,
-                    true,
-                ),
-                None,
-            ),
+    fn the_task_of_an_idle_relative_loop_fits_a_256_byte_cell() {
+        let schedule = Interval::seconds(1.0).validate().unwrap();
+        let core = Core::new(State::<()>::new(schedule, None, true), None);
+        let shared = Arc::new(Shared {
+            core,
             body: |()| async {},
         });
-        let t = super::run_task(shared, ());
-        eprintln!("task future {}", std::mem::size_of_val(&t));
-        eprintln!(
-            "state {} core {} slot {} schedule {} runslot {}",
-            std::mem::size_of::<State<()>>(),
-            std::mem::size_of::<Core<()>>(),
-            std::mem::size_of::<Option<Slot>>(),
-            std::mem::size_of::<crate::schedule::Schedule>(),
-            std::mem::size_of::<crate::handle::RunSlot>()
-        );
+        let task = super::run_task(shared, ());
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 152, "the task's future is {size} bytes");
     }
 }

@@ -270,11 +270,6 @@ impl<A> State<A> {
         self.extras_mut().backoff = Some(backoff);
     }
 
-    /// Wakes the run's task, if it waits.
-    pub(crate) fn take_waker(&mut self) -> Option<Waker> {
-        self.waker.take()
-    }
-
     /// The iteration after `last` under the current schedule: `last +
     /// interval`, or the first listed time at or after now and after `last`.
     pub(crate) fn following(
@@ -290,6 +285,16 @@ impl<A> State<A> {
                     .map(|wall| Slot::at_wall(clock, wall))
             }
         }
+    }
+}
+
+/// Wakes the run's task, if it waits, once the lock is released (so that it
+/// does not wake only to wait for the lock).
+pub(crate) fn wake_task<A>(mut state: MutexGuard<'_, State<A>>) {
+    let waker = state.waker.take();
+    drop(state);
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 

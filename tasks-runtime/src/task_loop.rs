@@ -15,7 +15,7 @@ use crate::hooks::{error_hook, plain_hook, Outcome};
 use crate::retry::ErrorType;
 use crate::schedule::{Interval, Schedule, TimeOfDay};
 use crate::state::BackoffFactory;
-use crate::state::{Core, Runner, Slot};
+use crate::state::{wake_task, Core, Runner, Slot};
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
 ///
@@ -218,11 +218,7 @@ impl<A: Clone + Send + 'static> Loop<A> {
         if state.running {
             state.restart_with = Some(args);
             state.cancel_requested = true;
-            let waker = state.take_waker();
-            drop(state);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            wake_task(state);
         }
     }
 
@@ -298,11 +294,7 @@ impl<A> Loop<A> {
         let mut state = self.core().lock();
         if state.running {
             state.cancel_requested = true;
-            let waker = state.take_waker();
-            drop(state);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            wake_task(state);
         }
     }
 
@@ -354,11 +346,7 @@ impl<A> Loop<A> {
             let core = self.core();
             state.next = state.following(state.last, core.clock(), core.wall().ambiguous);
             state.rescheduled = true;
-            let waker = state.take_waker();
-            drop(state);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            wake_task(state);
         }
         Ok(())
     }
