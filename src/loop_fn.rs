@@ -10,7 +10,7 @@ use tasks_runtime::{ConfigError, Loop, LoopBuilder, Outcome};
 
 /// The boxed future of one call of a [`LoopFn`]'s body.
 type BodyFuture<R> = Pin<Box<dyn Future<Output = R> + Send + 'static>>;
-/// A [`LoopFn`]'s body, shared between the loop and direct calls.
+/// A [`LoopFn`]'s body, as direct calls see it.
 type Body<A, R> = dyn Fn(A) -> BodyFuture<R> + Send + Sync;
 
 /// A [`Loop`] together with the function it runs: what a
@@ -69,9 +69,13 @@ where
         Fut: Future<Output = R> + Send + 'static,
         B: FnOnce(LoopBuilder<A>) -> Result<Loop<A>, ConfigError>,
     {
-        let body: Arc<Body<A, R>> = Arc::new(move |args| Box::pin(body(args)) as BodyFuture<R>);
-        let for_loop = Arc::clone(&body);
+        // The loop calls the function itself, so that an iteration's future
+        // is stored in the run's task without an allocation; only a direct
+        // `call`, whose future must have a nameable type, is boxed.
+        let function = Arc::new(body);
+        let for_loop = Arc::clone(&function);
         let handle = build(Loop::builder(move |args| for_loop(args)))?;
+        let body: Arc<Body<A, R>> = Arc::new(move |args| Box::pin(function(args)) as BodyFuture<R>);
         Ok(Self { handle, body })
     }
 
