@@ -33,7 +33,7 @@ pub const DEFAULT_WALL_CHECK: Duration = Duration::from_secs(60);
 /// | [`count`](Self::count) | endless | same |
 /// | [`reconnect`](Self::reconnect) | `true` | same |
 /// | [`name`](Self::name) | the body's type name | `name=` |
-/// | [`backoff`](Self::backoff) | [`ExponentialBackoff`] with a 1 s base | fixed |
+/// | [`backoff`](Self::backoff) | [`ExponentialBackoff`](crate::ExponentialBackoff) with a 1 s base | fixed |
 /// | [`clock`](Self::clock) | [`SystemClock`](crate::SystemClock) | fixed |
 /// | [`wall_clock_check`](Self::wall_clock_check) | 60 s | none |
 /// | [`grace_period`](Self::grace_period) | none: skip | none |
