@@ -222,3 +222,29 @@ async fn restart_runs_again_with_new_arguments() {
     restartable.cancel();
     assert_eq!(*log.lock().unwrap(), ["first", "second"]);
 }
+
+#[tasks::r#loop(seconds = 1)]
+async fn across_runtimes() {}
+
+/// A loop in a `static` outlives the runtime that ran it (each
+/// `#[tokio::test]` has its own): when that runtime shuts down, the run
+/// ends and the next runtime can start the loop again.
+#[test]
+fn a_static_loop_starts_again_on_a_new_runtime() {
+    for _ in 0..2 {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            across_runtimes
+                .start(())
+                .expect("not running on this runtime yet");
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            assert_eq!(across_runtimes.current_loop(), 1);
+        });
+        drop(runtime);
+        assert!(!across_runtimes.is_running());
+    }
+}

@@ -27,7 +27,7 @@ pub enum RunOutcome {
     Completed,
     /// `stop` ended the run.
     Stopped,
-    /// `cancel` (or `restart`) ended the run.
+    /// `cancel` (or `restart`) ended the run, or its runtime shut down.
     Cancelled,
     /// An unhandled error or a panic ended the run; the `error` hook had it.
     Failed(LoopError),

@@ -35,10 +35,22 @@ pin_project! {
     /// The task of one run: [`drive`], with a panic in user code outside
     /// the body (a `Clock`, a `Backoff`, an argument's `Clone`) caught, so
     /// that the run still ends cleanly: failed, with `after_loop` run.
+    ///
+    /// Dropped before the run ended (its runtime shut down), it ends the
+    /// run as cancelled, so that the loop can be started again elsewhere.
     pub(crate) struct RunTask<A, F, D> {
-        shared: Arc<Shared<A, F>>,
+        // `None` once the run has ended.
+        shared: Option<Arc<Shared<A, F>>>,
         #[pin]
         drive: CatchUnwind<AssertUnwindSafe<D>>,
+    }
+
+    impl<A, F, D> PinnedDrop for RunTask<A, F, D> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(shared) = this.project().shared.take() {
+                abandon(&shared.core);
+            }
+        }
     }
 }
 
@@ -54,7 +66,7 @@ where
     Fut::Output: Outcome,
 {
     RunTask {
-        shared: Arc::clone(&shared),
+        shared: Some(Arc::clone(&shared)),
         drive: AssertUnwindSafe(drive(shared, args)).catch_unwind(),
     }
 }
@@ -71,13 +83,17 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        if let Err(payload) = ready!(this.drive.poll(cx)) {
+        let ended = ready!(this.drive.poll(cx));
+        let Some(shared) = this.shared.take() else {
+            return Poll::Ready(());
+        };
+        if let Err(payload) = ended {
             let error = LoopError::from_panic(panic_message(&*payload));
-            tracing::error!(loop_name = %this.shared.name(), %error, "the loop panicked outside its body");
-            this.shared.core.lock().failed = true;
+            tracing::error!(loop_name = %shared.name(), %error, "the loop panicked outside its body");
+            shared.core.lock().failed = true;
             // The run's own future is gone; its end (after_loop, the
             // outcome, a pending restart) runs in a task of its own.
-            tokio::spawn(finish(Arc::clone(this.shared), RunOutcome::Failed(error)));
+            tokio::spawn(finish(shared, RunOutcome::Failed(error)));
         }
         Poll::Ready(())
     }
@@ -316,21 +332,7 @@ where
             tracing::error!(loop_name = %shared.name(), %error, "the after_loop hook failed");
         }
     }
-    let (restart_with, slot) = {
-        let mut state = shared.core.lock();
-        state.being_cancelled = false;
-        state.current_loop = 0;
-        state.stop_requested = false;
-        state.cancel_requested = false;
-        state.rescheduled = false;
-        state.running = false;
-        // The waker holds the task's allocation: let it go with the task.
-        state.waker = None;
-        if let Some(extras) = &mut state.extras {
-            extras.backoff = None;
-        }
-        (state.restart_with.take(), state.latest.clone())
-    };
+    let (restart_with, slot) = shared.core.lock().end_run();
     if let Some(slot) = slot {
         slot.finish(outcome);
     }
@@ -338,6 +340,16 @@ where
         if let Err(error) = (Loop { inner: shared }).start(args) {
             tracing::error!(%error, "the loop could not restart");
         }
+    }
+}
+
+/// The end of a run whose task was dropped before it ended, which happens
+/// when its runtime shuts down: no runtime is left to run `after_loop` or
+/// a pending `restart`, so the run just ends, cancelled.
+fn abandon<A>(core: &Core<A>) {
+    let (_restart_with, slot) = core.lock().end_run();
+    if let Some(slot) = slot {
+        slot.finish(RunOutcome::Cancelled);
     }
 }
 

@@ -239,6 +239,24 @@ impl<A> State<A> {
         }
     }
 
+    /// Marks the run as ended and clears what belonged to it; returns the
+    /// arguments of a pending `restart` and the run's outcome slot.
+    pub(crate) fn end_run(&mut self) -> (Option<A>, Option<Arc<RunSlot>>) {
+        self.running = false;
+        self.next = None;
+        self.current_loop = 0;
+        self.stop_requested = false;
+        self.cancel_requested = false;
+        self.rescheduled = false;
+        self.being_cancelled = false;
+        // The waker holds the task's allocation: let it go with the task.
+        self.waker = None;
+        if let Some(extras) = &mut self.extras {
+            extras.backoff = None;
+        }
+        (self.restart_with.take(), self.latest.clone())
+    }
+
     pub(crate) fn extras_mut(&mut self) -> &mut Extras {
         self.extras.get_or_insert_with(Box::default)
     }

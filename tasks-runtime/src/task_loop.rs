@@ -14,8 +14,7 @@ use crate::handle::{RunHandle, RunSlot};
 use crate::hooks::{error_hook, plain_hook, Outcome};
 use crate::retry::ErrorType;
 use crate::schedule::{Interval, Schedule, TimeOfDay};
-use crate::state::BackoffFactory;
-use crate::state::{wake_task, Core, Runner, Slot};
+use crate::state::{wake_task, BackoffFactory, Core, Runner, Slot};
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
 ///
@@ -149,6 +148,12 @@ impl<A: Clone + Send + 'static> Loop<A> {
     /// An `Err` when the loop is already running (including while its
     /// `after_loop` hook runs, as in discord.py) or when called outside a
     /// runtime. `failed()` is reset.
+    ///
+    /// The run lives in a task of that runtime. If the runtime shuts down
+    /// first, the run ends there, as [`RunOutcome::Cancelled`](crate::RunOutcome::Cancelled) but without
+    /// `after_loop` (no runtime is left to run it) or a pending `restart`,
+    /// and the loop can be started again on another runtime: a loop in a
+    /// `static` can be used by one `#[tokio::test]` after another.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]

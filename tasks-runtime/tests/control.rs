@@ -234,6 +234,48 @@ fn start_outside_a_runtime_is_an_error_not_a_panic() {
     assert!(!lp.is_running());
 }
 
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_run_whose_runtime_shuts_down_ends_cancelled_and_the_loop_starts_again_elsewhere() {
+    let rec = Recorder::new();
+    let lp = logging_loop(&rec, &[], |b| b.seconds(1.0));
+    log_after_loop(&lp, &rec);
+    let first = paused_runtime();
+    let run = first.block_on(async {
+        let run = lp.start(()).unwrap();
+        sleep_ms(2_500).await;
+        run
+    });
+    assert!(
+        lp.is_running(),
+        "a runtime that is not driven keeps its tasks"
+    );
+    drop(first);
+    assert!(!lp.is_running());
+    assert_eq!(lp.current_loop(), 0);
+    assert_eq!(lp.next_iteration(), None);
+    assert_eq!(run.outcome(), Some(RunOutcome::Cancelled));
+    // No runtime was left to run the after_loop hook.
+    assert!(!rec.events().iter().any(|e| e.contains("after")));
+    let second = paused_runtime();
+    let outcome = second.block_on(async {
+        let run = lp.start(()).unwrap();
+        sleep_ms(1_500).await;
+        assert_eq!(lp.current_loop(), 1);
+        lp.cancel();
+        run.await
+    });
+    assert_eq!(outcome, RunOutcome::Cancelled);
+    assert!(rec.events().iter().any(|e| e.contains("after")));
+}
+
 #[tokio::test(start_paused = true)]
 async fn restart_cancels_then_starts_with_the_new_arguments_after_after_loop() {
     let rec = Recorder::new();
