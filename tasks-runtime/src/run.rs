@@ -158,6 +158,7 @@ where
             // in the task across the sleep.
             let mut last_failed = false;
             let mut succeeded = false;
+            let mut retried = false;
             loop {
                 if succeeded {
                     // discord.py's order: the stop check, the sleep until the
@@ -247,9 +248,9 @@ where
                     Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
                 };
                 let Some(error) = failure else {
-                    // The backoff starts over after a retried error (only
-                    // `delay` moves it, so once is enough).
-                    if last_failed {
+                    // The backoff starts over after each success; it only
+                    // exists once the run has retried.
+                    if retried {
                         reset_backoff(&shared.core);
                     }
                     last_failed = false;
@@ -260,7 +261,7 @@ where
                 // awaits would be stored in the task beside every other one.
                 match boxed(on_error(&shared, error)).await {
                     Some(outcome) => break 'run outcome,
-                    None => (succeeded, last_failed) = (false, true),
+                    None => (succeeded, last_failed, retried) = (false, true, true),
                 }
             }
         };

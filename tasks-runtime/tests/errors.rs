@@ -367,6 +367,28 @@ async fn the_backoff_is_made_once_per_run_at_its_first_retry_and_reset_after_eac
 }
 
 #[tokio::test(start_paused = true)]
+async fn once_made_the_backoff_is_reset_after_every_success_not_only_the_first() {
+    let counts = Arc::new((AtomicU32::new(0), AtomicU32::new(0)));
+    let counts_b = counts.clone();
+    let rec = Recorder::new();
+    let lp = failing_loop(
+        &rec,
+        |k| match k {
+            1 => Err(std::io::Error::other("reset").into()),
+            _ => Ok(()),
+        },
+        move |b| b.seconds(0.1).count(4).backoff(move || Counting(counts_b.clone())),
+    );
+    lp.start(()).unwrap().await;
+    assert_eq!(counts.0.load(Ordering::SeqCst), 1, "one delay");
+    assert_eq!(
+        counts.1.load(Ordering::SeqCst),
+        3,
+        "reset after each of the three successes that follow the retry"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_default_error_hook_logs_and_the_run_still_ends() {
     let lp = Loop::builder(|()| async { Err::<(), _>(Custom) })
         .build()
