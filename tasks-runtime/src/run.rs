@@ -177,11 +177,10 @@ where
                                 boxed(sleep).await
                             }
                             NextWait::Due => {
-                                // Already due (a catch-up or a zero interval):
-                                // spend a unit of the task's coop budget, which
-                                // yields to the runtime once it is used up, so a
-                                // tight loop never starves it. A cancel is seen
-                                // before the next body.
+                                // A zero interval: spend a unit of the task's
+                                // coop budget, which yields to the runtime once
+                                // it is used up, so a tight loop never starves
+                                // it. A cancel is seen before the next body.
                                 tokio::task::coop::consume_budget().await;
                                 break;
                             }
@@ -392,7 +391,7 @@ where
 enum NextWait {
     /// `stop` was called.
     Stop,
-    /// The next slot is already due.
+    /// The next slot is already due (a zero interval).
     Due,
     /// Sleep until then.
     Until(Instant),
@@ -413,10 +412,14 @@ fn next_wait<A>(core: &Core<A>) -> NextWait {
     if state.schedule.is_times_of_day() {
         return NextWait::TimeOfDay;
     }
-    match state.next {
-        None => NextWait::None,
-        Some(next) if next.mono <= Instant::now() => NextWait::Due,
-        Some(next) => NextWait::Until(next.mono),
+    // A zero interval is due at once, without reading the clock. A slot
+    // that a long body made due is left to the sleep, which returns at
+    // once: reading the clock here would cost every iteration of every
+    // loop a system clock read for the sake of a rare case.
+    match (state.last, state.next) {
+        (_, None) => NextWait::None,
+        (Some(last), Some(next)) if next.mono <= last.mono => NextWait::Due,
+        (_, Some(next)) => NextWait::Until(next.mono),
     }
 }
 

@@ -377,7 +377,11 @@ async fn once_made_the_backoff_is_reset_after_every_success_not_only_the_first()
             1 => Err(std::io::Error::other("reset").into()),
             _ => Ok(()),
         },
-        move |b| b.seconds(0.1).count(4).backoff(move || Counting(counts_b.clone())),
+        move |b| {
+            b.seconds(0.1)
+                .count(4)
+                .backoff(move || Counting(counts_b.clone()))
+        },
     );
     lp.start(()).unwrap().await;
     assert_eq!(counts.0.load(Ordering::SeqCst), 1, "one delay");
