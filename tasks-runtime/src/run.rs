@@ -133,9 +133,7 @@ where
                 state.last = None;
                 state.next = match &state.schedule {
                     Schedule::Relative { .. } => Some(Slot::now(shared.core.clock())),
-                    Schedule::Times(_) => {
-                        state.following(None, shared.core.clock(), shared.core.wall().ambiguous)
-                    }
+                    Schedule::Times(_) => state.following(None, &shared.core),
                 };
                 state.schedule.is_times_of_day()
             };
@@ -217,8 +215,7 @@ where
                     let times_of_day = state.schedule.is_times_of_day();
                     if !last_failed && !times_of_day {
                         state.last = state.next;
-                        let ambiguous = shared.core.wall().ambiguous;
-                        state.next = state.following(state.last, shared.core.clock(), ambiguous);
+                        state.next = state.following(state.last, &shared.core);
                     }
                     !last_failed && times_of_day
                 };
@@ -237,8 +234,7 @@ where
                         }
                         other => other,
                     };
-                    let ambiguous = shared.core.wall().ambiguous;
-                    state.next = state.following(state.last, shared.core.clock(), ambiguous);
+                    state.next = state.following(state.last, &shared.core);
                 }
                 let iteration = AssertUnwindSafe((shared.body)(args.clone())).catch_unwind();
                 let failure = match Watched::<_, _, Cancel>::new(&shared.core, iteration).await {

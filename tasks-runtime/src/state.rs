@@ -290,15 +290,13 @@ impl<A> State<A> {
 
     /// The iteration after `last` under the current schedule: `last +
     /// interval`, or the first listed time at or after now and after `last`.
-    pub(crate) fn following(
-        &self,
-        last: Option<Slot>,
-        clock: &dyn Clock,
-        ambiguous: AmbiguousTime,
-    ) -> Option<Slot> {
+    /// The wall clock and its options are only read for times of day.
+    pub(crate) fn following(&self, last: Option<Slot>, core: &Core<A>) -> Option<Slot> {
         match &self.schedule {
             Schedule::Relative { .. } => last.map(|slot| slot.plus(self.schedule.period())),
             Schedule::Times(times) => {
+                let clock = core.clock();
+                let ambiguous = core.wall().ambiguous;
                 next_instant(times, clock.now(), last.map(Slot::wall), ambiguous)
                     .map(|wall| Slot::at_wall(clock, wall))
             }

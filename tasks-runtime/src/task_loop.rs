@@ -348,8 +348,7 @@ impl<A> Loop<A> {
         state.schedule = schedule;
         let pending = state.next.is_some() || state.last.is_some();
         if state.running && pending && !relative_first_wait {
-            let core = self.core();
-            state.next = state.following(state.last, core.clock(), core.wall().ambiguous);
+            state.next = state.following(state.last, self.core());
             state.rescheduled = true;
             wake_task(state);
         }
