@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tasks_runtime::{ConfigError, Loop, LoopBuilder, Outcome};
+use tasks_runtime::{BodyOutput, ConfigError, Loop, LoopBuilder};
 
 /// The boxed future of one call of a [`LoopFn`]'s body.
 type BodyFuture<R> = Pin<Box<dyn Future<Output = R> + Send + 'static>>;
@@ -51,7 +51,7 @@ pub struct LoopFn<A = (), R = ()> {
 impl<A, R> LoopFn<A, R>
 where
     A: Clone + Send + 'static,
-    R: Outcome + 'static,
+    R: BodyOutput + 'static,
 {
     /// Builds the loop that runs `body`: `build` gets a [`LoopBuilder`]
     /// around the body, sets the schedule and options, and builds it.

@@ -156,17 +156,7 @@ fn count(given: Option<&Given<Number>>, errors: &mut Vec<syn::Error>) -> Option<
 /// `"HH:MM"` or `"HH:MM:SS"`, two digits each, on a 24-hour clock: the
 /// rules of `TimeOfDay::parse`.
 pub(crate) fn time_of_day(text: &str) -> Option<(u32, u32, u32)> {
-    let parts: Vec<&str> = text.split(':').collect();
-    let well_formed = matches!(parts.len(), 2 | 3)
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
-    if !well_formed {
-        return None;
-    }
-    let number = |i: usize| parts.get(i).map_or(Some(0), |p| p.parse::<u32>().ok());
-    let (h, m, s) = (number(0)?, number(1)?, number(2)?);
-    (h < 24 && m < 60 && s < 60).then_some((h, m, s))
+    tasks_syntax::time_of_day(text)
 }
 
 /// An IANA name or a fixed offset: the rules of `Zone::from_str`. The
@@ -198,22 +188,9 @@ pub(crate) fn zone(text: &str) -> Result<(), String> {
     })
 }
 
-/// `+HH:MM`, `-HH:MM`, `+HHMM` or `+HH`, as the runtime reads them.
+/// `±HH:MM`, `±HHMM` or `±HH`, as the runtime reads them.
 fn fixed_offset(text: &str) -> Option<()> {
-    let rest = &text[1..];
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if !digits.chars().all(|c| c.is_ascii_digit()) || rest.matches(':').count() > 1 {
-        return None;
-    }
-    let (hours, minutes) = match digits.len() {
-        2 => (digits.parse::<u32>().ok()?, 0),
-        4 => (
-            digits[..2].parse::<u32>().ok()?,
-            digits[2..].parse::<u32>().ok()?,
-        ),
-        _ => return None,
-    };
-    (hours <= 23 && minutes <= 59).then_some(())
+    tasks_syntax::utc_offset(text).map(drop)
 }
 
 #[cfg(test)]

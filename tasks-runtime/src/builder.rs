@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::error::ConfigError;
-use crate::hooks::Outcome;
+use crate::hooks::BodyOutput;
 use crate::schedule::{AmbiguousTime, Interval, TimeOfDay};
 use crate::state::{BackoffFactory, Core, Extras, Runner, Settings, Shared, State, WallOptions};
 use crate::Loop;
@@ -71,7 +71,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     where
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: BodyOutput,
     {
         Self {
             name: None,

@@ -46,8 +46,8 @@ pub enum ConfigError {
         /// The value given.
         value: f64,
     },
-    /// The interval is too long to be represented.
-    #[error("the interval of {total} seconds is too long")]
+    /// The interval is longer than 100 years.
+    #[error("the interval adds up to {total} seconds, more than 100 years: give a shorter one")]
     IntervalTooLong {
         /// The total, in seconds.
         total: f64,

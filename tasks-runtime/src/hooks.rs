@@ -13,7 +13,7 @@ use crate::error::{BoxError, LoopError};
 /// `Result<(), E>` for any error that converts into a [`BoxError`].
 ///
 /// ```
-/// use tasks_runtime::{BoxError, Outcome};
+/// use tasks_runtime::{BoxError, BodyOutput};
 ///
 /// assert!(().into_result().is_ok());
 /// let failed: Result<(), std::io::Error> = Err(std::io::Error::other("gone"));
@@ -25,18 +25,18 @@ use crate::error::{BoxError, LoopError};
     label = "this returns `{Self}`",
     note = "return `()`, or `Result<(), E>` with an error type that converts into `BoxError` (any `std::error::Error + Send + Sync + 'static`)"
 )]
-pub trait Outcome {
+pub trait BodyOutput {
     /// `Ok(())` or the error, boxed.
     fn into_result(self) -> Result<(), BoxError>;
 }
 
-impl Outcome for () {
+impl BodyOutput for () {
     fn into_result(self) -> Result<(), BoxError> {
         Ok(())
     }
 }
 
-impl<E: Into<BoxError>> Outcome for Result<(), E> {
+impl<E: Into<BoxError>> BodyOutput for Result<(), E> {
     fn into_result(self) -> Result<(), BoxError> {
         self.map_err(Into::into)
     }
@@ -58,18 +58,18 @@ pub(crate) fn plain_hook<F, Fut>(hook: F) -> PlainHook
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
+    Fut::Output: BodyOutput,
 {
-    Arc::new(move || hook().map(Outcome::into_result).boxed())
+    Arc::new(move || hook().map(BodyOutput::into_result).boxed())
 }
 
 pub(crate) fn error_hook<F, Fut>(hook: F) -> ErrorHook
 where
     F: Fn(LoopError) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
+    Fut::Output: BodyOutput,
 {
-    Arc::new(move |error| hook(error).map(Outcome::into_result).boxed())
+    Arc::new(move |error| hook(error).map(BodyOutput::into_result).boxed())
 }
 
 /// Calls a hook and awaits it, turning a panic (in the call or in the

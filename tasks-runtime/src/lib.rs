@@ -55,7 +55,7 @@ pub use builder::{LoopBuilder, DEFAULT_WALL_CHECK};
 pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, ConfigError, LoopError, StartError};
 pub use handle::{RunHandle, RunOutcome};
-pub use hooks::Outcome;
+pub use hooks::BodyOutput;
 pub use schedule::{AmbiguousTime, Interval, TimeOfDay, Zone};
 pub use task_loop::Loop;
 

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::backoff::Backoff;
 use crate::error::{panic_message, LoopError};
 use crate::handle::RunOutcome;
-use crate::hooks::{call_guarded, Outcome};
+use crate::hooks::{call_guarded, BodyOutput};
 use crate::schedule::time_of_day::next_instant;
 use crate::schedule::wall_sleep::{sleep_until_slot, Woke};
 use crate::schedule::Schedule;
@@ -63,7 +63,7 @@ where
     A: Clone + Send + 'static,
     F: Fn(A) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
+    Fut::Output: BodyOutput,
 {
     RunTask {
         shared: Some(Arc::clone(&shared)),
@@ -76,7 +76,7 @@ where
     A: Clone + Send + 'static,
     F: Fn(A) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
+    Fut::Output: BodyOutput,
     D: Future<Output = ()>,
 {
     type Output = ();
@@ -110,7 +110,7 @@ where
     A: Clone + Send + 'static,
     F: Fn(A) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
+    Fut::Output: BodyOutput,
 {
     async move {
         // One labelled block rather than a nested `async fn`: a nested future
@@ -315,7 +315,7 @@ where
     A: Clone + Send + 'static,
     F: Fn(A) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
+    Fut::Output: BodyOutput,
 {
     let after_loop = {
         let mut state = shared.core.lock();

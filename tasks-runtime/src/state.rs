@@ -19,7 +19,7 @@ use crate::builder::DEFAULT_WALL_CHECK;
 use crate::clock::{Clock, SystemClock};
 use crate::error::BoxError;
 use crate::handle::RunSlot;
-use crate::hooks::{Hooks, Outcome};
+use crate::hooks::{BodyOutput, Hooks};
 use crate::retry::ErrorFilter;
 use crate::schedule::time_of_day::next_instant;
 use crate::schedule::{AmbiguousTime, Schedule};
@@ -90,7 +90,7 @@ where
     A: Clone + Send + 'static,
     F: Fn(A) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
+    Fut::Output: BodyOutput,
 {
     fn core(&self) -> &Core<A> {
         &self.core

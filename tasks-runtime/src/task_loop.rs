@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::builder::LoopBuilder;
 use crate::error::{BoxError, ConfigError, LoopError, StartError};
 use crate::handle::{RunHandle, RunSlot};
-use crate::hooks::{error_hook, plain_hook, Outcome};
+use crate::hooks::{error_hook, plain_hook, BodyOutput};
 use crate::retry::ErrorType;
 use crate::schedule::{Interval, Schedule, TimeOfDay};
 use crate::state::{wake_task, BackoffFactory, Core, Runner, Slot};
@@ -137,7 +137,7 @@ impl<A: Clone + Send + 'static> Loop<A> {
     where
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: BodyOutput,
     {
         LoopBuilder::new(body)
     }
@@ -371,7 +371,7 @@ impl<A> Loop<A> {
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: BodyOutput,
     {
         self.core().lock().extras_mut().hooks.before_loop = Some(plain_hook(hook));
         self
@@ -398,7 +398,7 @@ impl<A> Loop<A> {
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: BodyOutput,
     {
         self.core().lock().extras_mut().hooks.after_loop = Some(plain_hook(hook));
         self
@@ -418,7 +418,7 @@ impl<A> Loop<A> {
     where
         F: Fn(LoopError) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
-        Fut::Output: Outcome,
+        Fut::Output: BodyOutput,
     {
         self.core().lock().extras_mut().hooks.error = Some(error_hook(hook));
         self

@@ -5,6 +5,8 @@ pub(crate) mod wall_sleep;
 
 use std::time::Duration;
 
+use tasks_syntax::IntervalError;
+
 use crate::error::ConfigError;
 pub use time_of_day::{AmbiguousTime, TimeOfDay, Zone};
 
@@ -84,18 +86,17 @@ impl Interval {
                 minutes,
                 hours,
             } => {
-                for (unit, value) in [("seconds", seconds), ("minutes", minutes), ("hours", hours)]
-                {
-                    if !value.is_finite() {
-                        return Err(ConfigError::NonFiniteInterval { unit, value });
-                    }
-                }
-                let total = seconds + minutes * 60.0 + hours * 3600.0;
-                if total < 0.0 {
-                    return Err(ConfigError::NegativeInterval { total });
-                }
-                Duration::try_from_secs_f64(total)
-                    .map_err(|_| ConfigError::IntervalTooLong { total })?;
+                tasks_syntax::interval_total(seconds, minutes, hours).map_err(
+                    |error| match error {
+                        IntervalError::NonFinite { unit, value } => {
+                            ConfigError::NonFiniteInterval { unit, value }
+                        }
+                        IntervalError::Negative { total } => {
+                            ConfigError::NegativeInterval { total }
+                        }
+                        IntervalError::TooLong { total } => ConfigError::IntervalTooLong { total },
+                    },
+                )?;
                 Ok(Schedule::Relative {
                     seconds,
                     minutes,

@@ -34,6 +34,26 @@ impl Zone {
     /// UTC, the zone of times of day given without one.
     pub const UTC: Zone = Zone::Iana(Tz::UTC);
 
+    /// A fixed offset of `seconds_east` seconds from UTC (negative: west).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::UnknownTimeZone`] when the offset is a day or more.
+    ///
+    /// ```
+    /// use tasks_runtime::Zone;
+    ///
+    /// assert_eq!(Zone::fixed(9 * 3600).unwrap().to_string(), "+09:00");
+    /// assert!(Zone::fixed(24 * 3600).is_err());
+    /// ```
+    pub fn fixed(seconds_east: i32) -> Result<Zone, ConfigError> {
+        FixedOffset::east_opt(seconds_east)
+            .map(Zone::Fixed)
+            .ok_or_else(|| ConfigError::UnknownTimeZone {
+                input: format!("{seconds_east} seconds east of UTC"),
+            })
+    }
+
     /// The offset from UTC in force at `instant`.
     pub fn offset_at(&self, instant: DateTime<Utc>) -> FixedOffset {
         match self {
@@ -71,44 +91,19 @@ impl FromStr for Zone {
     type Err = ConfigError;
 
     /// Reads an IANA name (`"America/New_York"`, `"UTC"`) or a fixed offset
-    /// (`"+09:00"`, `"-05:30"`, `"Z"`).
+    /// written `±HH:MM`, `±HHMM` or `±HH` (`"+09:00"`, `"-0530"`, `"+01"`),
+    /// or `"Z"` for UTC. Nothing else is an offset: `"+9"`, `"+0:900"` and
+    /// `"+09:00:00"` are errors.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let unknown = || ConfigError::UnknownTimeZone {
             input: s.to_owned(),
         };
-        if s == "Z" || s == "z" {
-            return Ok(Zone::Fixed(FixedOffset::east_opt(0).ok_or_else(unknown)?));
-        }
-        if s.starts_with('+') || s.starts_with('-') {
-            return parse_offset(s).map(Zone::Fixed).ok_or_else(unknown);
+        if s.starts_with(['+', '-']) || s == "Z" || s == "z" {
+            let seconds = tasks_syntax::utc_offset(s).ok_or_else(unknown)?;
+            return Zone::fixed(seconds).map_err(|_| unknown());
         }
         s.parse::<Tz>().map(Zone::Iana).map_err(|_| unknown())
     }
-}
-
-/// Reads `+HH:MM`, `-HH:MM`, `+HHMM` or `+HH`.
-fn parse_offset(s: &str) -> Option<FixedOffset> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if !digits.chars().all(|c| c.is_ascii_digit()) || rest.matches(':').count() > 1 {
-        return None;
-    }
-    let (hours, minutes) = match digits.len() {
-        2 => (digits.parse::<i32>().ok()?, 0),
-        4 => (
-            digits[..2].parse::<i32>().ok()?,
-            digits[2..].parse::<i32>().ok()?,
-        ),
-        _ => return None,
-    };
-    if hours > 23 || minutes > 59 {
-        return None;
-    }
-    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }
 
 /// What to do with a time of day that happens twice on a day the clocks go
@@ -203,27 +198,20 @@ impl TimeOfDay {
         }
     }
 
-    /// Reads `"HH:MM"` or `"HH:MM:SS"` (24-hour clock), in UTC.
+    /// Reads `"HH:MM"` or `"HH:MM:SS"` (24-hour clock, two digits each), in
+    /// UTC.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidTimeOfDay`] for anything else.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let invalid = || ConfigError::InvalidTimeOfDay {
+        let (h, m, s) =
+            tasks_syntax::time_of_day(text).ok_or_else(|| ConfigError::InvalidTimeOfDay {
+                input: text.to_owned(),
+            })?;
+        Self::new(h, m, s).map_err(|_| ConfigError::InvalidTimeOfDay {
             input: text.to_owned(),
-        };
-        let parts: Vec<&str> = text.split(':').collect();
-        let well_formed = matches!(parts.len(), 2 | 3)
-            && parts
-                .iter()
-                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()));
-        if !well_formed {
-            return Err(invalid());
-        }
-        let number = |i: usize| parts.get(i).map_or(Ok(0), |p| p.parse::<u32>());
-        let (h, m, s) = match (number(0), number(1), number(2)) {
-            (Ok(h), Ok(m), Ok(s)) => (h, m, s),
-            _ => return Err(invalid()),
-        };
-        NaiveTime::from_hms_opt(h, m, s)
-            .map(Self::utc)
-            .ok_or_else(invalid)
+        })
     }
 
     /// Reads a time of day and a zone name (IANA or fixed offset).

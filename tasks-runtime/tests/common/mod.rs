@@ -45,7 +45,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use tasks_runtime::{Loop, LoopBuilder, Outcome};
+use tasks_runtime::{BodyOutput, Loop, LoopBuilder};
 
 /// Builds a loop whose body is handed the loop itself (as discord.py's
 /// bodies reach their loop through the decorated name).
@@ -56,7 +56,7 @@ pub fn self_aware<F, Fut>(
 where
     F: Fn(Loop<()>) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
-    Fut::Output: Outcome,
+    Fut::Output: BodyOutput,
 {
     let cell: Arc<OnceLock<Loop<()>>> = Arc::default();
     let inside = Arc::clone(&cell);
