@@ -56,6 +56,10 @@ where
     /// Builds the loop that runs `body`: `build` gets a [`LoopBuilder`]
     /// around the body, sets the schedule and options, and builds it.
     ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] that `build` returns.
+    ///
     /// ```
     /// use tasks::LoopFn;
     ///

@@ -161,6 +161,11 @@ impl Backoff for ExponentialBackoff {
     }
 }
 
+/// The backoff of a loop built without one: discord.py's.
+pub(crate) fn default_backoff() -> Box<dyn Backoff> {
+    Box::new(ExponentialBackoff::default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,16 +9,39 @@ use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::error::ConfigError;
 use crate::hooks::BodyOutput;
-use crate::schedule::{AmbiguousTime, Interval, TimeOfDay};
-use crate::state::{BackoffFactory, Core, Extras, Runner, Settings, Shared, State, WallOptions};
-use crate::Loop;
+use crate::run::Runner;
+use crate::schedule::{AmbiguousTime, Interval, TimeOfDay, WallOptions};
+use crate::state::{BackoffFactory, Core, Extras, Settings, Shared, State};
+use crate::task_loop::Loop;
 
 /// Makes the loop's shared block around the body, once its core is known.
 type MakeShared<A> = Box<dyn FnOnce(Core<A>) -> Arc<dyn Runner<A>> + Send + Sync>;
 
-/// The default longest sleep before a times-of-day loop reads the wall
-/// clock again.
-pub const DEFAULT_WALL_CHECK: Duration = Duration::from_secs(60);
+impl<A: Clone + Send + 'static> Loop<A> {
+    /// Starts building a loop around `body`, an async function of the
+    /// loop's argument that returns `()` or `Result<(), E>`.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let ping = Loop::builder(|host: String| async move {
+    ///     let _ = host;
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .seconds(30.0)
+    /// .build()
+    /// .unwrap();
+    /// assert_eq!(ping.seconds(), Some(30.0));
+    /// ```
+    pub fn builder<F, Fut>(body: F) -> LoopBuilder<A>
+    where
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: BodyOutput,
+    {
+        LoopBuilder::new(body)
+    }
+}
 
 /// Builds a [`Loop`]; made by [`Loop::builder`].
 ///
@@ -145,7 +168,8 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         self
     }
 
-    /// Whether errors of the held types are retried (default `true`).
+    /// Whether errors of the retried error types are retried with a backoff
+    /// (default `true`); off, every error ends the run.
     pub fn reconnect(mut self, reconnect: bool) -> Self {
         self.reconnect = reconnect;
         self
@@ -196,6 +220,21 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     }
 
     /// Checks every value and makes the loop.
+    ///
+    /// # Errors
+    ///
+    /// The first value that cannot be used, as a [`ConfigError`], in
+    /// discord.py's order: a zero count, then the interval (times of day
+    /// mixed with seconds, minutes or hours; a negative, non-finite or
+    /// longer-than-100-years interval; an empty list of times), then a zero
+    /// `wall_clock_check`.
+    ///
+    /// ```
+    /// use tasks_runtime::{ConfigError, Loop};
+    ///
+    /// let zero = Loop::builder(|()| async {}).count(0).build();
+    /// assert!(matches!(zero, Err(ConfigError::ZeroCount)));
+    /// ```
     pub fn build(self) -> Result<Loop<A>, ConfigError> {
         let count = match self.count {
             Some(count) => Some(NonZeroU64::new(count).ok_or(ConfigError::ZeroCount)?),
@@ -233,8 +272,8 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
                 ..Extras::default()
             }));
         }
-        Ok(Loop {
-            inner: (self.make_shared)(Core::new(state, settings)),
-        })
+        Ok(Loop::from_runner((self.make_shared)(Core::new(
+            state, settings,
+        ))))
     }
 }

@@ -43,12 +43,12 @@ impl PartialEq for RunOutcome {
 /// The outcome of one run, in one small allocation shared by the loop and
 /// the run's handles (a cancel goes through the loop's state instead).
 #[derive(Default)]
-pub(crate) struct RunSlot {
+pub(crate) struct OutcomeCell {
     outcome: Mutex<Option<RunOutcome>>,
     finished: Notify,
 }
 
-impl RunSlot {
+impl OutcomeCell {
     /// Publishes the outcome and wakes every waiter.
     pub(crate) fn finish(&self, outcome: RunOutcome) {
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
@@ -67,8 +67,12 @@ impl RunSlot {
 /// `get_task()`): await it, or call [`wait`](RunHandle::wait), to get the
 /// run's [`RunOutcome`] once its `after_loop` hook has returned.
 ///
-/// Dropping the handle does not stop the run. Awaiting is cancel safe: a
-/// dropped wait loses nothing, and the handle can be awaited again.
+/// Dropping the handle does not stop the run.
+///
+/// # Cancel safety
+///
+/// Awaiting is cancel safe: a dropped wait loses nothing, and the handle can
+/// be awaited again.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -85,7 +89,7 @@ impl RunSlot {
 /// ```
 #[derive(Clone)]
 pub struct RunHandle {
-    slot: Arc<RunSlot>,
+    slot: Arc<OutcomeCell>,
 }
 
 impl std::fmt::Debug for RunHandle {
@@ -97,7 +101,7 @@ impl std::fmt::Debug for RunHandle {
 }
 
 impl RunHandle {
-    pub(crate) fn new(slot: Arc<RunSlot>) -> Self {
+    pub(crate) fn new(slot: Arc<OutcomeCell>) -> Self {
         Self { slot }
     }
 
@@ -112,6 +116,25 @@ impl RunHandle {
     }
 
     /// Waits for the run to end.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the wait loses nothing, and the handle can be
+    /// waited on again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use tasks_runtime::{Loop, RunOutcome};
+    ///
+    /// let ticker = Loop::builder(|()| async {}).seconds(1.0).count(3).build().unwrap();
+    /// let run = ticker.start(()).unwrap();
+    /// let early = tokio::time::timeout(Duration::from_millis(1500), run.wait()).await;
+    /// assert!(early.is_err(), "two more iterations to go");
+    /// assert_eq!(run.wait().await, RunOutcome::Completed);
+    /// # }
+    /// ```
     pub fn wait(&self) -> impl Future<Output = RunOutcome> + Send + 'static {
         let slot = Arc::clone(&self.slot);
         async move {

@@ -27,13 +27,8 @@
 //! # }
 //! ```
 //!
-//! Where the code lives: scheduling in `schedule/` (intervals, times of
-//! day, wall-clock sleeps) and `run.rs` (one run: the iterations, then
-//! `after_loop`), control in `task_loop.rs`, the state a loop shares with
-//! its task (and the type-erased body) in `state.rs`, a run's outcome and
-//! handle in `handle.rs`, hooks in `hooks.rs`, the retry filter in `retry.rs`, backoff
-//! policies in `backoff.rs`, errors in `error.rs`, clocks in `clock.rs` and
-//! `testing.rs`.
+//! How the crate is laid out, and how a run flows from `start` to
+//! `after_loop`, is in the repository's `ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -51,12 +46,12 @@ mod task_loop;
 pub mod testing;
 
 pub use backoff::{Backoff, ExponentialBackoff, FixedBackoff};
-pub use builder::{LoopBuilder, DEFAULT_WALL_CHECK};
+pub use builder::LoopBuilder;
 pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, ConfigError, LoopError, StartError};
 pub use handle::{RunHandle, RunOutcome};
 pub use hooks::BodyOutput;
-pub use schedule::{AmbiguousTime, Interval, TimeOfDay, Zone};
+pub use schedule::{AmbiguousTime, Interval, TimeOfDay, Zone, DEFAULT_WALL_CHECK};
 pub use task_loop::Loop;
 
 /// The time-zone database, re-exported so that users name zones without a

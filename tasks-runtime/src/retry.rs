@@ -1,4 +1,5 @@
-//! Which errors a loop retries: the reconnect filter.
+//! Which errors a loop retries: the retried error types (discord.py's
+//! "exception types"), matched through an error's `source()` chain.
 
 use std::any::TypeId;
 use std::error::Error as StdError;
@@ -6,13 +7,13 @@ use std::sync::{Arc, LazyLock};
 
 /// One error type the loop retries.
 #[derive(Clone, Copy)]
-pub(crate) struct ErrorType {
+pub(crate) struct RetriedType {
     id: TypeId,
     name: &'static str,
     matches: fn(&(dyn StdError + 'static)) -> bool,
 }
 
-impl ErrorType {
+impl RetriedType {
     pub(crate) fn of<T: StdError + 'static>() -> Self {
         let id = TypeId::of::<T>();
         Self {
@@ -27,15 +28,15 @@ impl ErrorType {
     }
 }
 
-/// A held `std::io::Error` also holds tokio's timeout error: a timeout is
+/// Retrying `std::io::Error` also retries tokio's timeout error: a timeout is
 /// an I/O error (tokio converts `Elapsed` into `io::ErrorKind::TimedOut`),
 /// as Python's `TimeoutError` is an `OSError`. So removing only the timeout
-/// type still retries timeouts while `io::Error` is held, as in discord.py.
+/// type still retries timeouts while `io::Error` is retried, as in discord.py.
 fn is_io_error(error: &(dyn StdError + 'static)) -> bool {
     error.is::<std::io::Error>() || error.is::<tokio::time::error::Elapsed>()
 }
 
-impl std::fmt::Debug for ErrorType {
+impl std::fmt::Debug for RetriedType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)
     }
@@ -44,18 +45,18 @@ impl std::fmt::Debug for ErrorType {
 /// The error types a loop retries, in the order they were added. Loops
 /// share the default list until they change theirs.
 #[derive(Clone, Debug)]
-pub(crate) struct ErrorFilter {
-    types: Arc<Vec<ErrorType>>,
+pub(crate) struct RetryFilter {
+    types: Arc<Vec<RetriedType>>,
 }
 
-impl Default for ErrorFilter {
+impl Default for RetryFilter {
     /// `std::io::Error` and `tokio::time::error::Elapsed`, the counterparts
     /// of discord.py's `OSError` and `asyncio.TimeoutError`.
     fn default() -> Self {
-        static DEFAULT: LazyLock<Arc<Vec<ErrorType>>> = LazyLock::new(|| {
+        static DEFAULT: LazyLock<Arc<Vec<RetriedType>>> = LazyLock::new(|| {
             Arc::new(vec![
-                ErrorType::of::<std::io::Error>(),
-                ErrorType::of::<tokio::time::error::Elapsed>(),
+                RetriedType::of::<std::io::Error>(),
+                RetriedType::of::<tokio::time::error::Elapsed>(),
             ])
         });
         Self {
@@ -64,8 +65,14 @@ impl Default for ErrorFilter {
     }
 }
 
-impl ErrorFilter {
-    pub(crate) fn add(&mut self, ty: ErrorType) {
+impl RetryFilter {
+    /// The default list, shared by every loop that has not changed its own.
+    pub(crate) fn default_ref() -> &'static RetryFilter {
+        static DEFAULT: LazyLock<RetryFilter> = LazyLock::new(RetryFilter::default);
+        &DEFAULT
+    }
+
+    pub(crate) fn add(&mut self, ty: RetriedType) {
         Arc::make_mut(&mut self.types).push(ty);
     }
 
@@ -86,9 +93,9 @@ impl ErrorFilter {
         self.types.iter().map(|t| t.name).collect()
     }
 
-    /// Whether `error`, or any error in its `source()` chain, is of a held
+    /// Whether `error`, or any error in its `source()` chain, is of a retried
     /// type.
-    pub(crate) fn handles(&self, error: &(dyn StdError + 'static)) -> bool {
+    pub(crate) fn retries(&self, error: &(dyn StdError + 'static)) -> bool {
         let mut current = Some(error);
         while let Some(e) = current {
             if self.types.iter().any(|t| (t.matches)(e)) {
@@ -113,35 +120,35 @@ mod tests {
     struct Custom;
 
     #[test]
-    fn held_types_match_through_the_source_chain() {
-        let filter = ErrorFilter::default();
-        assert!(filter.handles(&std::io::Error::other("x")));
-        assert!(filter.handles(&Wrapper(std::io::Error::other("x"))));
-        assert!(!filter.handles(&Custom));
+    fn retried_types_match_through_the_source_chain() {
+        let filter = RetryFilter::default();
+        assert!(filter.retries(&std::io::Error::other("x")));
+        assert!(filter.retries(&Wrapper(std::io::Error::other("x"))));
+        assert!(!filter.retries(&Custom));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_held_io_error_also_holds_timeouts_like_python_os_error() {
+    async fn retrying_io_errors_also_retries_timeouts_like_python_os_error() {
         let elapsed = tokio::time::timeout(std::time::Duration::ZERO, std::future::pending::<()>())
             .await
             .unwrap_err();
-        let mut filter = ErrorFilter::default();
+        let mut filter = RetryFilter::default();
         assert!(filter.remove(TypeId::of::<tokio::time::error::Elapsed>()));
-        assert!(filter.handles(&elapsed));
+        assert!(filter.retries(&elapsed));
         filter.clear();
-        filter.add(ErrorType::of::<tokio::time::error::Elapsed>());
-        assert!(filter.handles(&elapsed));
-        assert!(!filter.handles(&std::io::Error::other("x")));
+        filter.add(RetriedType::of::<tokio::time::error::Elapsed>());
+        assert!(filter.retries(&elapsed));
+        assert!(!filter.retries(&std::io::Error::other("x")));
     }
 
     #[test]
     fn remove_drops_every_copy_and_says_whether_there_was_one() {
-        let mut filter = ErrorFilter::default();
-        filter.add(ErrorType::of::<Custom>());
-        filter.add(ErrorType::of::<Custom>());
-        assert!(filter.handles(&Custom));
+        let mut filter = RetryFilter::default();
+        filter.add(RetriedType::of::<Custom>());
+        filter.add(RetriedType::of::<Custom>());
+        assert!(filter.retries(&Custom));
         assert!(filter.remove(TypeId::of::<Custom>()));
-        assert!(!filter.handles(&Custom));
+        assert!(!filter.retries(&Custom));
         assert!(!filter.remove(TypeId::of::<Custom>()));
         filter.clear();
         assert!(filter.names().is_empty());

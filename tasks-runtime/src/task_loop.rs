@@ -1,4 +1,5 @@
-//! The [`Loop`] handle: control, state, hooks and the retry filter.
+//! The [`Loop`] handle, the public face of a loop: its documentation, and
+//! one delegation per method to the state (`state/`) or the run (`run/`).
 
 use std::any::TypeId;
 use std::error::Error as StdError;
@@ -6,15 +7,15 @@ use std::future::Future;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::builder::LoopBuilder;
 use crate::error::{BoxError, ConfigError, LoopError, StartError};
-use crate::handle::{RunHandle, RunSlot};
+use crate::handle::RunHandle;
 use crate::hooks::{error_hook, plain_hook, BodyOutput};
-use crate::retry::ErrorType;
-use crate::schedule::{Interval, Schedule, TimeOfDay};
-use crate::state::{wake_task, BackoffFactory, Core, Runner, Slot};
+use crate::retry::RetriedType;
+use crate::run::{self, Runner};
+use crate::schedule::{Every, Interval, Schedule, TimeOfDay};
+use crate::state::{BackoffFactory, Core};
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
 ///
@@ -56,44 +57,10 @@ use crate::state::{wake_task, BackoffFactory, Core, Runner, Slot};
 /// schedule with catch-up after an overrun, one more iteration after a
 /// `stop` during a sleep, a trailing sleep after the last counted
 /// iteration, `current_loop` reset only after `after_loop`) and fixes its
-/// quirks:
-///
-/// - cancelling during `before_loop` still runs `after_loop`, with
-///   [`is_being_cancelled`](Loop::is_being_cancelled) true;
-/// - with times of day, a retried error waits for the backoff delay, not
-///   for the next listed time (discord.py runs the retry and the next
-///   iteration back to back at the next time);
-/// - the next time of day is the earliest upcoming instant over all listed
-///   times, also when they are in different zones, and the same clock time
-///   in two zones is two entries;
-/// - a time that happens twice on a fall-back day is still run when the loop
-///   starts between its two occurrences (discord.py skips that day), and a
-///   time shifted by a spring-forward gap past another listed time no longer
-///   hides it (`["02:30", "03:15"]` in New York runs at 03:15 and 03:30 EDT
-///   on 2022-03-13; discord.py only at 03:30): no scheduled run is ever
-///   skipped, and none runs twice;
-/// - a clock step or a suspend over a listed time skips it, unless it is
-///   within the [grace period](crate::LoopBuilder::grace_period); the wall
-///   clock is read again at least every
-///   [`wall_clock_check`](crate::LoopBuilder::wall_clock_check), so the loop
-///   fires at the right wall time after a step (the repository's
-///   `docs/time-zones.md` works through every case);
-/// - `change_interval` before the first iteration of a times-of-day loop
-///   moves the pending wait;
-/// - an `after_loop` or `error` hook that fails (or panics) is logged and
-///   leaves the loop restartable; `stop` state never leaks into the next run;
-/// - the backoff starts over after a successful iteration;
-/// - a failing `before_loop` is an unhandled error (`error` hook, then
-///   `after_loop`), not a silent end;
-/// - a panic in the body is an unhandled error carrying the panic message;
-/// - `next_iteration` is `None` from the moment the last iteration is done,
-///   and never shows a value left over from an earlier run;
-/// - `after_loop` is never interrupted: a `cancel` that comes while it runs
-///   lets it finish;
-/// - [`remove_exception_type`](Loop::remove_exception_type) says whether the
-///   type was there, however many times it had been added.
+/// quirks, each listed with its reason in the repository's
+/// `docs/differences-from-discord-py.md`.
 pub struct Loop<A = ()> {
-    pub(crate) inner: Arc<dyn Runner<A>>,
+    inner: Arc<dyn Runner<A>>,
 }
 
 impl<A> Clone for Loop<A> {
@@ -118,42 +85,23 @@ impl<A> std::fmt::Debug for Loop<A> {
 }
 
 impl<A: Clone + Send + 'static> Loop<A> {
-    /// Starts building a loop around `body`, an async function of the
-    /// loop's argument that returns `()` or `Result<(), E>`.
-    ///
-    /// ```
-    /// use tasks_runtime::Loop;
-    ///
-    /// let ping = Loop::builder(|host: String| async move {
-    ///     let _ = host;
-    ///     Ok::<(), std::io::Error>(())
-    /// })
-    /// .seconds(30.0)
-    /// .build()
-    /// .unwrap();
-    /// assert_eq!(ping.seconds(), Some(30.0));
-    /// ```
-    pub fn builder<F, Fut>(body: F) -> LoopBuilder<A>
-    where
-        F: Fn(A) -> Fut + Send + Sync + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: BodyOutput,
-    {
-        LoopBuilder::new(body)
-    }
-
     /// Starts the loop in the background on the current tokio runtime, with
     /// `args` for every call of the body.
     ///
-    /// An `Err` when the loop is already running (including while its
-    /// `after_loop` hook runs, as in discord.py) or when called outside a
-    /// runtime. `failed()` is reset.
+    /// `failed()` is reset.
     ///
     /// The run lives in a task of that runtime. If the runtime shuts down
-    /// first, the run ends there, as [`RunOutcome::Cancelled`](crate::RunOutcome::Cancelled) but without
+    /// first, the run ends there, as
+    /// [`RunOutcome::Cancelled`](crate::RunOutcome::Cancelled) but without
     /// `after_loop` (no runtime is left to run it) or a pending `restart`,
     /// and the loop can be started again on another runtime: a loop in a
     /// `static` can be used by one `#[tokio::test]` after another.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::AlreadyRunning`] while the loop runs (including while its
+    /// `after_loop` hook runs, as in discord.py), and
+    /// [`StartError::NoRuntime`] outside a tokio runtime.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -170,27 +118,7 @@ impl<A: Clone + Send + 'static> Loop<A> {
     /// # }
     /// ```
     pub fn start(&self, args: A) -> Result<RunHandle, StartError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-        let slot = Arc::new(RunSlot::default());
-        {
-            let mut state = self.core().lock();
-            if state.running {
-                return Err(StartError::AlreadyRunning);
-            }
-            state.running = true;
-            state.latest = Some(Arc::clone(&slot));
-            state.restart_with = None;
-            state.failed = false;
-            state.stop_requested = false;
-            state.cancel_requested = false;
-            state.rescheduled = false;
-            state.being_cancelled = false;
-            state.current_loop = 0;
-            state.last = None;
-            state.next = None;
-        }
-        Arc::clone(&self.inner).spawn_run(args, &runtime);
-        Ok(RunHandle::new(slot))
+        run::start(Arc::clone(&self.inner), args)
     }
 
     /// Cancels the loop, then starts it again with `args` once the old run
@@ -216,19 +144,19 @@ impl<A: Clone + Send + 'static> Loop<A> {
     /// # }
     /// ```
     pub fn restart(&self, args: A) {
-        let mut state = self.core().lock();
-        if state.being_cancelled {
-            return;
-        }
-        if state.running {
-            state.restart_with = Some(args);
-            state.cancel_requested = true;
-            wake_task(state);
-        }
+        self.core().restart(args);
     }
 
     /// Calls the body once, outside the schedule: no hooks, no retries, no
     /// change to the loop's state (discord.py's `Loop.__call__`).
+    ///
+    /// # Errors
+    ///
+    /// What the body returns, boxed.
+    ///
+    /// # Panics
+    ///
+    /// If the body panics: it runs outside the loop, in the caller's task.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -251,6 +179,11 @@ impl<A: Clone + Send + 'static> Loop<A> {
 }
 
 impl<A> Loop<A> {
+    /// The loop around a runner, made by the builder.
+    pub(crate) fn from_runner(inner: Arc<dyn Runner<A>>) -> Self {
+        Self { inner }
+    }
+
     fn core(&self) -> &Core<A> {
         self.inner.core()
     }
@@ -274,10 +207,7 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn stop(&self) {
-        let mut state = self.core().lock();
-        if state.running {
-            state.stop_requested = true;
-        }
+        self.core().stop();
     }
 
     /// Cancels the loop now: the body or sleep in progress is dropped, then
@@ -296,11 +226,7 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn cancel(&self) {
-        let mut state = self.core().lock();
-        if state.running {
-            state.cancel_requested = true;
-            wake_task(state);
-        }
+        self.core().cancel();
     }
 
     /// Replaces the retry delay policy; `make` is called once per run, at
@@ -320,14 +246,20 @@ impl<A> Loop<A> {
         M: Fn() -> B + Send + Sync + 'static,
     {
         let make: BackoffFactory = Arc::new(move || Box::new(make()));
-        self.core().lock().extras_mut().make_backoff = Some(make);
+        self.core()
+            .change_extras(|extras| extras.make_backoff.replace(make));
     }
 
     /// Changes the schedule. While running, the next iteration moves at
     /// once: for a relative interval to the last scheduled iteration plus
     /// the new interval (as in discord.py), for times of day to the first
     /// listed time from now. Called from the body, it decides the sleep
-    /// that follows. An invalid interval is an `Err` and changes nothing.
+    /// that follows.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] for an invalid interval (negative, not finite, longer
+    /// than 100 years, an empty list of times); the loop is left as it was.
     ///
     /// ```
     /// use tasks_runtime::{ConfigError, Interval, Loop};
@@ -342,16 +274,7 @@ impl<A> Loop<A> {
     /// assert_eq!(monitor.seconds(), Some(2.0));
     /// ```
     pub fn change_interval(&self, interval: Interval) -> Result<(), ConfigError> {
-        let schedule = interval.validate()?;
-        let mut state = self.core().lock();
-        let relative_first_wait = !schedule.is_times_of_day() && state.last.is_none();
-        state.schedule = schedule;
-        let pending = state.next.is_some() || state.last.is_some();
-        if state.running && pending && !relative_first_wait {
-            state.next = state.following(state.last, self.core());
-            state.rescheduled = true;
-            wake_task(state);
-        }
+        self.core().reschedule(interval.validate()?);
         Ok(())
     }
 
@@ -373,7 +296,9 @@ impl<A> Loop<A> {
         Fut: Future + Send + 'static,
         Fut::Output: BodyOutput,
     {
-        self.core().lock().extras_mut().hooks.before_loop = Some(plain_hook(hook));
+        let hook = plain_hook(hook);
+        self.core()
+            .change_extras(|extras| extras.hooks.before_loop.replace(hook));
         self
     }
 
@@ -400,7 +325,9 @@ impl<A> Loop<A> {
         Fut: Future + Send + 'static,
         Fut::Output: BodyOutput,
     {
-        self.core().lock().extras_mut().hooks.after_loop = Some(plain_hook(hook));
+        let hook = plain_hook(hook);
+        self.core()
+            .change_extras(|extras| extras.hooks.after_loop.replace(hook));
         self
     }
 
@@ -420,7 +347,9 @@ impl<A> Loop<A> {
         Fut: Future + Send + 'static,
         Fut::Output: BodyOutput,
     {
-        self.core().lock().extras_mut().hooks.error = Some(error_hook(hook));
+        let hook = error_hook(hook);
+        self.core()
+            .change_extras(|extras| extras.hooks.error.replace(hook));
         self
     }
 
@@ -428,8 +357,8 @@ impl<A> Loop<A> {
     /// its `source()` chain, is a `T` waits for the backoff delay and runs
     /// again, without counting as an iteration.
     ///
-    /// The types held by default are `std::io::Error` and
-    /// `tokio::time::error::Elapsed`. A held `std::io::Error` also holds
+    /// The types retried by default are `std::io::Error` and
+    /// `tokio::time::error::Elapsed`. Retrying `std::io::Error` also retries
     /// timeouts (tokio turns `Elapsed` into `io::ErrorKind::TimedOut`), as
     /// Python's `TimeoutError` is an `OSError`: removing only `Elapsed`
     /// still retries timeouts, exactly as in discord.py.
@@ -447,10 +376,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn add_exception_type<T: StdError + 'static>(&self) -> &Self {
         self.core()
-            .lock()
-            .extras_mut()
-            .filter
-            .add(ErrorType::of::<T>());
+            .change_extras(|extras| extras.retry.add(RetriedType::of::<T>()));
         self
     }
 
@@ -465,10 +391,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn remove_exception_type<T: StdError + 'static>(&self) -> bool {
         self.core()
-            .lock()
-            .extras_mut()
-            .filter
-            .remove(TypeId::of::<T>())
+            .change_extras(|extras| extras.retry.remove(TypeId::of::<T>()))
     }
 
     /// Retries no error at all.
@@ -481,7 +404,7 @@ impl<A> Loop<A> {
     /// assert!(strict.exception_types().is_empty());
     /// ```
     pub fn clear_exception_types(&self) -> &Self {
-        self.core().lock().extras_mut().filter.clear();
+        self.core().change_extras(|extras| extras.retry.clear());
         self
     }
 
@@ -494,7 +417,7 @@ impl<A> Loop<A> {
     /// assert_eq!(poll.exception_types(), ["std::io::error::Error", "tokio::time::error::Elapsed"]);
     /// ```
     pub fn exception_types(&self) -> Vec<&'static str> {
-        self.core().lock().filter().names()
+        self.core().lock().retry().names()
     }
 
     /// The loop's name.
@@ -540,23 +463,7 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn next_iteration(&self) -> Option<DateTime<Utc>> {
-        let state = self.core().lock();
-        if !state.running || state.stop_requested {
-            return None;
-        }
-        let slot = state.next?;
-        if state.schedule.is_times_of_day() {
-            return Some(slot.wall());
-        }
-        // A relative interval runs on the monotonic clock: after a step of
-        // the wall clock the slot's wall time is stale, its distance is not.
-        let now = Slot::now(self.core().clock());
-        let ahead = slot.mono.saturating_duration_since(now.mono);
-        let behind = now.mono.saturating_duration_since(slot.mono);
-        let delta = |d: std::time::Duration| TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX);
-        now.wall()
-            .checked_add_signed(delta(ahead))?
-            .checked_sub_signed(delta(behind))
+        self.core().next_iteration()
     }
 
     /// Whether a run is in progress, from `start` until its `after_loop` has
@@ -618,15 +525,7 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.interval(), Interval::relative(0.0, 5.0, 0.0));
     /// ```
     pub fn interval(&self) -> Interval {
-        match &self.core().lock().schedule {
-            Schedule::Relative {
-                seconds,
-                minutes,
-                hours,
-                ..
-            } => Interval::relative(*seconds, *minutes, *hours),
-            Schedule::Times(times) => Interval::Times(times.clone()),
-        }
+        self.core().lock().schedule.interval()
     }
 
     /// The seconds component of a relative interval; `None` with times of
@@ -638,7 +537,7 @@ impl<A> Loop<A> {
     /// assert_eq!((ticker.seconds(), ticker.minutes(), ticker.hours()), (Some(5.0), Some(0.0), Some(0.0)));
     /// ```
     pub fn seconds(&self) -> Option<f64> {
-        self.relative_part(|s, _, _| s)
+        self.relative().map(|every| every.seconds)
     }
 
     /// The minutes component of a relative interval; `None` with times of
@@ -649,7 +548,7 @@ impl<A> Loop<A> {
     /// assert_eq!(Loop::builder(|()| async {}).minutes(2.0).build().unwrap().minutes(), Some(2.0));
     /// ```
     pub fn minutes(&self) -> Option<f64> {
-        self.relative_part(|_, m, _| m)
+        self.relative().map(|every| every.minutes)
     }
 
     /// The hours component of a relative interval; `None` with times of day.
@@ -659,7 +558,7 @@ impl<A> Loop<A> {
     /// assert_eq!(Loop::builder(|()| async {}).hours(1.5).build().unwrap().hours(), Some(1.5));
     /// ```
     pub fn hours(&self) -> Option<f64> {
-        self.relative_part(|_, _, h| h)
+        self.relative().map(|every| every.hours)
     }
 
     /// The times of day, sorted, without duplicates; `None` with a relative
@@ -675,7 +574,7 @@ impl<A> Loop<A> {
     pub fn time(&self) -> Option<Vec<TimeOfDay>> {
         match &self.core().lock().schedule {
             Schedule::Times(times) => Some(times.clone()),
-            Schedule::Relative { .. } => None,
+            Schedule::Relative(_) => None,
         }
     }
 
@@ -689,7 +588,11 @@ impl<A> Loop<A> {
         self.core().lock().count.map(u64::from)
     }
 
-    /// Changes the count, read after each iteration; `Some(0)` is an `Err`.
+    /// Changes the count, read after each iteration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroCount`] for `Some(0)`; the count is left as it was.
     ///
     /// ```
     /// use tasks_runtime::Loop;
@@ -699,14 +602,15 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.count(), Some(5));
     /// ```
     pub fn set_count(&self, count: Option<u64>) -> Result<(), ConfigError> {
-        if count == Some(0) {
-            return Err(ConfigError::ZeroCount);
-        }
-        self.core().lock().count = count.and_then(NonZeroU64::new);
+        let count = match count {
+            Some(count) => Some(NonZeroU64::new(count).ok_or(ConfigError::ZeroCount)?),
+            None => None,
+        };
+        self.core().lock().count = count;
         Ok(())
     }
 
-    /// Whether errors of the held types are retried.
+    /// Whether errors of the retried error types are retried.
     ///
     /// ```
     /// use tasks_runtime::Loop;
@@ -720,18 +624,20 @@ impl<A> Loop<A> {
     }
 
     /// Turns retrying on or off, read at each error.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.set_reconnect(false);
+    /// assert!(!ticker.reconnect());
+    /// ```
     pub fn set_reconnect(&self, reconnect: bool) {
         self.core().lock().reconnect = reconnect;
     }
 
-    fn relative_part(&self, pick: fn(f64, f64, f64) -> f64) -> Option<f64> {
+    fn relative(&self) -> Option<Every> {
         match &self.core().lock().schedule {
-            Schedule::Relative {
-                seconds,
-                minutes,
-                hours,
-                ..
-            } => Some(pick(*seconds, *minutes, *hours)),
+            Schedule::Relative(every) => Some(*every),
             Schedule::Times(_) => None,
         }
     }

@@ -1,14 +1,32 @@
-//! What a loop runs on: a relative interval or times of day, validated.
+//! When the next iteration runs. Each kind of schedule has its own file
+//! (a relative interval in `relative.rs`, times of day in
+//! `time_of_day.rs`), and [`Schedule`] answers for all of them: the first
+//! iteration of a run, the one after each iteration, and what a jump of the
+//! wall clock over an instant means. The run (`run/`) only sleeps until
+//! the instants it is given.
+//!
+//! A new kind of schedule is a new file here and one variant of
+//! [`Schedule`] (and of the public [`Interval`]).
 
-pub(crate) mod time_of_day;
+mod relative;
+mod scheduled;
+mod time_of_day;
+mod wall;
 pub(crate) mod wall_sleep;
+mod zone;
 
 use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use tasks_syntax::IntervalError;
 
 use crate::error::ConfigError;
-pub use time_of_day::{AmbiguousTime, TimeOfDay, Zone};
+pub(crate) use relative::Every;
+pub(crate) use scheduled::ScheduledAt;
+pub use time_of_day::TimeOfDay;
+pub use wall::DEFAULT_WALL_CHECK;
+pub(crate) use wall::{WallContext, WallOptions};
+pub use zone::{AmbiguousTime, Zone};
 
 /// The schedule of a loop, as given to [`LoopBuilder::interval`] or
 /// [`Loop::change_interval`]: a relative interval (seconds, minutes and
@@ -97,11 +115,11 @@ impl Interval {
                         IntervalError::TooLong { total } => ConfigError::IntervalTooLong { total },
                     },
                 )?;
-                Ok(Schedule::Relative {
+                Ok(Schedule::Relative(Every {
                     seconds,
                     minutes,
                     hours,
-                })
+                }))
             }
             Interval::Times(mut times) => {
                 if times.is_empty() {
@@ -124,35 +142,106 @@ impl Default for Interval {
     }
 }
 
-/// A validated [`Interval`].
+/// A validated [`Interval`]: what a loop runs on.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Schedule {
-    Relative {
-        seconds: f64,
-        minutes: f64,
-        hours: f64,
-    },
+    /// On the monotonic clock, anchored to the run's first iteration.
+    Relative(Every),
+    /// On the wall clock.
     Times(Vec<TimeOfDay>),
 }
 
+/// What a wall-clock schedule does about an instant that a forward step of
+/// the wall clock (or a suspend) carried it past.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum AfterJump {
+    /// Run this passed instant now: it is within the grace period.
+    RunLate(DateTime<Utc>),
+    /// Skip it; the next instant, if any.
+    Skip(Option<DateTime<Utc>>),
+}
+
 impl Schedule {
-    /// The period of a relative interval (validated, so it converts), or
-    /// zero for times of day. Computed, not stored: it keeps every loop's
-    /// state a little smaller, for a few floating-point operations per
-    /// iteration.
-    pub(crate) fn period(&self) -> Duration {
+    /// Whether the schedule sleeps on the wall clock.
+    pub(crate) fn is_wall_clock(&self) -> bool {
         match self {
-            Schedule::Relative {
-                seconds,
-                minutes,
-                hours,
-            } => Duration::try_from_secs_f64(seconds + minutes * 60.0 + hours * 3600.0)
-                .unwrap_or(Duration::MAX),
-            Schedule::Times(_) => Duration::ZERO,
+            Schedule::Relative(_) => false,
+            Schedule::Times(_) => true,
         }
     }
 
-    pub(crate) fn is_times_of_day(&self) -> bool {
-        matches!(self, Schedule::Times(_))
+    /// The schedule as given, for reading back.
+    pub(crate) fn interval(&self) -> Interval {
+        match self {
+            Schedule::Relative(every) => {
+                Interval::relative(every.seconds, every.minutes, every.hours)
+            }
+            Schedule::Times(times) => Interval::Times(times.clone()),
+        }
+    }
+
+    /// The first iteration of a run: at once for a relative interval, the
+    /// next instant from now for a wall-clock schedule.
+    pub(crate) fn first(&self, wall: WallContext<'_>) -> Option<ScheduledAt> {
+        match self {
+            Schedule::Relative(_) => Some(ScheduledAt::now(wall.clock)),
+            Schedule::Times(_) => self.following(None, wall),
+        }
+    }
+
+    /// The iteration after `last`: `last` plus the interval, or the next
+    /// wall-clock instant at or after now and after `last`. The wall clock
+    /// is only read for wall-clock schedules.
+    pub(crate) fn following(
+        &self,
+        last: Option<ScheduledAt>,
+        wall: WallContext<'_>,
+    ) -> Option<ScheduledAt> {
+        match self {
+            Schedule::Relative(every) => last.map(|at| at.plus(every.period())),
+            Schedule::Times(_) => {
+                let now = wall.clock.now();
+                self.next_wall(now, last.map(ScheduledAt::wall), wall.options)
+                    .map(|at| ScheduledAt::at_wall(wall.clock, at))
+            }
+        }
+    }
+
+    /// The earliest instant of a wall-clock schedule at or after `now` and
+    /// strictly after `after`; `None` for a relative interval.
+    fn next_wall(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<DateTime<Utc>>,
+        options: &WallOptions,
+    ) -> Option<DateTime<Utc>> {
+        match self {
+            Schedule::Relative(_) => None,
+            Schedule::Times(times) => {
+                time_of_day::next_instant(times, now, after, options.ambiguous)
+            }
+        }
+    }
+
+    /// The wall clock reads `now`, carried past `skipped` by a step or a
+    /// suspend; `last` is the instant run before. The earliest passed
+    /// instant no older than the grace period runs, once; otherwise
+    /// `skipped` is skipped.
+    pub(crate) fn after_jump(
+        &self,
+        skipped: DateTime<Utc>,
+        last: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        options: &WallOptions,
+    ) -> AfterJump {
+        if let Some(grace) = options.grace.and_then(|g| TimeDelta::from_std(g).ok()) {
+            let late = self
+                .next_wall(now - grace, last, options)
+                .filter(|at| *at <= now);
+            if let Some(at) = late {
+                return AfterJump::RunLate(at);
+            }
+        }
+        AfterJump::Skip(self.next_wall(now, Some(skipped), options))
     }
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tasks::testing::VirtualClock;
-use tasks::{Interval, Loop, LoopBuilder, TimeOfDay};
+use tasks_runtime::testing::VirtualClock;
+use tasks_runtime::{Interval, Loop, LoopBuilder, TimeOfDay};
 
 fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()

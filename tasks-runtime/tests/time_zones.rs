@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tasks::testing::VirtualClock;
-use tasks::{AmbiguousTime, Loop, LoopBuilder, TimeOfDay};
+use tasks_runtime::testing::VirtualClock;
+use tasks_runtime::{AmbiguousTime, Loop, LoopBuilder, TimeOfDay};
 
 /// The example test of `docs/time-zones.md`, verbatim.
 #[tokio::test(start_paused = true)]

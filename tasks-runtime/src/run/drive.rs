@@ -1,0 +1,357 @@
+//! The iterations of one run, its retries, and the paths that end it.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::time::Instant;
+
+use super::wait;
+use super::watched::{UntilCancelled, UntilRescheduled};
+use crate::backoff::{default_backoff, Backoff};
+use crate::error::{panic_message, LoopError};
+use crate::handle::RunOutcome;
+use crate::hooks::{call_guarded, BodyOutput};
+use crate::state::{Core, Interrupt, Shared};
+
+/// Runs a started loop to its end: the iterations (cancellable), then
+/// [`finish`]. Returns the arguments of a pending `restart`.
+///
+/// An `async move` block, not an `async fn`: the parameters of an `async
+/// fn` are stored twice in its future.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn drive<A, F, Fut>(
+    shared: Arc<Shared<A, F>>,
+    args: A,
+) -> impl Future<Output = Option<A>> + Send
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: BodyOutput,
+{
+    async move {
+        // One labelled block rather than a nested `async fn`: a nested future
+        // would store its own copy of the references, in every idle loop.
+        let outcome = 'run: {
+            if shared
+                .core
+                .lock()
+                .hooks()
+                .is_some_and(|h| h.before_loop.is_some())
+            {
+                if let Some(outcome) = boxed(before_loop(&shared)).await {
+                    break 'run outcome;
+                }
+            }
+            let wall_clock = {
+                let mut state = shared.core.lock();
+                state.last = None;
+                state.next = state.schedule.first(shared.core.wall());
+                state.schedule.is_wall_clock()
+            };
+            if !wall_clock {
+                // Lets a cancel or stop issued from `before_loop` land before
+                // the first body, as discord.py's `sleep(0)` does.
+                let yielded = tokio::task::yield_now();
+                if UntilCancelled::new(&shared.core, yielded).await.is_err() {
+                    break 'run RunOutcome::Cancelled;
+                }
+            }
+            if shared.core.lock().stop_requested {
+                break 'run RunOutcome::Stopped;
+            }
+            // What the previous iteration left to do, at the top of the next
+            // one: so that no local of the iteration (its error, say) is kept
+            // in the task across the sleep.
+            let mut last_failed = false;
+            let mut succeeded = false;
+            let mut retried = false;
+            loop {
+                if succeeded {
+                    // discord.py's order: the stop check, the sleep until the
+                    // next relative iteration, then the count.
+                    let mut moved = false;
+                    loop {
+                        let woke = match after_iteration(&shared.core) {
+                            AfterIteration::Stop => break 'run RunOutcome::Stopped,
+                            AfterIteration::Unscheduled => break,
+                            // Wall-clock schedules wait before the body, not
+                            // here...
+                            AfterIteration::WallClock if !moved => break,
+                            // ...unless `change_interval` switched to one
+                            // during this sleep: its first instant ends it.
+                            AfterIteration::WallClock => {
+                                let sleep =
+                                    wait::until_wall_clock_slot(&shared.core, shared.name());
+                                boxed(sleep).await
+                            }
+                            AfterIteration::Due => {
+                                // A zero interval: spend a unit of the task's
+                                // coop budget, which yields to the runtime once
+                                // it is used up, so a tight loop never starves
+                                // it. A cancel is seen before the next body.
+                                tokio::task::coop::consume_budget().await;
+                                break;
+                            }
+                            // Built in the `await` expression, so that the task
+                            // does not keep a second copy of the sleep
+                            // (rust-lang/rust#62958).
+                            AfterIteration::SleepUntil(deadline) => {
+                                UntilRescheduled::new(
+                                    &shared.core,
+                                    tokio::time::sleep_until(deadline),
+                                )
+                                .await
+                            }
+                        };
+                        match woke {
+                            Ok(()) => break,
+                            // `change_interval` moved the iteration: sleep again.
+                            Err(Interrupt::Rescheduled) => moved = true,
+                            Err(Interrupt::Cancelled) => break 'run RunOutcome::Cancelled,
+                        }
+                    }
+                }
+                // One lock for the count and, for a relative interval, the next
+                // iteration. A retry runs after its backoff, not at the next
+                // wall-clock instant.
+                let wait_for_wall_clock = {
+                    let mut state = shared.core.lock();
+                    if succeeded {
+                        state.current_loop += 1;
+                        if state.count.map(u64::from) == Some(state.current_loop) {
+                            break 'run RunOutcome::Completed;
+                        }
+                    }
+                    let wall_clock = state.schedule.is_wall_clock();
+                    if !last_failed && !wall_clock {
+                        state.last = state.next;
+                        state.next = state.schedule.following(state.last, shared.core.wall());
+                    }
+                    !last_failed && wall_clock
+                };
+                if wait_for_wall_clock {
+                    let sleep = wait::until_wall_clock_slot(&shared.core, shared.name());
+                    if boxed(sleep).await.is_err() {
+                        break 'run RunOutcome::Cancelled;
+                    }
+                    let mut state = shared.core.lock();
+                    let wall = shared.core.wall();
+                    state.last = match state.next {
+                        Some(at) if state.schedule.is_wall_clock() => Some(at.reached(wall.clock)),
+                        other => other,
+                    };
+                    state.next = state.schedule.following(state.last, wall);
+                }
+                let iteration = AssertUnwindSafe((shared.body)(args.clone())).catch_unwind();
+                let failure = match UntilCancelled::new(&shared.core, iteration).await {
+                    Err(_) => break 'run RunOutcome::Cancelled,
+                    Ok(Ok(output)) => output.into_result().err().map(LoopError::from_error),
+                    Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
+                };
+                let Some(error) = failure else {
+                    // The backoff starts over after each success; it only
+                    // exists once the run has retried.
+                    if retried {
+                        reset_backoff(&shared.core);
+                    }
+                    last_failed = false;
+                    succeeded = true;
+                    continue;
+                };
+                // One await for the whole error path: a local kept across two
+                // awaits would be stored in the task beside every other one.
+                match boxed(on_error(&shared, error)).await {
+                    Some(outcome) => break 'run outcome,
+                    None => (succeeded, last_failed, retried) = (false, true, true),
+                }
+            }
+        };
+        boxed(finish(&shared, outcome)).await
+    }
+}
+
+/// The `before_loop` hook: `Some` outcome if the run ends there.
+async fn before_loop<A, F>(shared: &Shared<A, F>) -> Option<RunOutcome>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let hook = shared
+        .core
+        .lock()
+        .hooks()
+        .and_then(|h| h.before_loop.clone())?;
+    match UntilCancelled::new(&shared.core, call_guarded(|| hook())).await {
+        Err(_) => Some(RunOutcome::Cancelled),
+        Ok(Err(error)) => Some(fail(shared, error).await),
+        Ok(Ok(())) => None,
+    }
+}
+
+/// A failed iteration: a retry after the backoff (`None`), or the end of
+/// the run.
+async fn on_error<A, F>(shared: &Shared<A, F>, error: LoopError) -> Option<RunOutcome>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let retried = {
+        let state = shared.core.lock();
+        state.reconnect && error.error().is_some_and(|e| state.retry().retries(e))
+    };
+    if !retried {
+        return Some(fail(shared, error).await);
+    }
+    let delay = retry_delay(shared, error);
+    let retry = UntilCancelled::new(&shared.core, tokio::time::sleep(delay)).await;
+    retry.err().map(|_| RunOutcome::Cancelled)
+}
+
+/// The end of a run, whatever ended it: `after_loop` (not cancellable),
+/// then the bookkeeping and the outcome. Returns the arguments of a pending
+/// `restart`.
+pub(super) async fn finish<A, F>(shared: &Shared<A, F>, outcome: RunOutcome) -> Option<A>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let after_loop = {
+        let mut state = shared.core.lock();
+        state.being_cancelled = outcome == RunOutcome::Cancelled;
+        state.next = None;
+        state.hooks().and_then(|h| h.after_loop.clone())
+    };
+    if let Some(hook) = after_loop {
+        if let Err(error) = call_guarded(|| hook()).await {
+            tracing::error!(loop_name = %shared.name(), %error, "the after_loop hook failed");
+        }
+    }
+    let ended = shared.core.lock().end_run();
+    if let Some(cell) = ended.outcome {
+        cell.finish(outcome);
+    }
+    ended.restart_with
+}
+
+/// An unhandled error: `failed()` becomes true, then the `error` hook runs
+/// (boxed: few runs fail, every idle loop would carry its state). A cancel
+/// during the hook ends the run as cancelled.
+async fn fail<A, F>(shared: &Shared<A, F>, error: LoopError) -> RunOutcome
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let hook = {
+        let mut state = shared.core.lock();
+        state.failed = true;
+        state.hooks().and_then(|h| h.error.clone())
+    };
+    let Some(hook) = hook else {
+        tracing::error!(loop_name = %shared.name(), %error, "unhandled error in background loop");
+        return RunOutcome::Failed(error);
+    };
+    let call = call_guarded(|| hook(error.clone()));
+    match UntilCancelled::new(&shared.core, call).await {
+        Err(_) => RunOutcome::Cancelled,
+        Ok(result) => {
+            if let Err(hook_error) = result {
+                tracing::error!(
+                    loop_name = %shared.name(),
+                    %error,
+                    %hook_error,
+                    "the error hook failed"
+                );
+            }
+            RunOutcome::Failed(error)
+        }
+    }
+}
+
+/// What a run does after a successful iteration.
+enum AfterIteration {
+    /// `stop` was called.
+    Stop,
+    /// The next iteration is already due (a zero interval).
+    Due,
+    /// Sleep until then.
+    SleepUntil(Instant),
+    /// The schedule is on the wall clock: its wait comes before the body.
+    WallClock,
+    /// No next iteration is scheduled.
+    Unscheduled,
+}
+
+/// One lock for the stop check, the schedule kind and whether the next
+/// iteration is already due; the next iteration is read now, so an earlier
+/// move of it needs no more attention.
+fn after_iteration<A>(core: &Core<A>) -> AfterIteration {
+    let mut state = core.lock();
+    state.take_rescheduled();
+    if state.stop_requested {
+        return AfterIteration::Stop;
+    }
+    if state.schedule.is_wall_clock() {
+        return AfterIteration::WallClock;
+    }
+    // A zero interval is due at once, without reading the clock. An
+    // iteration that a long body made due is left to the sleep, which
+    // returns at once: reading the clock here would cost every iteration of
+    // every loop a system clock read for the sake of a rare case.
+    match (state.last, state.next) {
+        (_, None) => AfterIteration::Unscheduled,
+        (Some(last), Some(next)) if next.mono <= last.mono => AfterIteration::Due,
+        (_, Some(next)) => AfterIteration::SleepUntil(next.mono),
+    }
+}
+
+/// Starts the run's backoff over. Called without the lock held: it is user
+/// code.
+fn reset_backoff<A>(core: &Core<A>) {
+    let taken = {
+        let mut state = core.lock();
+        state
+            .extras
+            .as_mut()
+            .and_then(|extras| extras.backoff.take())
+    };
+    if let Some(mut backoff) = taken {
+        backoff.reset();
+        core.lock().put_backoff(backoff);
+    }
+}
+
+/// The delay before a retry, from the run's backoff, made on its first
+/// retried error so that a run that never fails never pays for it; logs
+/// the error with it.
+fn retry_delay<A, F>(shared: &Shared<A, F>, error: LoopError) -> Duration {
+    let core = &shared.core;
+    let taken = core.lock().take_backoff();
+    let mut backoff: Box<dyn Backoff> = match taken {
+        Ok(backoff) => backoff,
+        Err(Some(make)) => make(),
+        Err(None) => default_backoff(),
+    };
+    let delay = backoff.delay();
+    core.lock().put_backoff(backoff);
+    tracing::error!(
+        loop_name = %shared.name(),
+        %error,
+        "handling an error in the loop; retrying in {:.2}s",
+        delay.as_secs_f64()
+    );
+    delay
+}
+
+type BoxedWait<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Boxes the future of a rarely taken path. A function rather than
+/// `Box::pin` at the call site: there, the unboxed future would be a
+/// temporary of the task itself, which then stores it.
+fn boxed<'a, T>(wait: impl Future<Output = T> + Send + 'a) -> BoxedWait<'a, T> {
+    Box::pin(wait)
+}

@@ -1,0 +1,22 @@
+//! Running a loop: one run, from `before_loop` to `after_loop`, in a task
+//! of its own (the port of discord.py's `Loop._loop`).
+//!
+//! - `task.rs`: starting a run, and the run's task, which catches what
+//!   panics outside the body and ends the run if the task is dropped first;
+//! - `drive.rs`: the iterations, the retries and the end-of-run paths;
+//! - `wait.rs`: the waits until the next iteration on the wall clock;
+//! - `watched.rs`: the waits that a cancel or a reschedule interrupts.
+//!
+//! An idle loop is mostly its task, so the task is kept small: across a
+//! sleep it holds only the loop's `Arc`, the arguments and the `Sleep`,
+//! and everything else is in the loop's state. The paths most runs never
+//! take, or take rarely (hooks, failures and retries, wall-clock waits,
+//! the end of a run), are boxed futures, made through `drive::boxed` so
+//! that their state is not part of every idle loop's task.
+
+mod drive;
+mod task;
+mod wait;
+mod watched;
+
+pub(crate) use task::{start, Runner};

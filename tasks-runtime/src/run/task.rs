@@ -1,0 +1,196 @@
+//! The task of one run, and what ends the run when that task cannot.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use futures_util::future::CatchUnwind;
+use futures_util::FutureExt;
+use pin_project::{pin_project, pinned_drop};
+
+use futures_util::future::BoxFuture;
+
+use super::drive::{drive, finish};
+use crate::error::{panic_message, BoxError, LoopError, StartError};
+use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
+use crate::hooks::BodyOutput;
+use crate::state::{Core, Shared};
+
+/// What a [`Loop`](crate::Loop) needs of its [`Shared`] block, whatever
+/// the body's type.
+pub(crate) trait Runner<A>: Send + Sync {
+    fn core(&self) -> &Core<A>;
+
+    /// The name given at build time, or the body's type name.
+    fn name(&self) -> &str;
+
+    /// Spawns the task of one run on `runtime`; the run is already marked
+    /// as started in the state.
+    fn spawn_run(self: Arc<Self>, args: A, runtime: &tokio::runtime::Handle);
+
+    /// Calls the body once, outside the loop.
+    fn call(&self, args: A) -> BoxFuture<'static, Result<(), BoxError>>;
+}
+
+impl<A, F, Fut> Runner<A> for Shared<A, F>
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: BodyOutput,
+{
+    fn core(&self) -> &Core<A> {
+        &self.core
+    }
+
+    fn name(&self) -> &str {
+        Shared::name(self)
+    }
+
+    fn spawn_run(self: Arc<Self>, args: A, runtime: &tokio::runtime::Handle) {
+        // No span around the task: every event the run logs names its loop,
+        // and a span would grow every idle loop's task.
+        runtime.spawn(run_task(self, args));
+    }
+
+    fn call(&self, args: A) -> BoxFuture<'static, Result<(), BoxError>> {
+        let run = (self.body)(args);
+        Box::pin(async move { run.await.into_result() })
+    }
+}
+
+/// Starts a run of `runner` with `args` on the current runtime.
+pub(crate) fn start<A>(runner: Arc<dyn Runner<A>>, args: A) -> Result<RunHandle, StartError> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+    let outcome = Arc::new(OutcomeCell::default());
+    let leftover = runner.core().lock().begin_run(Arc::clone(&outcome))?;
+    drop(leftover);
+    runner.spawn_run(args, &runtime);
+    Ok(RunHandle::new(outcome))
+}
+
+/// The task of one run: [`drive`], with a panic in user code outside the
+/// body (a `Clock`, a `Backoff`, an argument's `Clone`) caught, so that the
+/// run still ends cleanly: failed, with `after_loop` run.
+///
+/// Dropped before the run ended (its runtime shut down), it ends the run
+/// as cancelled, so that the loop can be started again elsewhere.
+#[pin_project(PinnedDrop)]
+pub(super) struct RunTask<A, F, D> {
+    // `None` once the run has ended.
+    shared: Option<Arc<Shared<A, F>>>,
+    #[pin]
+    drive: CatchUnwind<AssertUnwindSafe<D>>,
+}
+
+#[pinned_drop]
+impl<A, F, D> PinnedDrop for RunTask<A, F, D> {
+    fn drop(self: Pin<&mut Self>) {
+        if let Some(shared) = self.project().shared.take() {
+            abandon(&shared.core);
+        }
+    }
+}
+
+/// The task of a run that `start` has just marked as started.
+pub(super) fn run_task<A, F, Fut>(
+    shared: Arc<Shared<A, F>>,
+    args: A,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: BodyOutput,
+{
+    RunTask {
+        shared: Some(Arc::clone(&shared)),
+        drive: AssertUnwindSafe(drive(shared, args)).catch_unwind(),
+    }
+}
+
+impl<A, F, Fut, D> Future for RunTask<A, F, D>
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: BodyOutput,
+    D: Future<Output = Option<A>>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let ended = ready!(this.drive.poll(cx));
+        let Some(shared) = this.shared.take() else {
+            return Poll::Ready(());
+        };
+        match ended {
+            Ok(restart_with) => restart(shared, restart_with),
+            Err(payload) => {
+                let error = LoopError::from_panic(panic_message(&*payload));
+                tracing::error!(loop_name = %shared.name(), %error, "the loop panicked outside its body");
+                shared.core.lock().failed = true;
+                // The run's own future is gone; its end (after_loop, the
+                // outcome, a pending restart) runs in a task of its own.
+                tokio::spawn(async move {
+                    let restart_with = finish(&shared, RunOutcome::Failed(error)).await;
+                    restart(shared, restart_with);
+                });
+            }
+        }
+        Poll::Ready(())
+    }
+}
+
+/// Starts the loop again after a run that `restart` ended.
+fn restart<A, F, Fut>(shared: Arc<Shared<A, F>>, restart_with: Option<A>)
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: BodyOutput,
+{
+    if let Some(args) = restart_with {
+        if let Err(error) = start(shared, args) {
+            tracing::error!(%error, "the loop could not restart");
+        }
+    }
+}
+
+/// The end of a run whose task was dropped before it ended, which happens
+/// when its runtime shuts down: no runtime is left to run `after_loop` or
+/// a pending `restart`, so the run just ends, cancelled.
+fn abandon<A>(core: &Core<A>) {
+    let ended = core.lock().end_run();
+    if let Some(outcome) = ended.outcome {
+        outcome.finish(RunOutcome::Cancelled);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::schedule::Interval;
+    use crate::state::{Core, Shared, State};
+
+    /// tokio stores a task in a cell aligned to 128 bytes, with about 100
+    /// bytes of its own: a future of up to 152 bytes fits in 256, like the
+    /// hand-written loop of the benchmarks. A layout change in `drive` that
+    /// breaks this costs every idle loop 128 bytes: see BENCHMARKS.md.
+    #[test]
+    fn the_task_of_an_idle_relative_loop_fits_a_256_byte_cell() {
+        let schedule = Interval::seconds(1.0).validate().unwrap();
+        let core = Core::new(State::<()>::new(schedule, None, true), None);
+        let shared = Arc::new(Shared {
+            core,
+            body: |()| async {},
+        });
+        let task = super::run_task(shared, ());
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 152, "the task's future is {size} bytes");
+    }
+}

@@ -1,0 +1,154 @@
+//! [`Core`]: a loop's state behind its lock, with the settings it was built
+//! with; [`Shared`]: the core and the body, in one allocation.
+//!
+//! The block is kept small on purpose (an idle loop is this block, its
+//! task and its run's outcome cell): options left at their defaults cost a
+//! null pointer, and the rarely used ones live in boxes made on first use.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+
+use chrono::{DateTime, Utc};
+
+use super::{Extras, Interrupt, State};
+use crate::backoff::Backoff;
+use crate::clock::{Clock, SystemClock};
+use crate::schedule::{Schedule, WallContext, WallOptions};
+
+/// Makes the backoff of a run.
+pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
+
+/// What a loop was built with and never changes, when it is not the
+/// default.
+pub(crate) struct Settings {
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) clock: Option<Arc<dyn Clock>>,
+    pub(crate) wall: WallOptions,
+}
+
+/// The part of a loop that does not depend on its body's type.
+pub(crate) struct Core<A> {
+    state: Mutex<State<A>>,
+    /// `None` when every setting is the default.
+    settings: Option<Box<Settings>>,
+}
+
+/// A loop: its [`Core`] and its body, in one allocation.
+pub(crate) struct Shared<A, F> {
+    pub(crate) core: Core<A>,
+    pub(crate) body: F,
+}
+
+impl<A, F> Shared<A, F> {
+    /// The name given at build time, or the body's type name.
+    pub(crate) fn name(&self) -> &str {
+        match self.core.settings.as_ref().and_then(|s| s.name.as_deref()) {
+            Some(name) => name,
+            None => std::any::type_name::<F>(),
+        }
+    }
+}
+
+static SYSTEM_CLOCK: SystemClock = SystemClock;
+
+impl<A> Core<A> {
+    pub(crate) fn new(state: State<A>, settings: Option<Box<Settings>>) -> Self {
+        Self {
+            state: Mutex::new(state),
+            settings,
+        }
+    }
+
+    /// Locks the state. No user code runs while it is held, so a panic
+    /// under it would be a bug of this crate; the state is still consistent
+    /// field by field then: carry on.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<A>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The wall clock.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        match self.settings.as_ref().and_then(|s| s.clock.as_deref()) {
+            Some(clock) => clock,
+            None => &SYSTEM_CLOCK,
+        }
+    }
+
+    /// What wall-clock schedules read: the clock and the options.
+    pub(crate) fn wall(&self) -> WallContext<'_> {
+        WallContext {
+            clock: self.clock(),
+            options: self
+                .settings
+                .as_ref()
+                .map_or(&WallOptions::DEFAULT, |s| &s.wall),
+        }
+    }
+
+    /// Changes the rarely used part of the state. What `change` returns (a
+    /// hook it replaced, say) is dropped once the lock is released: it may
+    /// be user code.
+    pub(crate) fn change_extras<T>(&self, change: impl FnOnce(&mut Extras) -> T) -> T {
+        change(self.lock().extras_mut())
+    }
+
+    /// When the next iteration is scheduled, on the wall clock; `None` when
+    /// the loop is not running or is stopping. The clock is read after the
+    /// lock is released.
+    pub(crate) fn next_iteration(&self) -> Option<DateTime<Utc>> {
+        let (next, wall_clock) = {
+            let state = self.lock();
+            if !state.running || state.stop_requested {
+                return None;
+            }
+            (state.next?, state.schedule.is_wall_clock())
+        };
+        if wall_clock {
+            Some(next.wall())
+        } else {
+            next.expected_wall(self.clock())
+        }
+    }
+
+    /// `stop`.
+    pub(crate) fn stop(&self) {
+        self.lock().request_stop();
+    }
+
+    /// `cancel`.
+    pub(crate) fn cancel(&self) {
+        let waker = self.lock().request_cancel();
+        wake(waker);
+    }
+
+    /// `restart`.
+    pub(crate) fn restart(&self, args: A) {
+        let (waker, unused) = self.lock().request_restart(args);
+        drop(unused);
+        wake(waker);
+    }
+
+    /// `change_interval`, with a schedule already validated.
+    pub(crate) fn reschedule(&self, schedule: Schedule) {
+        let waker = self.lock().reschedule(schedule, self.wall());
+        wake(waker);
+    }
+
+    /// Whether the run's task, waiting, is interrupted (see
+    /// [`State::poll_interrupt`]).
+    pub(crate) fn poll_interrupt(
+        &self,
+        waker: &Waker,
+        watch_reschedule: bool,
+    ) -> Option<Interrupt> {
+        self.lock().poll_interrupt(waker, watch_reschedule)
+    }
+}
+
+/// Wakes the run's task, once the lock is released (so that it does not
+/// wake only to wait for the lock).
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}

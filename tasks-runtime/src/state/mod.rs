@@ -1,0 +1,253 @@
+//! The state a loop shares between its handles and its running task, and
+//! every change to it: beginning and ending a run, stop, cancel, restart
+//! and reschedule requests, and the interruptions a waiting task sees.
+//!
+//! Changes are methods of [`State`] (made under the lock) and of [`Core`]
+//! (which take the lock, and wake the task or drop the user's values once
+//! it is released: no user code runs under the loop's lock).
+
+mod core;
+
+use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::task::Waker;
+
+use crate::backoff::Backoff;
+use crate::error::StartError;
+use crate::handle::OutcomeCell;
+use crate::hooks::Hooks;
+use crate::retry::RetryFilter;
+use crate::schedule::{Schedule, ScheduledAt, WallContext};
+
+pub(crate) use self::core::{BackoffFactory, Core, Settings, Shared};
+
+/// The mutable state of a loop.
+pub(crate) struct State<A> {
+    pub(crate) schedule: Schedule,
+    pub(crate) count: Option<NonZeroU64>,
+    pub(crate) current_loop: u64,
+    /// The iteration that ran last, as scheduled.
+    pub(crate) last: Option<ScheduledAt>,
+    /// The iteration to run next.
+    pub(crate) next: Option<ScheduledAt>,
+    /// Hooks, a changed retry filter or backoff, the current run's backoff:
+    /// `None` until one is set.
+    pub(crate) extras: Option<Box<Extras>>,
+    /// The outcome of the newest run, finished or not (`get_task()`).
+    pub(crate) latest: Option<Arc<OutcomeCell>>,
+    /// The running task's waker, for `cancel`, `restart` and
+    /// `change_interval` to wake it.
+    waker: Option<Waker>,
+    /// The arguments of a pending `restart`.
+    restart_with: Option<A>,
+    pub(crate) reconnect: bool,
+    /// From `start` until the run's `after_loop` has returned.
+    pub(crate) running: bool,
+    pub(crate) stop_requested: bool,
+    cancel_requested: bool,
+    /// The next iteration moved since the task last read it.
+    rescheduled: bool,
+    pub(crate) being_cancelled: bool,
+    pub(crate) failed: bool,
+}
+
+/// The state that most loops never need.
+#[derive(Default)]
+pub(crate) struct Extras {
+    pub(crate) hooks: Hooks,
+    pub(crate) retry: RetryFilter,
+    /// `None`: discord.py's exponential backoff.
+    pub(crate) make_backoff: Option<BackoffFactory>,
+    /// The current run's backoff, made at its first retried error.
+    pub(crate) backoff: Option<Box<dyn Backoff>>,
+}
+
+/// Why a wait of the run's task ended early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interrupt {
+    /// `cancel` or `restart`.
+    Cancelled,
+    /// `change_interval` moved the next iteration.
+    Rescheduled,
+}
+
+/// What a run leaves behind when it ends.
+pub(crate) struct Ended<A> {
+    /// The arguments of a pending `restart`.
+    pub(crate) restart_with: Option<A>,
+    /// Where the run's outcome goes.
+    pub(crate) outcome: Option<Arc<OutcomeCell>>,
+}
+
+impl<A> State<A> {
+    pub(crate) fn new(schedule: Schedule, count: Option<NonZeroU64>, reconnect: bool) -> Self {
+        Self {
+            schedule,
+            count,
+            current_loop: 0,
+            last: None,
+            next: None,
+            extras: None,
+            latest: None,
+            waker: None,
+            restart_with: None,
+            reconnect,
+            running: false,
+            stop_requested: false,
+            cancel_requested: false,
+            rescheduled: false,
+            being_cancelled: false,
+            failed: false,
+        }
+    }
+
+    /// Marks a new run as started, its outcome going to `outcome`; refused
+    /// while a run is in progress. Returns the arguments of a `restart`
+    /// left over from an earlier run, for the caller to drop outside the
+    /// lock.
+    pub(crate) fn begin_run(&mut self, outcome: Arc<OutcomeCell>) -> Result<Option<A>, StartError> {
+        if self.running {
+            return Err(StartError::AlreadyRunning);
+        }
+        self.running = true;
+        self.latest = Some(outcome);
+        self.failed = false;
+        self.reset_run();
+        Ok(self.restart_with.take())
+    }
+
+    /// Marks the run as ended and clears what belonged to it.
+    pub(crate) fn end_run(&mut self) -> Ended<A> {
+        self.running = false;
+        self.reset_run();
+        // The waker holds the task's allocation: let it go with the task.
+        self.waker = None;
+        if let Some(extras) = &mut self.extras {
+            extras.backoff = None;
+        }
+        Ended {
+            restart_with: self.restart_with.take(),
+            outcome: self.latest.clone(),
+        }
+    }
+
+    /// The per-run fields, as a run begins and after it ends.
+    fn reset_run(&mut self) {
+        self.next = None;
+        self.last = None;
+        self.current_loop = 0;
+        self.stop_requested = false;
+        self.cancel_requested = false;
+        self.rescheduled = false;
+        self.being_cancelled = false;
+    }
+
+    /// `stop`: the run ends after the current iteration.
+    pub(crate) fn request_stop(&mut self) {
+        if self.running {
+            self.stop_requested = true;
+        }
+    }
+
+    /// `cancel`: the waiting task is to be woken.
+    pub(crate) fn request_cancel(&mut self) -> Option<Waker> {
+        if !self.running {
+            return None;
+        }
+        self.cancel_requested = true;
+        self.waker.take()
+    }
+
+    /// `restart`: a cancel that starts the loop again with `args` once the
+    /// run has ended. Returns the task to wake, and the arguments that are
+    /// not kept (these, or an earlier restart's) for the caller to drop
+    /// outside the lock.
+    pub(crate) fn request_restart(&mut self, args: A) -> (Option<Waker>, Option<A>) {
+        if self.being_cancelled || !self.running {
+            return (None, Some(args));
+        }
+        let replaced = self.restart_with.replace(args);
+        (self.request_cancel(), replaced)
+    }
+
+    /// `change_interval`: the new schedule, and for a running loop the next
+    /// iteration under it (for a relative interval, anchored to the last
+    /// iteration, as in discord.py; before the first iteration of a run,
+    /// the first one stays at once). Returns the task to wake.
+    pub(crate) fn reschedule(
+        &mut self,
+        schedule: Schedule,
+        wall: WallContext<'_>,
+    ) -> Option<Waker> {
+        let relative_first_wait = !schedule.is_wall_clock() && self.last.is_none();
+        self.schedule = schedule;
+        let pending = self.next.is_some() || self.last.is_some();
+        if !self.running || !pending || relative_first_wait {
+            return None;
+        }
+        self.next = self.schedule.following(self.last, wall);
+        self.rescheduled = true;
+        self.waker.take()
+    }
+
+    /// Whether a wait of the run's task is interrupted: by a cancel, or
+    /// (when it watches for it) by the next iteration moving. If not, the
+    /// task's `waker` is kept so that either request wakes it.
+    pub(crate) fn poll_interrupt(
+        &mut self,
+        waker: &Waker,
+        watch_reschedule: bool,
+    ) -> Option<Interrupt> {
+        if self.cancel_requested {
+            return Some(Interrupt::Cancelled);
+        }
+        if watch_reschedule && self.rescheduled {
+            self.rescheduled = false;
+            return Some(Interrupt::Rescheduled);
+        }
+        match &self.waker {
+            Some(kept) if kept.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+        None
+    }
+
+    /// The next iteration is being read now: an earlier move of it needs
+    /// no more attention.
+    pub(crate) fn take_rescheduled(&mut self) -> bool {
+        std::mem::take(&mut self.rescheduled)
+    }
+
+    pub(crate) fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    pub(crate) fn hooks(&self) -> Option<&Hooks> {
+        self.extras.as_ref().map(|extras| &extras.hooks)
+    }
+
+    /// The retried error types.
+    pub(crate) fn retry(&self) -> &RetryFilter {
+        match &self.extras {
+            Some(extras) => &extras.retry,
+            None => RetryFilter::default_ref(),
+        }
+    }
+
+    /// The current run's backoff, taken out so that it is called without the
+    /// lock held (give it back with [`put_backoff`](Self::put_backoff)), or
+    /// if the run has none yet, what makes it.
+    pub(crate) fn take_backoff(&mut self) -> Result<Box<dyn Backoff>, Option<BackoffFactory>> {
+        match self.extras.as_mut() {
+            Some(extras) => match extras.backoff.take() {
+                Some(backoff) => Ok(backoff),
+                None => Err(extras.make_backoff.clone()),
+            },
+            None => Err(None),
+        }
+    }
+
+    pub(crate) fn put_backoff(&mut self, backoff: Box<dyn Backoff>) {
+        self.extras_mut().backoff = Some(backoff);
+    }
+}
