@@ -45,17 +45,11 @@ use crate::LoopFn;
 /// assert_eq!(run.await, RunOutcome::Cancelled);
 /// # }
 /// ```
-pub struct LoopSlot<A = (), R = ()>
-where
-    A: Clone + Send + 'static,
-{
+pub struct LoopSlot<A = (), R = ()> {
     cell: OnceLock<LoopFn<A, R>>,
 }
 
-impl<A, R> LoopSlot<A, R>
-where
-    A: Clone + Send + 'static,
-{
+impl<A, R> LoopSlot<A, R> {
     /// An empty slot; usable in a `const` or `static`.
     ///
     /// ```
@@ -100,19 +94,13 @@ where
     }
 }
 
-impl<A, R> Default for LoopSlot<A, R>
-where
-    A: Clone + Send + 'static,
-{
+impl<A, R> Default for LoopSlot<A, R> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<A, R> Drop for LoopSlot<A, R>
-where
-    A: Clone + Send + 'static,
-{
+impl<A, R> Drop for LoopSlot<A, R> {
     /// Cancels a run in progress: the loop's instance is going away.
     fn drop(&mut self) {
         if let Some(made) = self.cell.get() {
@@ -121,10 +109,7 @@ where
     }
 }
 
-impl<A, R> fmt::Debug for LoopSlot<A, R>
-where
-    A: Clone + Send + 'static,
-{
+impl<A, R> fmt::Debug for LoopSlot<A, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.cell.get() {
             Some(made) => f.debug_tuple("LoopSlot").field(made).finish(),
