@@ -35,6 +35,7 @@
 mod backoff;
 mod builder;
 mod clock;
+pub mod cluster;
 mod error;
 mod handle;
 mod hooks;

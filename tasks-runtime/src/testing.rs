@@ -88,6 +88,39 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 
+/// Runs a [`Store`](crate::cluster::Store) through the contract written on
+/// that trait, under loop names that begin with `prefix` (make it unique per
+/// run against a shared store), and returns the first broken rule.
+///
+/// `now` reads the store's clock, or one within a few milliseconds of it.
+/// The check sleeps on tokio's clock to let its 300 ms leases expire: a
+/// [`MemoryStore`](crate::cluster::MemoryStore) on a [`VirtualClock`] is
+/// checked in no time on tokio's paused clock, a real store in a few
+/// seconds.
+///
+/// # Errors
+///
+/// The rule the store broke, in words, or the first error it returned.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use tasks_runtime::cluster::MemoryStore;
+/// use tasks_runtime::testing::{check_store, VirtualClock};
+///
+/// let clock = VirtualClock::starting_at("2026-01-01T00:00:00Z".parse().unwrap());
+/// let store = MemoryStore::with_clock(clock.clone());
+/// check_store(&store, "doc", &|| clock.now()).await.unwrap();
+/// # }
+/// ```
+pub async fn check_store(
+    store: &dyn crate::cluster::Store,
+    prefix: &str,
+    now: &(dyn Fn() -> DateTime<Utc> + Sync),
+) -> Result<(), String> {
+    crate::cluster::check_store(store, prefix, now).await
+}
+
 /// A wall clock that advances with tokio's (paused) clock from a chosen
 /// start, and can be stepped.
 ///

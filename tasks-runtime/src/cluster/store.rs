@@ -1,0 +1,350 @@
+//! What a store does for a cluster of replicas: claims of scheduled slots,
+//! leases of leadership, and the fencing tokens that come with both.
+//!
+//! The contract is written on [`Store`]; [`MemoryStore`](super::MemoryStore)
+//! is its reference implementation, and the backends of the `tasks-stores`
+//! crate (SQLite, PostgreSQL, Redis) keep it with the store's own clock.
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+
+use crate::error::BoxError;
+
+/// A fencing token: a number that grows with every claim of a slot (claim
+/// mode) and with every new term of leadership (leader mode), per loop.
+///
+/// A body that writes to a database passes it along and has the database
+/// refuse a write whose token is lower than one it has already seen, so
+/// that a replica that lost its slot or its lease (paused, partitioned)
+/// cannot overwrite the work of the one that took over:
+///
+/// ```sql
+/// UPDATE reports SET body = $1, fence = $2 WHERE id = $3 AND fence < $2
+/// ```
+///
+/// ```
+/// use tasks_runtime::cluster::Fence;
+///
+/// assert!(Fence::new(18) > Fence::new(17));
+/// assert_eq!(Fence::new(17).get(), 17);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fence(u64);
+
+impl Fence {
+    /// The token `value`.
+    pub const fn new(value: u64) -> Self {
+        Self(value)
+    }
+
+    /// The number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// Who a replica is: a random id per process, after the host name for
+/// people to read (`"web-3/5f0c9e21"`). Two processes on one host are two
+/// replicas.
+///
+/// ```
+/// use tasks_runtime::cluster::ReplicaId;
+///
+/// let a = ReplicaId::generate();
+/// let b = ReplicaId::generate();
+/// assert_ne!(a, b);
+/// assert_eq!(ReplicaId::new("tick/0").as_str(), "tick/0");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReplicaId(Box<str>);
+
+impl ReplicaId {
+    /// An id chosen by the caller (a name given on the command line, say).
+    /// It must differ from every other replica's.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into().into_boxed_str())
+    }
+
+    /// The host name, a slash, and 32 random bits in hex.
+    pub fn generate() -> Self {
+        let host = host_name().unwrap_or_else(|| "replica".to_owned());
+        Self::new(format!("{host}/{:08x}", fastrand::u32(..)))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ReplicaId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The machine's host name, where the platform says it without a system
+/// call binding.
+fn host_name() -> Option<String> {
+    let from_env = ["HOSTNAME", "COMPUTERNAME"]
+        .iter()
+        .find_map(|key| std::env::var(key).ok());
+    let name = from_env.or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// A replica's claim of one scheduled slot of a loop.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotClaim<'a> {
+    /// The loop's name: the same on every replica.
+    pub loop_name: &'a str,
+    /// The slot's scheduled instant; with the name, the slot's key.
+    pub slot: DateTime<Utc>,
+    /// The replica claiming it.
+    pub replica: &'a ReplicaId,
+    /// How long the claim holds the slot before a replica allowed to take
+    /// over may claim it again, on the store's clock.
+    pub lease: Duration,
+    /// How early, on the store's clock, a claim is still accepted: a
+    /// replica whose clock runs ahead cannot run a slot before its time.
+    pub early_tolerance: Duration,
+    /// `Some(window)`: the slot may be claimed again if its holder's lease
+    /// expired before it finished, up to `window` after the slot (at least
+    /// once); `None`: a claimed slot is never claimed again (at most once).
+    pub takeover: Option<Duration>,
+    /// The time-zone database version the replica computed the slot with
+    /// (`chrono_tz::IANA_TZDB_VERSION`), recorded with the claim.
+    pub tzdb: &'a str,
+}
+
+/// What a store answered to a [`SlotClaim`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claimed {
+    /// The slot is this replica's to run, with this token.
+    Won {
+        /// The token, higher than every earlier one of the loop.
+        fence: Fence,
+    },
+    /// Another replica holds (or held) the slot.
+    Taken {
+        /// The replica that claimed it.
+        holder: String,
+        /// The time-zone database version it recorded, if any.
+        tzdb: Option<String>,
+    },
+    /// The store's clock says the slot is not due yet.
+    TooEarly {
+        /// The store's time when it refused.
+        store_now: DateTime<Utc>,
+    },
+}
+
+/// How a claimed slot ended on the replica that ran it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotOutcome {
+    /// The body succeeded.
+    Completed,
+    /// The body failed (or its run was cancelled).
+    Failed,
+}
+
+impl SlotOutcome {
+    /// `"completed"` or `"failed"`, as stores keep it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotOutcome::Completed => "completed",
+            SlotOutcome::Failed => "failed",
+        }
+    }
+
+    /// The outcome a store kept as text.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "completed" => Some(SlotOutcome::Completed),
+            "failed" => Some(SlotOutcome::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// The end of a claimed slot, reported by the replica that won it.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotFinish<'a> {
+    /// The loop's name.
+    pub loop_name: &'a str,
+    /// The slot.
+    pub slot: DateTime<Utc>,
+    /// The token the claim was won with: a finish with a lower token than
+    /// the slot's current one (the slot was taken over) changes nothing.
+    pub fence: Fence,
+    /// How it ended.
+    pub outcome: SlotOutcome,
+}
+
+/// The last slot of a loop that finished, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinishedSlot {
+    /// The slot's scheduled instant.
+    pub slot: DateTime<Utc>,
+    /// How it ended.
+    pub outcome: SlotOutcome,
+    /// The token it ran with.
+    pub fence: Fence,
+}
+
+/// A replica's request for a loop's leadership lease, or its renewal.
+#[derive(Clone, Copy, Debug)]
+pub struct LeaseRequest<'a> {
+    /// The loop's name.
+    pub loop_name: &'a str,
+    /// The replica asking.
+    pub replica: &'a ReplicaId,
+    /// How long the lease lasts from now, on the store's clock.
+    pub lease: Duration,
+    /// `Some(fence)`: renew the term this replica holds with that token;
+    /// `None`: acquire a new term if the lease is free or has expired.
+    pub renew: Option<Fence>,
+}
+
+/// What a store answered to a [`LeaseRequest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// The replica holds the lease until `lease` from now: a new term with
+    /// a new token, or the renewed term with its token.
+    Held {
+        /// The term's token.
+        fence: Fence,
+    },
+    /// Another replica holds it (or, for a renewal, the term is over).
+    NotHeld {
+        /// The replica holding it, if any.
+        holder: Option<String>,
+    },
+}
+
+/// Why a store could not answer.
+///
+/// Its message never contains the store's address or credentials.
+///
+/// ```
+/// use tasks_runtime::cluster::{StoreError, StoreErrorKind};
+///
+/// let error = StoreError::unavailable("connection refused");
+/// assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+/// assert_eq!(error.to_string(), "the store is unavailable: connection refused");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", kind.describe())]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    #[source]
+    source: BoxError,
+}
+
+/// The kinds of [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store cannot be reached, or did not answer in time: a later
+    /// attempt may succeed.
+    Unavailable,
+    /// The store answered something this crate does not understand (a
+    /// table of another shape, say): a later attempt will not succeed.
+    Invalid,
+}
+
+impl StoreErrorKind {
+    fn describe(self) -> &'static str {
+        match self {
+            StoreErrorKind::Unavailable => "the store is unavailable",
+            StoreErrorKind::Invalid => "the store answered something unexpected",
+        }
+    }
+}
+
+impl StoreError {
+    /// The store cannot be reached now.
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Self {
+            kind: StoreErrorKind::Unavailable,
+            source: source.into(),
+        }
+    }
+
+    /// The store answered something unexpected.
+    pub fn invalid(source: impl Into<BoxError>) -> Self {
+        Self {
+            kind: StoreErrorKind::Invalid,
+            source: source.into(),
+        }
+    }
+
+    /// Which kind of failure.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+}
+
+/// Where replicas coordinate: claims of slots and leases of leadership,
+/// judged by the store's own clock, and the fencing tokens that come with
+/// them.
+///
+/// The contract, which [`MemoryStore`](super::MemoryStore) implements for
+/// reference and `tasks_runtime::testing::check_store` checks:
+///
+/// - [`claim`](Store::claim): the first claim of a `(loop_name, slot)`
+///   wins, with a token higher than every earlier token of the loop
+///   (claims and terms share one counter per loop). A claim made earlier
+///   than `slot − early_tolerance` by the store's clock is
+///   [`TooEarly`](Claimed::TooEarly) and records nothing. A claim of a slot
+///   already claimed is [`Taken`](Claimed::Taken), unless `takeover` is
+///   given, the holder's lease has expired, the slot has not finished and
+///   the store's clock is at most `slot + window`: then it wins again with
+///   a new token. The atomicity is the store's: two replicas claiming at
+///   once never both win.
+/// - [`finish`](Store::finish) records how a slot ended, if the token is
+///   the slot's current one; [`last_finished`](Store::last_finished) returns
+///   the latest slot (by scheduled instant) that finished.
+/// - [`lease`](Store::lease): with `renew: None`, a replica gets the
+///   lease if nobody holds it or the holder's lease has expired: a new term,
+///   with a new token; with `renew: Some(fence)`, the holder of that term
+///   extends it, if it has not expired. Otherwise
+///   [`NotHeld`](Lease::NotHeld). [`release`](Store::release) ends a term
+///   early, if the token is the current one.
+///
+/// Loop names and slots reach a store only as bound parameters (or
+/// escaped keys); a store's errors never show its address or password.
+pub trait Store: Send + Sync + 'static {
+    /// Claims a slot for a replica.
+    fn claim<'a>(&'a self, claim: SlotClaim<'a>) -> BoxFuture<'a, Result<Claimed, StoreError>>;
+
+    /// Records how a claimed slot ended.
+    fn finish<'a>(&'a self, finish: SlotFinish<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The latest slot of a loop that finished.
+    fn last_finished<'a>(
+        &'a self,
+        loop_name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<FinishedSlot>, StoreError>>;
+
+    /// Acquires or renews a loop's leadership lease.
+    fn lease<'a>(&'a self, request: LeaseRequest<'a>) -> BoxFuture<'a, Result<Lease, StoreError>>;
+
+    /// Ends a term of leadership before its lease runs out.
+    fn release<'a>(
+        &'a self,
+        loop_name: &'a str,
+        replica: &'a ReplicaId,
+        fence: Fence,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
