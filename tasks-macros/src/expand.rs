@@ -16,7 +16,8 @@ use syn::{FnArg, Ident, Index, Signature};
 use crate::args;
 use crate::ctxt::Ctxt;
 use crate::input::{self, Input, LoopItem, ReceiverForm};
-use crate::validate::{self, Config, Time, Zone};
+use crate::validate::{self, Config, Time};
+use crate::zone::Zone;
 
 /// The attribute: reads the arguments and the function, checks them,
 /// generates the loop; every error is reported, next to the generated

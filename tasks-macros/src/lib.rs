@@ -8,6 +8,7 @@ mod ctxt;
 mod expand;
 mod input;
 mod validate;
+mod zone;
 
 /// Turns an `async fn` into a background task loop: the port of
 /// discord.py's `@tasks.loop` decorator.

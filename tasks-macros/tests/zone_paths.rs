@@ -2,7 +2,7 @@
 //! for it (`tz = "Etc/GMT+9"` becomes `tz::Etc::GMTPlus9`): this file
 //! compiles only if every path exists, and its test checks that each names
 //! its zone. Written by the unit test `the_list_of_zone_paths_is_current`
-//! in `src/validate.rs`: `TASKS_BLESS=1 cargo test -p tasks-macros --lib`.
+//! in `src/zone.rs`: `TASKS_BLESS=1 cargo test -p tasks-macros --lib`.
 
 use tasks::tz::{self, Tz};
 
