@@ -43,7 +43,7 @@ struct Prologue {
     span: Span,
     /// `<crate>::__private`.
     private: TokenStream,
-    /// The function's signature, under the body's hidden name.
+    /// The signature of the body function, which each form renames.
     body_sig: Signature,
     /// The loop's argument type: `()`, the one type, or a tuple.
     args_type: TokenStream,
@@ -54,15 +54,13 @@ struct Prologue {
 }
 
 impl Prologue {
-    fn new(item: &LoopItem, config: &Config, body_name: Ident) -> Prologue {
+    fn new(item: &LoopItem, config: &Config) -> Prologue {
         let ident = &item.sig.ident;
         let span = Span::mixed_site().located_at(ident.span());
         let private = match &config.krate {
             Some(path) => quote_spanned!(span=> #path::__private),
             None => quote_spanned!(span=> ::tasks::__private),
         };
-        let mut body_sig = item.sig.clone();
-        body_sig.ident = body_name;
         let args_type = match item.args.as_slice() {
             [] => quote!(()),
             [one] => one.to_token_stream(),
@@ -71,7 +69,7 @@ impl Prologue {
         Prologue {
             span,
             private,
-            body_sig,
+            body_sig: item.sig.clone(),
             args_type,
             call_args: call_args(item.args.len(), span),
             fn_name: ident.unraw().to_string(),
@@ -111,8 +109,9 @@ fn static_loop(item: &LoopItem, config: &Config) -> TokenStream {
         ..
     } = item;
     let ident = &sig.ident;
-    let body_name = Ident::new("__tasks_body", Span::mixed_site().located_at(ident.span()));
-    let prologue = Prologue::new(item, config, body_name.clone());
+    let mut prologue = Prologue::new(item, config);
+    let body_name = Ident::new("__tasks_body", prologue.span);
+    prologue.body_sig.ident = body_name.clone();
     let Prologue {
         span,
         private,
@@ -161,7 +160,8 @@ fn method_loop(item: &LoopItem, config: &Config) -> TokenStream {
     } = item;
     let ident = &sig.ident;
     let hidden = format_ident!("__tasks_loop_{}", ident.unraw(), span = ident.span());
-    let mut prologue = Prologue::new(item, config, hidden.clone());
+    let mut prologue = Prologue::new(item, config);
+    prologue.body_sig.ident = hidden.clone();
     if *receiver == Some(ReceiverForm::Replaced) {
         replace_receiver(&mut prologue.body_sig, &prologue.private);
     }
@@ -195,7 +195,8 @@ fn method_loop(item: &LoopItem, config: &Config) -> TokenStream {
     );
     // The slot is taken with a struct pattern, on the method's name: a
     // missing field reads "struct `X` does not have a field named `y`".
-    let field = Ident::new(fn_name, *span);
+    let mut field = ident.clone();
+    field.set_span(*span);
     let accessor = quote_spanned! {*span=>
         #(#loop_attrs)*
         #vis fn #ident(self: &#private::Arc<Self>) -> &#private::LoopFn<#args_type, #output> {

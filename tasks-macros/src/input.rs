@@ -1,10 +1,10 @@
 //! The annotated item: an `async fn`, free or a method that takes
 //! `self: Arc<Self>`.
 //!
-//! The function is read as a signature and a body of raw tokens, as
-//! tokio's `#[tokio::main]` reads it: a body that does not parse (the user
-//! is mid-edit) is emitted as written, so the compiler reports its real
-//! syntax error while the loop still exists for the code that uses it.
+//! The function is read as a signature and a body of raw tokens: a body
+//! that does not parse (the user is mid-edit) is emitted as written, so the
+//! compiler reports its real syntax error while the loop still exists for
+//! the code that uses it.
 //!
 //! A problem with the signature is reported on its token and, where the
 //! intent is clear (a missing `async`, a stray `unsafe`, a borrowed
@@ -150,30 +150,33 @@ pub(crate) fn parse(tokens: TokenStream, ctxt: &Ctxt) -> Input {
 }
 
 /// Reports an item that is not a function with a body, on its keyword.
-///
-/// Tokens that are no item at all hold a syntax error, which the compiler
-/// reports on its exact token when it reads them back unchanged: a second
-/// report here would only repeat it.
 fn not_a_function(tokens: &TokenStream, ctxt: &Ctxt) {
-    let (what, keyword) =
-        match syn::parse2::<Item>(tokens.clone()) {
-            Ok(Item::Struct(item)) => ("a struct", item.struct_token.into_token_stream()),
-            Ok(Item::Enum(item)) => ("an enum", item.enum_token.into_token_stream()),
-            Ok(Item::Union(item)) => ("a union", item.union_token.into_token_stream()),
-            Ok(Item::Const(item)) => ("a const", item.const_token.into_token_stream()),
-            Ok(Item::Static(item)) => ("a static", item.static_token.into_token_stream()),
-            Ok(Item::Mod(item)) => ("a module", item.mod_token.into_token_stream()),
-            Ok(Item::Impl(item)) => ("an impl block", item.impl_token.into_token_stream()),
-            Ok(Item::Trait(item)) => ("a trait", item.trait_token.into_token_stream()),
-            Ok(Item::Type(item)) => ("a type alias", item.type_token.into_token_stream()),
-            Ok(Item::Use(item)) => ("a use declaration", item.use_token.into_token_stream()),
-            Ok(Item::Macro(item)) => ("a macro", item.mac.path.into_token_stream()),
-            Ok(_) => return ctxt.error_spanned_by(
+    let Ok(item) = syn::parse2::<Item>(tokens.clone()) else {
+        // Not an item at all: a syntax error, which the compiler reports on
+        // its exact token when it reads the tokens back unchanged; a report
+        // here would only repeat it.
+        return;
+    };
+    let (what, keyword) = match item {
+        Item::Struct(item) => ("a struct", item.struct_token.into_token_stream()),
+        Item::Enum(item) => ("an enum", item.enum_token.into_token_stream()),
+        Item::Union(item) => ("a union", item.union_token.into_token_stream()),
+        Item::Const(item) => ("a const", item.const_token.into_token_stream()),
+        Item::Static(item) => ("a static", item.static_token.into_token_stream()),
+        Item::Mod(item) => ("a module", item.mod_token.into_token_stream()),
+        Item::Impl(item) => ("an impl block", item.impl_token.into_token_stream()),
+        Item::Trait(item) => ("a trait", item.trait_token.into_token_stream()),
+        Item::Type(item) => ("a type alias", item.type_token.into_token_stream()),
+        Item::Use(item) => ("a use declaration", item.use_token.into_token_stream()),
+        Item::Macro(item) => ("a macro", item.mac.path.into_token_stream()),
+        _ => {
+            ctxt.error_spanned_by(
                 tokens,
                 "`#[loop]` goes on an `async fn` with a body: put it on the function the loop runs",
-            ),
-            Err(_) => return,
-        };
+            );
+            return;
+        }
+    };
     ctxt.error_spanned_by(
         keyword,
         format!(
