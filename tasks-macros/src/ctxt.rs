@@ -61,18 +61,14 @@ impl Drop for Ctxt {
 
 #[cfg(test)]
 impl Ctxt {
-    /// The messages recorded so far, for the tests.
-    pub(crate) fn messages(&self) -> Vec<String> {
-        self.errors
+    /// Takes the errors' messages, for the tests.
+    pub(crate) fn finish(self) -> Vec<String> {
+        let messages = self
+            .errors
             .borrow()
             .iter()
             .map(ToString::to_string)
-            .collect()
-    }
-
-    /// Takes the errors, for the tests.
-    pub(crate) fn finish(self) -> Vec<String> {
-        let messages = self.messages();
+            .collect();
         drop(self.into_compile_errors());
         messages
     }

@@ -194,14 +194,15 @@ mod zone;
 /// Each of these is an error on the token to fix, all reported in one
 /// compile, with the loop still generated so that its uses do not add
 /// errors: a non-numeric interval, one that adds up to less than zero or
-/// more than 100 years, `count = 0`, `time` with
-/// `seconds`/`minutes`/`hours`, an empty `time` list, a time that is not a
-/// time of day (`"25:00"`, `"8am"`), an unknown time zone or an offset
-/// in another form (`"+9"`, `"+0:900"`), `tz` without
-/// `time`, an unknown or repeated argument, a literal of the wrong type, a
-/// function that is not `async`, is generic, or takes `&self`, and the
-/// attribute on something that is not a function. A body whose future is
-/// not `Send` is reported as such, with the value held across an `.await`.
+/// more than 100 years, `count = 0`, `time` with `seconds`/`minutes`/
+/// `hours`, an empty `time` list, a time that is not a time of day
+/// (`"25:00"`, `"8am"`), an unknown time zone or an offset in another form
+/// (`"+9"`, `"+0:900"`), `tz` without `time`, an unknown or repeated
+/// argument, a literal of the wrong type, a function that is not `async`,
+/// is generic, or takes `&self`, and the attribute on something that is
+/// not a function. A body whose future is not `Send` is reported as such,
+/// with the value held across an `.await`. A body that does not parse yet
+/// still makes the loop: its syntax error is the only error.
 ///
 /// ```compile_fail
 /// #[tasks::r#loop(seconds = 5, time = "08:00")] // `seconds` cannot be combined with `time`
