@@ -6,7 +6,7 @@
 
 pub use std::sync::{Arc, LazyLock, Weak};
 
-pub use tasks_runtime::{ConfigError, TimeOfDay};
+pub use tasks_runtime::{tz, ConfigError, TimeOfDay, Zone};
 
 pub use crate::{LoopFn, LoopSlot};
 

@@ -1,34 +1,107 @@
-//! Parsing the attribute's arguments: `seconds = 5, count = 2, ...`.
+//! The attribute's arguments as written: `seconds = 5, count = 2, ...`.
 //!
-//! Each argument is parsed on its own. A bad one is recorded and skipped up
-//! to the next comma, so that one compile reports every problem; what the
+//! Each argument is read on its own: a bad one is recorded and skipped up
+//! to the next comma, so that one compile reports every problem. What the
 //! values mean (a negative interval, a time that is not a time of day) is
 //! checked afterwards, in `validate.rs`.
+//!
+//! An argument is declared once, as a row of [`ARGUMENTS`] and a field of
+//! [`Args`]; `validate.rs` then gives it a meaning and `expand.rs` its
+//! builder call.
 
-use proc_macro2::{Span, TokenStream};
+use std::fmt;
+
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream};
+use syn::parse::discouraged::Speculative;
+use syn::parse::{ParseStream, Parser};
 use syn::{bracketed, Ident, LitBool, LitFloat, LitInt, LitStr, Path, Token};
 
-mod kw {
-    syn::custom_keyword!(seconds);
-    syn::custom_keyword!(minutes);
-    syn::custom_keyword!(hours);
-    syn::custom_keyword!(time);
-    syn::custom_keyword!(tz);
-    syn::custom_keyword!(count);
-    syn::custom_keyword!(reconnect);
-    syn::custom_keyword!(name);
+use crate::ctxt::Ctxt;
+
+/// One argument the attribute takes.
+struct Argument {
+    name: &'static str,
+    /// A value of the right type, for the message about a missing `=`.
+    example: &'static str,
+    /// Reads the value after `=` into the argument's field of [`Args`].
+    read: fn(ParseStream, Key, &mut Args) -> syn::Result<()>,
 }
 
-/// The arguments the attribute knows, for the message about an unknown one.
-pub(crate) const KNOWN: &str =
-    "`seconds`, `minutes`, `hours`, `time`, `tz`, `count`, `reconnect`, `name`, `crate`";
+/// Every argument, in the order the messages list them.
+const ARGUMENTS: &[Argument] = &[
+    Argument {
+        name: "seconds",
+        example: "5",
+        read: |input, key, args| store(&mut args.seconds, key, number(input, key)),
+    },
+    Argument {
+        name: "minutes",
+        example: "5",
+        read: |input, key, args| store(&mut args.minutes, key, number(input, key)),
+    },
+    Argument {
+        name: "hours",
+        example: "5",
+        read: |input, key, args| store(&mut args.hours, key, number(input, key)),
+    },
+    Argument {
+        name: "time",
+        example: "\"08:00\"",
+        read: |input, key, args| store(&mut args.time, key, times(input, key)),
+    },
+    Argument {
+        name: "tz",
+        example: "\"Asia/Seoul\"",
+        read: |input, key, args| store(&mut args.tz, key, zone(input, key)),
+    },
+    Argument {
+        name: "count",
+        example: "2",
+        read: |input, key, args| store(&mut args.count, key, whole_number(input, key)),
+    },
+    Argument {
+        name: "reconnect",
+        example: "false",
+        read: |input, key, args| store(&mut args.reconnect, key, boolean(input, key)),
+    },
+    Argument {
+        name: "name",
+        example: "\"announcer\"",
+        read: |input, key, args| store(&mut args.name, key, string(input, key)),
+    },
+    Argument {
+        name: "crate",
+        example: "\"my_tasks\"",
+        read: |input, key, args| store(&mut args.krate, key, crate_path(input, key)),
+    },
+];
 
-/// An argument as given: where its key is, and its value.
+/// Every argument given (each at most once), as written.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) seconds: Option<Given<Number>>,
+    pub(crate) minutes: Option<Given<Number>>,
+    pub(crate) hours: Option<Given<Number>>,
+    pub(crate) time: Option<Given<Times>>,
+    pub(crate) tz: Option<Given<LitStr>>,
+    pub(crate) count: Option<Given<Number>>,
+    pub(crate) reconnect: Option<Given<LitBool>>,
+    pub(crate) name: Option<Given<LitStr>>,
+    pub(crate) krate: Option<Given<Path>>,
+}
+
+/// An argument's name, where it is written.
+#[derive(Clone, Copy)]
+pub(crate) struct Key {
+    pub(crate) name: &'static str,
+    pub(crate) span: Span,
+}
+
+/// An argument as given: its key and its value.
 pub(crate) struct Given<T> {
-    pub(crate) key: Span,
+    pub(crate) key: Key,
     pub(crate) value: T,
 }
 
@@ -55,187 +128,161 @@ impl ToTokens for Number {
     }
 }
 
+/// As written, for the messages: `-5`, `1e9`.
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.minus.is_some() {
+            f.write_str("-")?;
+        }
+        match &self.lit {
+            NumberLit::Int(lit) => fmt::Display::fmt(lit, f),
+            NumberLit::Float(lit) => fmt::Display::fmt(lit, f),
+        }
+    }
+}
+
 /// `time = "08:00"` or `time = ["08:00", "20:00"]`.
 pub(crate) struct Times {
     /// The span of the brackets, for a list.
-    pub(crate) list: Option<Span>,
+    pub(crate) brackets: Option<Span>,
     pub(crate) times: Vec<LitStr>,
 }
 
-/// Every argument given, and the errors met while reading them.
-#[derive(Default)]
-pub(crate) struct Args {
-    pub(crate) seconds: Option<Given<Number>>,
-    pub(crate) minutes: Option<Given<Number>>,
-    pub(crate) hours: Option<Given<Number>>,
-    pub(crate) time: Option<Given<Times>>,
-    pub(crate) tz: Option<Given<LitStr>>,
-    pub(crate) count: Option<Given<Number>>,
-    pub(crate) reconnect: Option<Given<LitBool>>,
-    pub(crate) name: Option<Given<LitStr>>,
-    pub(crate) krate: Option<Given<Path>>,
-    pub(crate) errors: Vec<syn::Error>,
+/// Reads the arguments; never fails, every problem goes to `ctxt`.
+pub(crate) fn parse(tokens: TokenStream, ctxt: &Ctxt) -> Args {
+    let parser = |input: ParseStream| Ok(read_all(input, ctxt));
+    parser.parse2(tokens).unwrap_or_else(|error| {
+        ctxt.syn_error(error);
+        Args::default()
+    })
 }
 
-impl Parse for Args {
-    /// Never fails: problems are collected in `errors`.
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mut args = Args::default();
-        while !input.is_empty() {
-            if let Err(error) = args.parse_one(input) {
-                args.errors.push(error);
-                skip_to_comma(input);
-            }
-            if input.is_empty() {
-                break;
-            }
-            if let Err(error) = input.parse::<Token![,]>() {
-                args.errors.push(error);
-                skip_to_comma(input);
-                // The comma itself, if there is one.
-                let _ = input.parse::<Option<Token![,]>>();
-            }
+fn read_all(input: ParseStream, ctxt: &Ctxt) -> Args {
+    let mut args = Args::default();
+    let mut given = Vec::new();
+    while !input.is_empty() {
+        if let Err(error) = read_one(input, &mut args, &mut given, ctxt) {
+            ctxt.syn_error(error);
+            skip_to_comma(input);
         }
-        Ok(args)
-    }
-}
-
-/// Reads `key = value` into `slot`, or records that `key` came twice.
-macro_rules! read {
-    ($args:ident, $input:ident, $kw:ty, $slot:ident, $parse:expr) => {{
-        let key = $input.parse::<$kw>()?.span;
-        let value = value_of($input, stringify!($slot), key, $parse)?;
-        $args.set(|args| &mut args.$slot, stringify!($slot), key, value);
-        Ok(())
-    }};
-}
-
-impl Args {
-    fn parse_one(&mut self, input: ParseStream) -> syn::Result<()> {
-        let lookahead = input.lookahead1();
-        if lookahead.peek(kw::seconds) {
-            read!(self, input, kw::seconds, seconds, interval)
-        } else if lookahead.peek(kw::minutes) {
-            read!(self, input, kw::minutes, minutes, interval)
-        } else if lookahead.peek(kw::hours) {
-            read!(self, input, kw::hours, hours, interval)
-        } else if lookahead.peek(kw::time) {
-            read!(self, input, kw::time, time, times)
-        } else if lookahead.peek(kw::tz) {
-            read!(self, input, kw::tz, tz, zone)
-        } else if lookahead.peek(kw::count) {
-            read!(self, input, kw::count, count, count)
-        } else if lookahead.peek(kw::reconnect) {
-            read!(self, input, kw::reconnect, reconnect, boolean)
-        } else if lookahead.peek(kw::name) {
-            read!(self, input, kw::name, name, name)
-        } else if lookahead.peek(Token![crate]) {
-            let key = input.parse::<Token![crate]>()?.span;
-            let value = value_of(input, "crate", key, crate_path)?;
-            self.set(|args| &mut args.krate, "crate", key, value);
-            Ok(())
-        } else if input.peek(Ident::peek_any) {
-            let unknown = input.call(Ident::parse_any)?;
-            Err(syn::Error::new(
-                unknown.span(),
-                format!("unknown argument `{unknown}`: expected one of {KNOWN}"),
-            ))
-        } else {
-            Err(lookahead.error())
+        if input.is_empty() {
+            break;
+        }
+        if let Err(error) = input.parse::<Token![,]>() {
+            ctxt.syn_error(error);
+            skip_to_comma(input);
+            // The comma itself, if there is one.
+            let _ = input.parse::<Option<Token![,]>>();
         }
     }
-
-    /// Stores a value, unless the argument was already given.
-    fn set<T>(
-        &mut self,
-        slot: impl FnOnce(&mut Self) -> &mut Option<Given<T>>,
-        key_name: &str,
-        key: Span,
-        value: T,
-    ) {
-        let slot = slot(self);
-        if slot.is_some() {
-            self.errors.push(syn::Error::new(
-                key,
-                format!("`{key_name}` is given twice: remove one of them"),
-            ));
-        } else {
-            *slot = Some(Given { key, value });
-        }
-    }
+    args
 }
 
-/// Reads `= value` after `key` (at `key_span`).
-fn value_of<T>(
+/// Reads `key = value` into `args`, or, for a key already in `given`,
+/// reports the repetition and reads the value only for its own errors.
+fn read_one(
     input: ParseStream,
-    key: &str,
-    key_span: Span,
-    parse: fn(ParseStream, &str) -> syn::Result<T>,
-) -> syn::Result<T> {
+    args: &mut Args,
+    given: &mut Vec<&'static str>,
+    ctxt: &Ctxt,
+) -> syn::Result<()> {
+    if !input.peek(Ident::peek_any) {
+        return Err(error_on_next_token(
+            input,
+            format!(
+                "expected an argument, such as `seconds = 5`: one of {}",
+                known()
+            ),
+        ));
+    }
+    let ident = input.call(Ident::parse_any)?;
+    let Some(argument) = ARGUMENTS.iter().find(|argument| ident == argument.name) else {
+        return Err(syn::Error::new(
+            ident.span(),
+            format!("unknown argument `{ident}`: expected one of {}", known()),
+        ));
+    };
+    let key = Key {
+        name: argument.name,
+        span: ident.span(),
+    };
     if !input.peek(Token![=]) {
         return Err(syn::Error::new(
-            key_span,
+            key.span,
             format!(
-                "expected `=` after `{key}`: write `{key} = {}`",
-                example(key)
+                "expected `=` after `{name}`: write `{name} = {example}`",
+                name = argument.name,
+                example = argument.example
             ),
         ));
     }
     input.parse::<Token![=]>()?;
-    parse(input, key)
-}
-
-/// A value of the right type for `key`, for the messages.
-fn example(key: &str) -> &'static str {
-    match key {
-        "seconds" | "minutes" | "hours" => "5",
-        "time" => "\"08:00\"",
-        "tz" => "\"Asia/Seoul\"",
-        "count" => "2",
-        "reconnect" => "false",
-        "name" => "\"announcer\"",
-        _ => "\"my_tasks\"",
+    if given.contains(&argument.name) {
+        ctxt.error_at(
+            key.span,
+            format!("`{}` is given twice: remove one of them", argument.name),
+        );
+        return (argument.read)(input, key, &mut Args::default());
     }
+    given.push(argument.name);
+    (argument.read)(input, key, args)
 }
 
-/// An error on the token where a value of `key` should be.
-fn wrong_type(input: ParseStream, message: String) -> syn::Error {
+/// The names of the arguments, for the messages.
+fn known() -> String {
+    let names: Vec<String> = ARGUMENTS
+        .iter()
+        .map(|argument| format!("`{}`", argument.name))
+        .collect();
+    names.join(", ")
+}
+
+/// Puts a value read for `key` in its field.
+fn store<T>(field: &mut Option<Given<T>>, key: Key, value: syn::Result<T>) -> syn::Result<()> {
+    *field = Some(Given { key, value: value? });
+    Ok(())
+}
+
+/// An error on the token where a value should be.
+fn error_on_next_token(input: ParseStream, message: String) -> syn::Error {
     match input.cursor().token_tree() {
         Some((token, _)) => syn::Error::new_spanned(token, message),
         None => input.error(message),
     }
 }
 
-fn interval(input: ParseStream, key: &str) -> syn::Result<Number> {
-    number(input).ok_or_else(|| {
-        wrong_type(
+/// A number of seconds, minutes or hours.
+fn number(input: ParseStream, key: Key) -> syn::Result<Number> {
+    read_number(input).ok_or_else(|| {
+        error_on_next_token(
             input,
-            format!("`{key}` takes a number, such as `{key} = 5` or `{key} = 0.5`"),
+            format!(
+                "`{name}` takes a number, such as `{name} = 5` or `{name} = 0.5`",
+                name = key.name
+            ),
         )
     })
 }
 
-fn count(input: ParseStream, key: &str) -> syn::Result<Number> {
-    match number(input) {
+fn whole_number(input: ParseStream, key: Key) -> syn::Result<Number> {
+    let message = format!(
+        "`{name}` takes a whole number, such as `{name} = 2`",
+        name = key.name
+    );
+    match read_number(input) {
         Some(
-            count @ Number {
+            number @ Number {
                 lit: NumberLit::Int(_),
                 ..
             },
-        ) => Ok(count),
-        Some(float) => Err(syn::Error::new_spanned(
-            float,
-            format!("`{key}` takes a whole number, such as `{key} = 2`"),
-        )),
-        None => Err(wrong_type(
-            input,
-            format!("`{key}` takes a whole number, such as `{key} = 2`"),
-        )),
+        ) => Ok(number),
+        Some(float) => Err(syn::Error::new_spanned(float, message)),
+        None => Err(error_on_next_token(input, message)),
     }
 }
 
 /// A number, or `None` (nothing consumed) when the tokens are not one.
-fn number(input: ParseStream) -> Option<Number> {
+fn read_number(input: ParseStream) -> Option<Number> {
     let fork = input.fork();
     let minus = fork.parse::<Option<Token![-]>>().ok()?;
     let lit = if fork.peek(LitInt) {
@@ -245,26 +292,26 @@ fn number(input: ParseStream) -> Option<Number> {
     } else {
         return None;
     };
-    use syn::parse::discouraged::Speculative;
     input.advance_to(&fork);
     Some(Number { minus, lit })
 }
 
-fn times(input: ParseStream, key: &str) -> syn::Result<Times> {
+fn times(input: ParseStream, key: Key) -> syn::Result<Times> {
     let message = || {
         format!(
-            "`{key}` takes a time of day as a string, such as `{key} = \"08:00\"`, \
-             or a list of them, such as `{key} = [\"08:00\", \"20:00\"]`"
+            "`{name}` takes a time of day as a string, such as `{name} = \"08:00\"`, \
+             or a list of them, such as `{name} = [\"08:00\", \"20:00\"]`",
+            name = key.name
         )
     };
     if input.peek(LitStr) {
         return Ok(Times {
-            list: None,
+            brackets: None,
             times: vec![input.parse()?],
         });
     }
     if !input.peek(syn::token::Bracket) {
-        return Err(wrong_type(input, message()));
+        return Err(error_on_next_token(input, message()));
     }
     let content;
     let brackets = bracketed!(content in input);
@@ -272,7 +319,7 @@ fn times(input: ParseStream, key: &str) -> syn::Result<Times> {
     let listed = (|| {
         while !content.is_empty() {
             if !content.peek(LitStr) {
-                return Err(wrong_type(&content, message()));
+                return Err(error_on_next_token(&content, message()));
             }
             times.push(content.parse()?);
             if !content.is_empty() {
@@ -283,54 +330,59 @@ fn times(input: ParseStream, key: &str) -> syn::Result<Times> {
     })();
     if listed.is_err() {
         // The rest of the list belongs to the same error.
-        skip_all(&content);
+        skip_while(&content, |_| true);
     }
     listed.map(|()| Times {
-        list: Some(brackets.span.join()),
+        brackets: Some(brackets.span.join()),
         times,
     })
 }
 
-fn zone(input: ParseStream, key: &str) -> syn::Result<LitStr> {
+fn zone(input: ParseStream, key: Key) -> syn::Result<LitStr> {
     if input.peek(LitStr) {
         return input.parse();
     }
-    Err(wrong_type(
+    Err(error_on_next_token(
         input,
         format!(
-            "`{key}` takes a time zone as a string: an IANA name such as \
-             `{key} = \"Asia/Seoul\"` or a fixed offset such as `{key} = \"+09:00\"`"
+            "`{name}` takes a time zone as a string: an IANA name such as \
+             `{name} = \"Asia/Seoul\"` or a UTC offset such as `{name} = \"+09:00\"`",
+            name = key.name
         ),
     ))
 }
 
-fn boolean(input: ParseStream, key: &str) -> syn::Result<LitBool> {
+fn boolean(input: ParseStream, key: Key) -> syn::Result<LitBool> {
     if input.peek(LitBool) {
         return input.parse();
     }
-    Err(wrong_type(
+    Err(error_on_next_token(
         input,
-        format!("`{key}` takes `true` or `false`, without quotes"),
+        format!("`{}` takes `true` or `false`, without quotes", key.name),
     ))
 }
 
-fn name(input: ParseStream, key: &str) -> syn::Result<LitStr> {
+fn string(input: ParseStream, key: Key) -> syn::Result<LitStr> {
     if input.peek(LitStr) {
         return input.parse();
     }
-    Err(wrong_type(
+    Err(error_on_next_token(
         input,
-        format!("`{key}` takes a string, such as `{key} = \"announcer\"`"),
+        format!(
+            "`{name}` takes a string, such as `{name} = \"announcer\"`",
+            name = key.name
+        ),
     ))
 }
 
-fn crate_path(input: ParseStream, key: &str) -> syn::Result<Path> {
+fn crate_path(input: ParseStream, key: Key) -> syn::Result<Path> {
     if !input.peek(LitStr) {
-        return Err(wrong_type(
+        return Err(error_on_next_token(
             input,
             format!(
-                "`{key}` takes the path of the `tasks` crate as a string, \
-                 such as `{key} = \"my_tasks\"`"
+                "`{name}` takes the path of the `tasks` crate as a string, \
+                 such as `{name} = \"my_tasks\"`",
+                name = key.name
             ),
         ));
     }
@@ -340,8 +392,9 @@ fn crate_path(input: ParseStream, key: &str) -> syn::Result<Path> {
             lit.span(),
             format!(
                 "`{}` is not a path: give the name of the `tasks` crate in your \
-                 Cargo.toml, such as `{key} = \"my_tasks\"`",
-                lit.value()
+                 Cargo.toml, such as `{} = \"my_tasks\"`",
+                lit.value(),
+                key.name
             ),
         )
     })
@@ -351,16 +404,11 @@ fn crate_path(input: ParseStream, key: &str) -> syn::Result<Path> {
 fn skip_to_comma(input: ParseStream) {
     skip_while(
         input,
-        |token| !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == ','),
+        |token| !matches!(token, TokenTree::Punct(punct) if punct.as_char() == ','),
     );
 }
 
-/// Skips everything left in `input`.
-fn skip_all(input: ParseStream) {
-    skip_while(input, |_| true);
-}
-
-fn skip_while(input: ParseStream, skip: impl Fn(&proc_macro2::TokenTree) -> bool) {
+fn skip_while(input: ParseStream, skip: impl Fn(&TokenTree) -> bool) {
     let _ = input.step(|cursor| {
         let mut rest = *cursor;
         while let Some((token, next)) = rest.token_tree() {
@@ -378,17 +426,19 @@ mod tests {
     use super::*;
     use quote::quote;
 
-    fn parse(tokens: TokenStream) -> Args {
-        syn::parse2(tokens).expect("never fails")
+    fn parse_all(tokens: TokenStream) -> (Args, Vec<String>) {
+        let ctxt = Ctxt::new();
+        let args = parse(tokens, &ctxt);
+        (args, ctxt.finish())
     }
 
     #[test]
     fn reads_every_argument() {
-        let args = parse(quote! {
+        let (args, errors) = parse_all(quote! {
             seconds = 5, minutes = 1.5, hours = 2, time = ["08:00", "20:00"],
             tz = "Asia/Seoul", count = 3, reconnect = false, name = "n", crate = "my_tasks",
         });
-        assert!(args.errors.is_empty());
+        assert!(errors.is_empty(), "{errors:?}");
         assert!(args.seconds.is_some() && args.minutes.is_some() && args.hours.is_some());
         assert_eq!(args.time.map(|t| t.value.times.len()), Some(2));
         assert_eq!(
@@ -401,22 +451,52 @@ mod tests {
     }
 
     #[test]
+    fn every_argument_has_a_row() {
+        let (_, errors) = parse_all(quote! {
+            seconds = 5, minutes = 1, hours = 2, time = "08:00",
+            tz = "UTC", count = 3, reconnect = false, name = "n", crate = "my_tasks",
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(ARGUMENTS.len(), 9);
+        assert_eq!(
+            known(),
+            "`seconds`, `minutes`, `hours`, `time`, `tz`, `count`, `reconnect`, `name`, `crate`"
+        );
+    }
+
+    #[test]
     fn collects_every_error_and_keeps_the_good_arguments() {
-        let args = parse(quote! {
+        let (args, errors) = parse_all(quote! {
             secs = 5, count = "two", seconds = 1, seconds = 2, reconnect, name = "n"
         });
-        let messages: Vec<String> = args.errors.iter().map(ToString::to_string).collect();
-        assert_eq!(messages.len(), 4, "{messages:?}");
-        assert!(messages[0].starts_with("unknown argument `secs`"));
-        assert!(messages[1].contains("whole number"));
-        assert!(messages[2].contains("given twice"));
-        assert!(messages[3].contains("expected `=` after `reconnect`"));
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors[0].starts_with("unknown argument `secs`"));
+        assert!(errors[1].contains("whole number"));
+        assert!(errors[2].contains("given twice"));
+        assert!(errors[3].contains("expected `=` after `reconnect`"));
         assert!(args.seconds.is_some() && args.name.is_some());
     }
 
     #[test]
-    fn a_float_count_and_a_non_string_time_are_wrong_types() {
-        let args = parse(quote!(count = 2.5, time = 800, time = [8]));
-        assert_eq!(args.errors.len(), 3);
+    fn a_repeated_argument_keeps_its_first_value() {
+        let (args, errors) = parse_all(quote!(count = 1, count = 2.5));
+        // The repetition, and the second value's own error.
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let count = args.count.map(|c| c.value.to_token_stream().to_string());
+        assert_eq!(count.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn literals_of_the_wrong_type_are_reported() {
+        let (_, errors) = parse_all(quote!(count = 2.5, time = 800, tz = [8], reconnect = "no"));
+        assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    #[test]
+    fn stray_tokens_are_reported_and_skipped() {
+        let (args, errors) = parse_all(quote!(5, seconds = 1 2, count = 3));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("expected an argument"));
+        assert!(args.seconds.is_some() && args.count.is_some());
     }
 }

@@ -4,44 +4,95 @@
 //! The generated code names only `::core` and `<crate>::__private` (the
 //! facade's, or the one `crate = "..."` points at). Its own bindings
 //! (`__args`, `__builder`, ...) are `Span::mixed_site()`, so the body can
-//! neither see nor shadow them.
+//! neither see nor shadow them. The arguments arrive as typed values
+//! (`TimeOfDay::new(8, 0, 0)`, `tz::Asia::Seoul`): nothing is parsed again
+//! at run time.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
-use syn::{FnArg, Ident, Index, Type};
+use syn::{FnArg, Ident, Index, Signature};
 
-use crate::args::Args;
-use crate::item::{self, Input, LoopItem, ReceiverForm};
-use crate::validate::{self, Config};
+use crate::args;
+use crate::ctxt::Ctxt;
+use crate::input::{self, Input, LoopItem, ReceiverForm};
+use crate::validate::{self, Config, Time};
+use crate::zone::Zone;
 
-/// The attribute: parses, checks, generates; every error is reported, next
-/// to the generated item.
+/// The attribute: reads the arguments and the function, checks them,
+/// generates the loop; every error is reported, next to the generated
+/// item.
 pub(crate) fn r#loop(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Vec::new();
-    let args = match syn::parse2::<Args>(args) {
-        Ok(mut args) => {
-            errors.append(&mut args.errors);
-            args
-        }
-        Err(error) => {
-            errors.push(error);
-            Args::default()
-        }
-    };
-    let config = validate::config(args, &mut errors);
-    let mut output = match item::parse(item, &mut errors) {
-        Input::Loop(item) if item.method.is_some() => method_loop(&item, &config),
+    let ctxt = Ctxt::new();
+    let args = args::parse(args, &ctxt);
+    let config = validate::config(args, &ctxt);
+    let mut output = match input::parse(item, &ctxt) {
+        Input::Loop(item) if item.receiver.is_some() => method_loop(&item, &config),
         Input::Loop(item) => static_loop(&item, &config),
         Input::Other(tokens) => tokens,
     };
-    if let Some(error) = errors.into_iter().reduce(|mut all, next| {
-        all.combine(next);
-        all
-    }) {
-        output.extend(error.to_compile_error());
-    }
+    output.extend(ctxt.into_compile_errors());
     output
+}
+
+/// What both forms of loop are made from: the body function, renamed, and
+/// the names and types around it.
+struct Prologue {
+    /// The span of the generated code: the function's name, with
+    /// `mixed_site` hygiene.
+    span: Span,
+    /// `<crate>::__private`.
+    private: TokenStream,
+    /// The signature of the body function, which each form renames.
+    body_sig: Signature,
+    /// The loop's argument type: `()`, the one type, or a tuple.
+    args_type: TokenStream,
+    /// The body's arguments taken out of `__args`.
+    call_args: Vec<TokenStream>,
+    /// The function's name, unraw.
+    fn_name: String,
+}
+
+impl Prologue {
+    fn new(item: &LoopItem, config: &Config) -> Prologue {
+        let ident = &item.sig.ident;
+        let span = Span::mixed_site().located_at(ident.span());
+        let private = match &config.krate {
+            Some(path) => quote_spanned!(span=> #path::__private),
+            None => quote_spanned!(span=> ::tasks::__private),
+        };
+        let args_type = match item.args.as_slice() {
+            [] => quote!(()),
+            [one] => one.to_token_stream(),
+            many => quote!((#(#many),*)),
+        };
+        Prologue {
+            span,
+            private,
+            body_sig: item.sig.clone(),
+            args_type,
+            call_args: call_args(item.args.len(), span),
+            fn_name: ident.unraw().to_string(),
+        }
+    }
+
+    /// `LoopFn::new(body, builder)`, built; `default_name` names the loop
+    /// unless `name = "..."` does.
+    fn build(&self, config: &Config, body: TokenStream, default_name: TokenStream) -> TokenStream {
+        let Prologue {
+            span,
+            private,
+            fn_name,
+            ..
+        } = self;
+        let setters = setters(config, private, default_name, *span);
+        quote_spanned! {*span=>
+            #private::build_validated(
+                #private::LoopFn::new(#body, |__builder| __builder #setters .build()),
+                #fn_name,
+            )
+        }
+    }
 }
 
 /// `async fn announce(channel: Channel) -> R { ... }` becomes
@@ -49,114 +100,109 @@ pub(crate) fn r#loop(args: TokenStream, item: TokenStream) -> TokenStream {
 /// inside its initializer.
 fn static_loop(item: &LoopItem, config: &Config) -> TokenStream {
     let LoopItem {
-        outer_attrs,
-        inner_attrs,
+        loop_attrs,
+        body_attrs,
         vis,
         sig,
-        block,
-        args,
+        body,
         output,
         ..
     } = item;
     let ident = &sig.ident;
-    let span = Span::mixed_site().located_at(ident.span());
-    let private = private_path(config, span);
-    let body = Ident::new("__tasks_body", span);
-    let mut body_sig = sig.clone();
-    body_sig.ident = body.clone();
-    let args_type = args_type(args);
-    let call = call_args(args.len(), span);
-    let fn_name = ident.unraw().to_string();
-    let default_name = quote_spanned!(span=>
+    let mut prologue = Prologue::new(item, config);
+    let body_name = Ident::new("__tasks_body", prologue.span);
+    prologue.body_sig.ident = body_name.clone();
+    let Prologue {
+        span,
+        private,
+        body_sig,
+        args_type,
+        call_args,
+        fn_name,
+    } = &prologue;
+    let default_name = quote_spanned!(*span=>
         ::core::concat!(::core::module_path!(), "::", #fn_name)
     );
-    let setters = setters(config, &private, default_name, span);
-    quote_spanned! {span=>
-        #(#outer_attrs)*
+    let built = prologue.build(
+        config,
+        quote_spanned!(*span=> |__args: #args_type| #body_name(#(#call_args),*)),
+        default_name,
+    );
+    quote_spanned! {*span=>
+        #(#loop_attrs)*
         #[allow(non_upper_case_globals)]
         #vis static #ident: #private::LazyLock<#private::LoopFn<#args_type, #output>> =
             #private::LazyLock::new(|| {
                 // The attribute requires `async`, awaited or not.
                 #[allow(clippy::unused_async)]
-                #(#inner_attrs)*
-                #body_sig #block
+                #(#body_attrs)*
+                #body_sig #body
 
-                #private::build_validated(
-                    #private::LoopFn::new(
-                        |__args: #args_type| #body(#(#call),*),
-                        |__builder| __builder #setters .build(),
-                    ),
-                    #fn_name,
-                )
+                #built
             });
     }
 }
 
-/// `async fn counter_loop(self: Arc<Self>, ...) -> R { ... }` becomes the
-/// accessor `fn counter_loop(self: &Arc<Self>) -> &LoopFn<A, R>`, which
+/// `async fn counter_loop(self: Arc<Self>, ...) -> R { ... }` becomes
+/// the accessor `fn counter_loop(self: &Arc<Self>) -> &LoopFn<A, R>`, which
 /// makes the loop once per instance and keeps it in the instance's
 /// `counter_loop: LoopSlot<A, R>` field, and the body, renamed and hidden.
 fn method_loop(item: &LoopItem, config: &Config) -> TokenStream {
     let LoopItem {
-        outer_attrs,
-        inner_attrs,
+        loop_attrs,
+        body_attrs,
         vis,
         sig,
-        block,
-        method,
-        args,
+        body,
+        receiver,
         output,
+        ..
     } = item;
     let ident = &sig.ident;
-    let span = Span::mixed_site().located_at(ident.span());
-    let private = private_path(config, span);
     let hidden = format_ident!("__tasks_loop_{}", ident.unraw(), span = ident.span());
-    let mut body_sig = sig.clone();
-    body_sig.ident = hidden.clone();
-    if *method == Some(ReceiverForm::Replaced) {
-        if let Some(first) = body_sig.inputs.first_mut() {
-            if let FnArg::Receiver(receiver) = &*first {
-                // The body's `self` keeps the user's span, so that its uses
-                // of `self` still refer to it.
-                let (mutability, self_token) = (receiver.mutability, receiver.self_token);
-                *first = syn::parse_quote!(#mutability #self_token: #private::Arc<Self>);
-            }
-        }
+    let mut prologue = Prologue::new(item, config);
+    prologue.body_sig.ident = hidden.clone();
+    if *receiver == Some(ReceiverForm::Replaced) {
+        replace_receiver(&mut prologue.body_sig, &prologue.private);
     }
-    let args_type = args_type(args);
-    let call = call_args(args.len(), span);
-    let fn_name = ident.unraw().to_string();
-    let default_name = quote_spanned!(span=> #private::method_name::<Self>(#fn_name));
-    let setters = setters(config, &private, default_name, span);
+    let Prologue {
+        span,
+        private,
+        body_sig,
+        args_type,
+        call_args,
+        fn_name,
+    } = &prologue;
+    let default_name = quote_spanned!(*span=> #private::method_name::<Self>(#fn_name));
+    let built = prologue.build(
+        config,
+        quote_spanned! {*span=>
+            move |__args: #args_type| {
+                let __this = #private::Weak::upgrade(&__weak);
+                async move {
+                    match __this {
+                        ::core::option::Option::Some(__this) => {
+                            Self::#hidden(__this #(, #call_args)*).await
+                        }
+                        ::core::option::Option::None => {
+                            <#output as #private::Skipped>::skipped()
+                        }
+                    }
+                }
+            }
+        },
+        default_name,
+    );
     // The slot is taken with a struct pattern, on the method's name: a
     // missing field reads "struct `X` does not have a field named `y`".
-    let field = Ident::new(&fn_name, span);
-    let accessor = quote_spanned! {span=>
-        #(#outer_attrs)*
+    let mut field = ident.clone();
+    field.set_span(*span);
+    let accessor = quote_spanned! {*span=>
+        #(#loop_attrs)*
         #vis fn #ident(self: &#private::Arc<Self>) -> &#private::LoopFn<#args_type, #output> {
             let Self { #field: __slot, .. } = &**self;
             let __weak = #private::Arc::downgrade(self);
-            #private::LoopSlot::get_or_init(__slot, move || {
-                #private::build_validated(
-                    #private::LoopFn::new(
-                        move |__args: #args_type| {
-                            let __this = #private::Weak::upgrade(&__weak);
-                            async move {
-                                match __this {
-                                    ::core::option::Option::Some(__this) => {
-                                        Self::#hidden(__this #(, #call)*).await
-                                    }
-                                    ::core::option::Option::None => {
-                                        <#output as #private::Skipped>::skipped()
-                                    }
-                                }
-                            }
-                        },
-                        |__builder| __builder #setters .build(),
-                    ),
-                    #fn_name,
-                )
-            })
+            #private::LoopSlot::get_or_init(__slot, move || #built)
         }
     };
     quote! {
@@ -164,25 +210,21 @@ fn method_loop(item: &LoopItem, config: &Config) -> TokenStream {
 
         #[doc(hidden)]
         #[allow(clippy::unused_async)]
-        #(#inner_attrs)*
-        #body_sig #block
+        #(#body_attrs)*
+        #body_sig #body
     }
 }
 
-/// `<crate>::__private`.
-fn private_path(config: &Config, span: Span) -> TokenStream {
-    match &config.krate {
-        Some(path) => quote_spanned!(span=> #path::__private),
-        None => quote_spanned!(span=> ::tasks::__private),
-    }
-}
-
-/// The loop's argument type: `()`, the one type, or a tuple.
-fn args_type(args: &[Type]) -> TokenStream {
-    match args {
-        [] => quote!(()),
-        [one] => one.to_token_stream(),
-        many => quote!((#(#many),*)),
+/// Gives the body the receiver `self: Arc<Self>` in place of the one
+/// reported.
+fn replace_receiver(body_sig: &mut Signature, private: &TokenStream) {
+    if let Some(first) = body_sig.inputs.first_mut() {
+        if let FnArg::Receiver(receiver) = &*first {
+            // The body's `self` keeps the user's span, so that its uses of
+            // `self` still refer to it.
+            let (mutability, self_token) = (receiver.mutability, receiver.self_token);
+            *first = syn::parse_quote!(#mutability #self_token: #private::Arc<Self>);
+        }
     }
 }
 
@@ -212,29 +254,48 @@ fn setters(
     span: Span,
 ) -> TokenStream {
     let mut setters = TokenStream::new();
+    let interval = &config.interval;
     for (setter, value) in [
-        ("seconds", config.seconds),
-        ("minutes", config.minutes),
-        ("hours", config.hours),
+        ("seconds", interval.seconds),
+        ("minutes", interval.minutes),
+        ("hours", interval.hours),
     ] {
         if let Some(value) = value {
             let setter = Ident::new(setter, span);
-            let value = Literal::f64_suffixed(value);
+            let value = float(value);
             setters.extend(quote_spanned!(span=> .#setter(#value)));
         }
     }
-    if let Some(times) = config.times.as_ref().filter(|times| !times.is_empty()) {
-        let times = times.iter().map(|time| match &config.tz {
-            Some(tz) => quote_spanned!(span=> #private::TimeOfDay::parse_in(#time, #tz)?),
-            None => quote_spanned!(span=> #private::TimeOfDay::parse(#time)?),
+    if !config.times.is_empty() {
+        let in_zone = config.zone.as_ref().map(|zone| {
+            let zone = match zone {
+                Zone::Iana(path) => quote_spanned!(span=> #private::tz #(::#path)*),
+                Zone::Fixed(seconds) => {
+                    let magnitude = Literal::u32_unsuffixed(seconds.unsigned_abs());
+                    let minus = (*seconds < 0).then(|| quote_spanned!(span=> -));
+                    quote_spanned!(span=> #private::Zone::fixed(#minus #magnitude)?)
+                }
+            };
+            quote_spanned!(span=> .in_zone(#zone))
         });
+        let times = config.times.iter().map(
+            |Time {
+                 hour,
+                 minute,
+                 second,
+             }| {
+                let [hour, minute, second] =
+                    [hour, minute, second].map(|n| Literal::u32_unsuffixed(*n));
+                quote_spanned!(span=> #private::TimeOfDay::new(#hour, #minute, #second)? #in_zone)
+            },
+        );
         setters.extend(quote_spanned!(span=> .times([#(#times),*])));
     }
     if let Some(count) = config.count {
         let count = Literal::u64_suffixed(count);
         setters.extend(quote_spanned!(span=> .count(#count)));
     }
-    if let Some(reconnect) = &config.reconnect {
+    if let Some(reconnect) = config.reconnect {
         setters.extend(quote_spanned!(span=> .reconnect(#reconnect)));
     }
     let name = match &config.name {
@@ -243,6 +304,17 @@ fn setters(
     };
     setters.extend(quote_spanned!(span=> .name(#name)));
     setters
+}
+
+/// A finite `f64` (as validation leaves them) as a literal, its sign a
+/// separate token.
+fn float(value: f64) -> TokenStream {
+    let literal = Literal::f64_suffixed(value.abs());
+    if value.is_sign_negative() {
+        quote!(-#literal)
+    } else {
+        literal.into_token_stream()
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +396,80 @@ mod tests {
             output.contains("__tasks_body (__args . 0 , __args . 1)"),
             "{output}"
         );
+    }
+
+    #[test]
+    fn times_and_zones_are_emitted_as_values() {
+        for (tz, zone) in [
+            ("Asia/Seoul", ":: tasks :: __private :: tz :: Asia :: Seoul"),
+            (
+                "Etc/GMT+9",
+                ":: tasks :: __private :: tz :: Etc :: GMTPlus9",
+            ),
+            (
+                "-05:30",
+                ":: tasks :: __private :: Zone :: fixed (- 19800) ?",
+            ),
+            ("+0100", ":: tasks :: __private :: Zone :: fixed (3600) ?"),
+        ] {
+            let output = r#loop(
+                quote!(time = ["08:00", "20:30:15"], tz = #tz),
+                quote!(
+                    async fn tick() {}
+                ),
+            )
+            .to_string();
+            let times = format!(
+                ". times ([:: tasks :: __private :: TimeOfDay :: new (8 , 0 , 0) ? . in_zone ({zone}) , \
+                 :: tasks :: __private :: TimeOfDay :: new (20 , 30 , 15) ? . in_zone ({zone})])"
+            );
+            assert!(output.contains(&times), "{output}");
+            assert!(!output.contains("\"08:00\""), "{output}");
+        }
+    }
+
+    #[test]
+    fn times_without_a_zone_are_in_utc() {
+        let output = r#loop(
+            quote!(time = "08:00"),
+            quote!(
+                async fn tick() {}
+            ),
+        )
+        .to_string();
+        assert!(
+            output.contains(". times ([:: tasks :: __private :: TimeOfDay :: new (8 , 0 , 0) ?])"),
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn interval_parts_keep_their_sign() {
+        let output = r#loop(
+            quote!(minutes = 1, seconds = -15),
+            quote!(
+                async fn tick() {}
+            ),
+        )
+        .to_string();
+        assert!(
+            output.contains(". seconds (- 15f64) . minutes (1f64)"),
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn a_body_that_does_not_parse_still_emits_the_loop() {
+        let output = r#loop(
+            quote!(seconds = 1),
+            quote!(
+                async fn tick() { let x = ; }
+            ),
+        )
+        .to_string();
+        assert!(output.contains("static tick"), "{output}");
+        assert!(output.contains("{ let x = ; }"), "{output}");
+        assert!(!output.contains("compile_error"), "{output}");
     }
 
     #[test]

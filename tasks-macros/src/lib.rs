@@ -1,16 +1,14 @@
 //! The `#[loop]` attribute of the [`tasks`](https://docs.rs/tasks) crate;
 //! use it through `tasks::r#loop` (or its keyword-free alias
 //! `tasks::task_loop`), not from here.
-//!
-//! Where the code lives: the arguments are read in `args.rs`, the annotated
-//! function in `item.rs`, checked in `validate.rs` and turned into code in
-//! `expand.rs`.
 #![forbid(unsafe_code)]
 
 mod args;
+mod ctxt;
 mod expand;
-mod item;
+mod input;
 mod validate;
+mod zone;
 
 /// Turns an `async fn` into a background task loop: the port of
 /// discord.py's `@tasks.loop` decorator.
@@ -56,18 +54,21 @@ mod validate;
 ///
 /// | argument | type | default | meaning |
 /// | --- | --- | --- | --- |
-/// | `seconds` | integer or float, ≥ 0 | `0` | seconds between iterations |
-/// | `minutes` | integer or float, ≥ 0 | `0` | minutes, added to `seconds` |
-/// | `hours` | integer or float, ≥ 0 | `0` | hours, added to `seconds` and `minutes` |
+/// | `seconds` | integer or float | `0` | seconds between iterations |
+/// | `minutes` | integer or float | `0` | minutes, added to `seconds` |
+/// | `hours` | integer or float | `0` | hours, added to `seconds` and `minutes` |
 /// | `time` | `"HH:MM"` or `"HH:MM:SS"`, or a non-empty list `["08:00", "20:00"]` | none: run every interval | run at these times of day instead (not with `seconds`/`minutes`/`hours`) |
-/// | `tz` | an IANA name (`"Asia/Seoul"`) or a fixed offset (`"+09:00"`) | `"UTC"` | the time zone of `time` (only with `time`) |
+/// | `tz` | an IANA name (`"Asia/Seoul"`) or a UTC offset written `±HH:MM`, `±HHMM` or `±HH` (`"+09:00"`, `"-0530"`, `"+01"`) | `"UTC"` | the time zone of `time` (only with `time`) |
 /// | `count` | integer ≥ 1 | endless | stop after this many successful iterations |
 /// | `reconnect` | `true` or `false` | `true` | retry the errors of the held types (`std::io::Error`, tokio timeouts, and those added with `add_exception_type`) with a backoff |
 /// | `name` | string | the function's path (`my_crate::announce`, `my_crate::Cog::counter_loop`) | the loop's name in logs |
 /// | `crate` | a path as a string | `"::tasks"` | where `tasks` is, when the dependency is renamed (`crate = "my_tasks"`) |
 ///
-/// Without `seconds`, `minutes`, `hours` or `time`, the loop runs again as
-/// soon as an iteration ends, as in discord.py.
+/// The interval, `seconds + 60 × minutes + 3600 × hours`, is from zero to
+/// 100 years; a part may be negative or fractional as long as the total is
+/// in range (`minutes = 1, seconds = -15`), as in discord.py. Without
+/// `seconds`, `minutes`, `hours` or `time`, the loop runs again as soon as
+/// an iteration ends.
 ///
 /// # What it generates, and why
 ///
@@ -126,9 +127,11 @@ mod validate;
 /// # Ok::<(), tasks::ConfigError>(())
 /// ```
 ///
-/// Times of day become `.times([TimeOfDay::parse_in("08:00", "Asia/Seoul")?, ..])`,
-/// `reconnect` and `name` their setters. The builder's checks cannot fail,
-/// since the attribute made them at compile time.
+/// Times of day become values, read at compile time:
+/// `.times([TimeOfDay::new(8, 0, 0)?.in_zone(tz::Asia::Seoul), ..])`, and
+/// `Zone::fixed(32400)?` for `tz = "+09:00"`; `reconnect` and `name` become
+/// their setters. The builder's checks cannot fail, since the attribute
+/// made them at compile time.
 ///
 /// # Methods: a loop per instance
 ///
@@ -190,13 +193,16 @@ mod validate;
 ///
 /// Each of these is an error on the token to fix, all reported in one
 /// compile, with the loop still generated so that its uses do not add
-/// errors: a negative or non-numeric interval, `count = 0`, `time` with
-/// `seconds`/`minutes`/`hours`, an empty `time` list, a time that is not a
-/// time of day (`"25:00"`, `"8am"`), an unknown time zone, `tz` without
-/// `time`, an unknown or repeated argument, a literal of the wrong type, a
-/// function that is not `async`, is generic, or takes `&self`, and the
-/// attribute on something that is not a function. A body whose future is
-/// not `Send` is reported as such, with the value held across an `.await`.
+/// errors: a non-numeric interval, one that adds up to less than zero or
+/// more than 100 years, `count = 0`, `time` with `seconds`/`minutes`/
+/// `hours`, an empty `time` list, a time that is not a time of day
+/// (`"25:00"`, `"8am"`), an unknown time zone or an offset in another form
+/// (`"+9"`, `"+0:900"`), `tz` without `time`, an unknown or repeated
+/// argument, a literal of the wrong type, a function that is not `async`,
+/// is generic, or takes `&self`, and the attribute on something that is
+/// not a function. A body whose future is not `Send` is reported as such,
+/// with the value held across an `.await`. A body that does not parse yet
+/// still makes the loop: its syntax error is the only error.
 ///
 /// ```compile_fail
 /// #[tasks::r#loop(seconds = 5, time = "08:00")] // `seconds` cannot be combined with `time`

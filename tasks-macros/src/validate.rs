@@ -1,141 +1,197 @@
-//! What the arguments mean, checked at compile time with the rules of the
-//! runtime's builder: intervals, count, times of day and time zones.
+//! What the arguments mean: intervals, count, times of day and time zones,
+//! checked at compile time and turned into typed values.
 //!
-//! Every check that the builder would make at run time is made here, so
-//! that the generated `build` cannot fail (the unit tests below hold the
-//! two sets of rules together).
+//! The rules are `tasks_syntax`'s, the ones the runtime's builder applies
+//! (time zones are read in `zone.rs`), so the generated `build` cannot
+//! fail; the unit tests compare the two on samples.
 
-use std::time::Duration;
+use syn::{LitStr, Path};
+use tasks_syntax::IntervalError;
 
-use syn::{LitBool, LitStr, Path};
-
-use crate::args::{Args, Given, Number, NumberLit};
+use crate::args::{Args, Given, Number, NumberLit, Times};
+use crate::ctxt::Ctxt;
+use crate::zone::{self, Zone};
 
 /// The checked arguments: what the generated code sets on the builder.
+///
+/// A value that failed its check is left out (its error is in the
+/// [`Ctxt`]), so that the loop is still generated.
 pub(crate) struct Config {
-    pub(crate) seconds: Option<f64>,
-    pub(crate) minutes: Option<f64>,
-    pub(crate) hours: Option<f64>,
-    /// The times of day as written, and their zone.
-    pub(crate) times: Option<Vec<LitStr>>,
-    pub(crate) tz: Option<LitStr>,
+    pub(crate) interval: Interval,
+    pub(crate) times: Vec<Time>,
+    /// The zone of `times`, when given.
+    pub(crate) zone: Option<Zone>,
     pub(crate) count: Option<u64>,
-    pub(crate) reconnect: Option<LitBool>,
+    pub(crate) reconnect: Option<bool>,
     pub(crate) name: Option<LitStr>,
     /// `crate = "..."`, if given.
     pub(crate) krate: Option<Path>,
 }
 
-/// Checks the arguments; each problem is pushed onto `errors`, on the token
+/// The parts of a relative interval, as given; each finite, their total
+/// within the runtime's limits.
+#[derive(Default)]
+pub(crate) struct Interval {
+    pub(crate) seconds: Option<f64>,
+    pub(crate) minutes: Option<f64>,
+    pub(crate) hours: Option<f64>,
+}
+
+/// A time of day, on a 24-hour clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Time {
+    pub(crate) hour: u32,
+    pub(crate) minute: u32,
+    pub(crate) second: u32,
+}
+
+/// Checks the arguments; each problem is recorded in `ctxt`, on the token
 /// to fix.
-pub(crate) fn config(args: Args, errors: &mut Vec<syn::Error>) -> Config {
-    let seconds = interval(args.seconds.as_ref(), "seconds", errors);
-    let minutes = interval(args.minutes.as_ref(), "minutes", errors);
-    let hours = interval(args.hours.as_ref(), "hours", errors);
-    let total =
-        seconds.unwrap_or(0.0) + minutes.unwrap_or(0.0) * 60.0 + hours.unwrap_or(0.0) * 3600.0;
-    if Duration::try_from_secs_f64(total).is_err() {
-        let last = [&args.hours, &args.minutes, &args.seconds]
+pub(crate) fn config(args: Args, ctxt: &Ctxt) -> Config {
+    if let Some(time) = &args.time {
+        for given in [&args.seconds, &args.minutes, &args.hours]
             .into_iter()
             .flatten()
-            .next();
-        if let Some(given) = last {
-            errors.push(syn::Error::new_spanned(
-                &given.value,
-                "the interval is too long for the loop to wait: give a shorter one",
-            ));
-        }
-    }
-
-    if let Some(time) = &args.time {
-        for (given, key) in [
-            (&args.seconds, "seconds"),
-            (&args.minutes, "minutes"),
-            (&args.hours, "hours"),
-        ] {
-            if let Some(given) = given {
-                errors.push(syn::Error::new(
-                    given.key,
-                    format!(
-                        "`{key}` cannot be combined with `time`: a loop runs either every \
-                         interval or at times of day, so remove `{key}` or `time`"
-                    ),
-                ));
-            }
+        {
+            let key = given.key.name;
+            ctxt.error_at(
+                given.key.span,
+                format!(
+                    "`{key}` cannot be combined with `time`: a loop runs either every \
+                     interval or at times of day, so remove `{key}` or `time`"
+                ),
+            );
         }
         if time.value.times.is_empty() {
-            errors.push(syn::Error::new(
-                time.value.list.unwrap_or(time.key),
+            ctxt.error_at(
+                time.value.brackets.unwrap_or(time.key.span),
                 "the list of times is empty: give at least one, such as `time = [\"08:00\"]`",
-            ));
-        }
-        for lit in &time.value.times {
-            if time_of_day(&lit.value()).is_none() {
-                errors.push(syn::Error::new(
-                    lit.span(),
-                    format!(
-                        "`{}` is not a time of day: write \"HH:MM\" or \"HH:MM:SS\" \
-                         on a 24-hour clock, such as \"08:00\" or \"20:30:00\"",
-                        lit.value()
-                    ),
-                ));
-            }
+            );
         }
     }
-
     if let Some(tz) = &args.tz {
         if args.time.is_none() {
-            errors.push(syn::Error::new(
-                tz.key,
+            ctxt.error_at(
+                tz.key.span,
                 "`tz` is the time zone of `time`: add `time = \"HH:MM\"`, or remove `tz`",
-            ));
-        }
-        if let Err(message) = zone(&tz.value.value()) {
-            errors.push(syn::Error::new(tz.value.span(), message));
+            );
         }
     }
-
     Config {
-        seconds,
-        minutes,
-        hours,
-        times: args.time.map(|t| t.value.times),
-        tz: args.tz.map(|t| t.value),
-        count: count(args.count.as_ref(), errors),
-        reconnect: args.reconnect.map(|r| r.value),
-        name: args.name.map(|n| n.value),
-        krate: args.krate.map(|k| k.value),
+        interval: interval(&args, ctxt),
+        times: args
+            .time
+            .map(|time| times(time.value, ctxt))
+            .unwrap_or_default(),
+        zone: args.tz.and_then(|tz| zone(&tz.value, ctxt)),
+        count: args.count.and_then(|count| self::count(&count, ctxt)),
+        reconnect: args.reconnect.map(|reconnect| reconnect.value.value),
+        name: args.name.map(|name| name.value),
+        krate: args.krate.map(|krate| krate.value),
     }
 }
 
-/// A number of seconds, minutes or hours: finite, not negative.
-fn interval(given: Option<&Given<Number>>, key: &str, errors: &mut Vec<syn::Error>) -> Option<f64> {
-    let number = &given?.value;
-    let parsed = match &number.lit {
+/// The interval's parts, if their total is one the runtime accepts; if
+/// not, an error on the part that takes it out of range.
+fn interval(args: &Args, ctxt: &Ctxt) -> Interval {
+    let [seconds, minutes, hours] = [&args.seconds, &args.minutes, &args.hours].map(|given| {
+        given.as_ref().map(|given| Part {
+            given,
+            value: signed_value(&given.value),
+        })
+    });
+    let value = |part: &Option<Part>| part.as_ref().map_or(0.0, |part| part.value);
+    match tasks_syntax::interval_total(value(&seconds), value(&minutes), value(&hours)) {
+        Ok(_) => Interval {
+            seconds: seconds.map(|part| part.value),
+            minutes: minutes.map(|part| part.value),
+            hours: hours.map(|part| part.value),
+        },
+        Err(error) => {
+            let parts: Vec<Part> = [seconds, minutes, hours].into_iter().flatten().collect();
+            blame(&parts, error, ctxt);
+            Interval::default()
+        }
+    }
+}
+
+/// One part of an interval: `seconds`, `minutes` or `hours`.
+struct Part<'a> {
+    given: &'a Given<Number>,
+    value: f64,
+}
+
+impl Part<'_> {
+    /// What the part adds to the total, in seconds, in range or not
+    /// (`tasks_syntax` holds the units' sizes).
+    fn seconds(&self) -> f64 {
+        let total = match self.given.key.name {
+            "minutes" => tasks_syntax::interval_total(0.0, self.value, 0.0),
+            "hours" => tasks_syntax::interval_total(0.0, 0.0, self.value),
+            _ => tasks_syntax::interval_total(self.value, 0.0, 0.0),
+        };
+        match total {
+            Ok(total)
+            | Err(IntervalError::Negative { total })
+            | Err(IntervalError::TooLong { total }) => total,
+            Err(IntervalError::NonFinite { value, .. }) => value,
+        }
+    }
+}
+
+/// Reports an interval out of range on the part to fix: the one that is
+/// not a number, or the one that adds the most in the direction the total
+/// is out of range.
+fn blame(parts: &[Part], error: IntervalError, ctxt: &Ctxt) {
+    let by_seconds = |a: &&Part, b: &&Part| a.seconds().total_cmp(&b.seconds());
+    let blamed = match error {
+        IntervalError::NonFinite { unit, .. } => {
+            parts.iter().find(|part| part.given.key.name == unit)
+        }
+        IntervalError::Negative { .. } => parts.iter().min_by(by_seconds),
+        IntervalError::TooLong { .. } => parts.iter().max_by(by_seconds),
+    };
+    let Some(Part { given, .. }) = blamed else {
+        return;
+    };
+    let part = format!("`{} = {}`", given.key.name, given.value);
+    let message = match error {
+        IntervalError::NonFinite { .. } => {
+            format!("{part} is out of range: an interval is at most 100 years")
+        }
+        IntervalError::Negative { .. } if parts.len() == 1 => {
+            format!("{part} makes the interval negative: give zero or more")
+        }
+        IntervalError::Negative { total } => format!(
+            "{part} makes the interval negative, {total} seconds in all: make the total \
+             zero or more"
+        ),
+        IntervalError::TooLong { .. } => format!(
+            "{part} makes the interval longer than 100 years, the longest a loop waits: \
+             give a shorter one"
+        ),
+    };
+    ctxt.error_spanned_by(&given.value, message);
+}
+
+/// A number as written, sign included; integers too large for an `f64`
+/// are infinite.
+fn signed_value(number: &Number) -> f64 {
+    let value = match &number.lit {
         NumberLit::Int(lit) => lit.base10_parse::<f64>(),
         NumberLit::Float(lit) => lit.base10_parse::<f64>(),
-    };
-    let error = |message: String| syn::Error::new_spanned(number, message);
-    match parsed {
-        Ok(_) if number.minus.is_some() => {
-            errors.push(error(format!(
-                "`{key}` cannot be negative: give zero or more"
-            )));
-            None
-        }
-        Ok(value) if value.is_finite() => Some(value),
-        _ => {
-            errors.push(error(format!(
-                "`{key}` is too large: give a shorter interval"
-            )));
-            None
-        }
+    }
+    .unwrap_or(f64::INFINITY);
+    if number.minus.is_some() {
+        -value
+    } else {
+        value
     }
 }
 
 /// The count: a whole number, at least 1.
-fn count(given: Option<&Given<Number>>, errors: &mut Vec<syn::Error>) -> Option<u64> {
-    let number = &given?.value;
+fn count(given: &Given<Number>, ctxt: &Ctxt) -> Option<u64> {
+    let number = &given.value;
     let NumberLit::Int(lit) = &number.lit else {
         return None; // Reported while parsing.
     };
@@ -149,54 +205,64 @@ fn count(given: Option<&Given<Number>>, errors: &mut Vec<syn::Error>) -> Option<
             Err(_) => format!("`count` is too large: the most is {}", u64::MAX),
         }
     };
-    errors.push(syn::Error::new_spanned(number, message));
+    ctxt.error_spanned_by(number, message);
     None
 }
 
-/// `"HH:MM"` or `"HH:MM:SS"`, two digits each, on a 24-hour clock: the
-/// rules of `TimeOfDay::parse`.
-pub(crate) fn time_of_day(text: &str) -> Option<(u32, u32, u32)> {
-    tasks_syntax::time_of_day(text)
+/// The times of day that are valid; an error on each that is not.
+fn times(times: Times, ctxt: &Ctxt) -> Vec<Time> {
+    times
+        .times
+        .iter()
+        .filter_map(|lit| {
+            let time = time_of_day(&lit.value());
+            if time.is_none() {
+                ctxt.error_at(
+                    lit.span(),
+                    format!(
+                        "`{}` is not a time of day: write \"HH:MM\" or \"HH:MM:SS\" \
+                         on a 24-hour clock, such as \"08:00\" or \"20:30:00\"",
+                        lit.value()
+                    ),
+                );
+            }
+            time
+        })
+        .collect()
 }
 
-/// An IANA name or a fixed offset: the rules of `Zone::from_str`. The
-/// error is the message for the user.
-pub(crate) fn zone(text: &str) -> Result<(), String> {
-    if text == "Z" || text == "z" {
-        return Ok(());
-    }
-    if text.starts_with('+') || text.starts_with('-') {
-        return fixed_offset(text).ok_or_else(|| {
-            format!(
-                "`{text}` is not a fixed offset: write it as \"+HH:MM\" or \"-HH:MM\", \
-                 such as \"+09:00\""
-            )
-        });
-    }
-    if text.parse::<chrono_tz::Tz>().is_ok() {
-        return Ok(());
-    }
-    let spelled = chrono_tz::TZ_VARIANTS
-        .iter()
-        .find(|tz| tz.name().eq_ignore_ascii_case(text));
-    Err(match spelled {
-        Some(tz) => format!("unknown time zone `{text}`: write \"{}\"", tz.name()),
-        None => format!(
-            "unknown time zone `{text}`: give an IANA name such as \"Asia/Seoul\" \
-             or a fixed offset such as \"+09:00\""
-        ),
+fn time_of_day(text: &str) -> Option<Time> {
+    let (hour, minute, second) = tasks_syntax::time_of_day(text)?;
+    Some(Time {
+        hour,
+        minute,
+        second,
     })
 }
 
-/// `±HH:MM`, `±HHMM` or `±HH`, as the runtime reads them.
-fn fixed_offset(text: &str) -> Option<()> {
-    tasks_syntax::utc_offset(text).map(drop)
+/// The zone named by `lit`, or an error on it.
+fn zone(lit: &LitStr, ctxt: &Ctxt) -> Option<Zone> {
+    match zone::parse(&lit.value()) {
+        Ok(zone) => Some(zone),
+        Err(message) => {
+            ctxt.error_at(lit.span(), message);
+            None
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tasks::{TimeOfDay, Zone};
+    use crate::args;
+    use quote::quote;
+    use tasks::TimeOfDay;
+
+    fn check(tokens: proc_macro2::TokenStream) -> (Config, Vec<String>) {
+        let ctxt = Ctxt::new();
+        let config = config(args::parse(tokens, &ctxt), &ctxt);
+        (config, ctxt.finish())
+    }
 
     #[test]
     fn times_follow_the_runtime() {
@@ -224,51 +290,86 @@ mod tests {
             "99:99",
         ];
         for text in samples {
-            assert_eq!(
-                time_of_day(text).is_some(),
-                TimeOfDay::parse(text).is_ok(),
-                "{text:?}"
-            );
+            let runtime = TimeOfDay::parse(text).ok();
+            let made = time_of_day(text).map(|t| TimeOfDay::new(t.hour, t.minute, t.second));
+            assert_eq!(made.map(Result::ok), runtime.map(Some), "{text:?}");
         }
     }
 
     #[test]
-    fn zones_follow_the_runtime() {
-        let samples = [
-            "Asia/Seoul",
-            "UTC",
-            "Europe/Paris",
-            "America/Argentina/Buenos_Aires",
-            "Etc/GMT+9",
-            "asia/seoul",
-            "Mars/Olympus",
-            "",
-            "Z",
-            "z",
-            "+09:00",
-            "-05:30",
-            "+0900",
-            "+09",
-            "+9",
-            "+24:00",
-            "+09:60",
-            "+09:00:00",
-            "+0:900",
-            "+",
-            "-",
-            "+ab:cd",
-            "GMT",
-        ];
-        for text in samples {
-            assert_eq!(zone(text).is_ok(), text.parse::<Zone>().is_ok(), "{text:?}");
+    fn intervals_add_up_in_range() {
+        let (config, errors) = check(quote!(seconds = 30, minutes = -0.25));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(config.interval.seconds, Some(30.0));
+        assert_eq!(config.interval.minutes, Some(-0.25));
+    }
+
+    #[test]
+    fn an_interval_out_of_range_blames_the_part_that_takes_it_there() {
+        for (tokens, blamed) in [
+            (
+                quote!(seconds = 10000000000000000000),
+                "`seconds = 10000000000000000000` makes the interval longer",
+            ),
+            (
+                quote!(seconds = 5, hours = 1e9),
+                "`hours = 1e9` makes the interval longer",
+            ),
+            (quote!(minutes = 1e999), "`minutes = 1e999` is out of range"),
+            (
+                quote!(seconds = 30, minutes = -1),
+                "`minutes = -1` makes the interval negative, -30 seconds in all",
+            ),
+            (
+                quote!(hours = 876601, seconds = -1),
+                "`hours = 876601` makes the interval longer",
+            ),
+            (
+                quote!(seconds = -5),
+                "`seconds = -5` makes the interval negative: give zero or more",
+            ),
+        ] {
+            let (config, errors) = check(tokens);
+            assert_eq!(errors.len(), 1, "{blamed}: {errors:?}");
+            assert!(errors[0].starts_with(blamed), "{errors:?}");
+            assert!(config.interval.seconds.is_none() && config.interval.hours.is_none());
         }
     }
 
     #[test]
-    fn a_miscased_zone_gets_its_spelling() {
+    fn times_and_zones_become_values() {
+        let (config, errors) = check(quote!(time = ["08:00", "20:30:15"], tz = "-0530"));
+        assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
-            zone("asia/seoul").unwrap_err(),
-            "unknown time zone `asia/seoul`: write \"Asia/Seoul\""
+            config.times,
+            [
+                Time {
+                    hour: 8,
+                    minute: 0,
+                    second: 0
+                },
+                Time {
+                    hour: 20,
+                    minute: 30,
+                    second: 15
+                }
+            ]
         );
+        assert_eq!(config.zone, Some(Zone::Fixed(-19_800)));
+    }
+
+    #[test]
+    fn every_problem_is_reported_and_the_rest_kept() {
+        let (config, errors) = check(quote!(
+            seconds = -1,
+            count = 0,
+            time = ["25:00", "08:00"],
+            tz = "Nowhere",
+            reconnect = true
+        ));
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert_eq!(config.times.len(), 1);
+        assert_eq!(config.reconnect, Some(true));
+        assert!(config.count.is_none() && config.zone.is_none());
     }
 }

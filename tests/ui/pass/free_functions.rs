@@ -35,6 +35,10 @@ async fn boxed_errors(mut tries: u32) -> Result<(), Box<dyn std::error::Error + 
 #[tasks::r#loop(minutes = 1, crate = "::tasks")]
 async fn explicit_crate() {}
 
+/// A part may be negative when the total is not, as in discord.py.
+#[tasks::r#loop(minutes = 1, seconds = -15)]
+async fn mixed_signs() {}
+
 fn main() {
     let _: &LoopFn = &no_argument;
     let _: &LoopFn<Arc<AtomicU32>, Result<(), SendError>> = &one_argument;
@@ -44,6 +48,7 @@ fn main() {
     assert_eq!(boxed_errors.time().map(|t| t.len()), Some(1));
     assert_eq!(one_argument.seconds(), Some(0.5));
     assert!(explicit_crate.name().ends_with("explicit_crate"));
+    assert_eq!((mixed_signs.minutes(), mixed_signs.seconds()), (Some(1.0), Some(-15.0)));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()

@@ -11,6 +11,7 @@ struct CounterCog {
     count: Mutex<u32>,
     counter_loop: LoopSlot,
     add_loop: LoopSlot<(u32, u32), Result<(), std::io::Error>>,
+    r#type: LoopSlot,
 }
 
 impl CounterCog {
@@ -25,6 +26,10 @@ impl CounterCog {
         *self.count.lock().await += a + b;
         Ok(())
     }
+
+    /// A raw identifier names the method and its field alike.
+    #[tasks::r#loop(seconds = 1)]
+    async fn r#type(self: Arc<Self>) {}
 }
 
 fn main() {
@@ -41,6 +46,7 @@ fn main() {
         assert!(cog.add_loop().call((10, 20)).await.is_ok());
         assert_eq!(*cog.count.lock().await, 33);
         assert!(!other.counter_loop().is_running());
+        assert!(cog.r#type().name().ends_with("CounterCog::type"));
         assert_eq!(*other.count.lock().await, 0);
     });
 }

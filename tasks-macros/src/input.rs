@@ -1,5 +1,10 @@
-//! Parsing the annotated item: an `async fn`, free or a method that takes
+//! The annotated item: an `async fn`, free or a method that takes
 //! `self: Arc<Self>`.
+//!
+//! The function is read as a signature and a body of raw tokens: a body
+//! that does not parse (the user is mid-edit) is emitted as written, so the
+//! compiler reports its real syntax error while the loop still exists for
+//! the code that uses it.
 //!
 //! A problem with the signature is reported on its token and, where the
 //! intent is clear (a missing `async`, a stray `unsafe`, a borrowed
@@ -9,12 +14,15 @@
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
+use syn::parse::{Parse, ParseStream};
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{
-    Attribute, Block, FnArg, GenericArgument, Item, ItemFn, Lifetime, PathArguments, Receiver,
+    braced, token, Attribute, FnArg, GenericArgument, Item, Lifetime, PathArguments, Receiver,
     ReturnType, Signature, Token, Type, TypeImplTrait, TypeReference, Visibility,
 };
+
+use crate::ctxt::Ctxt;
 
 /// What the attribute was put on.
 pub(crate) enum Input {
@@ -27,16 +35,17 @@ pub(crate) enum Input {
 /// The function that becomes a loop.
 pub(crate) struct LoopItem {
     /// Attributes for the loop itself: docs, `cfg`, `deprecated`, lints.
-    pub(crate) outer_attrs: Vec<Attribute>,
-    /// Attributes for the body function: everything but docs.
-    pub(crate) inner_attrs: Vec<Attribute>,
+    pub(crate) loop_attrs: Vec<Attribute>,
+    /// Attributes for the body function: everything but docs and
+    /// `deprecated`.
+    pub(crate) body_attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,
     /// The signature, made `async`, without `const`, `unsafe` or an ABI.
     pub(crate) sig: Signature,
-    pub(crate) block: Box<Block>,
+    pub(crate) body: Body,
     /// For a method: whether its receiver is `self: Arc<Self>` as written
     /// (if not, it was reported, and the output uses that form).
-    pub(crate) method: Option<ReceiverForm>,
+    pub(crate) receiver: Option<ReceiverForm>,
     /// The types of the arguments after `self`, elided lifetimes made
     /// `'static`.
     pub(crate) args: Vec<Type>,
@@ -45,8 +54,21 @@ pub(crate) struct LoopItem {
     pub(crate) output: Type,
 }
 
+/// A function's body as written, braces included, not parsed.
+pub(crate) struct Body {
+    brace: token::Brace,
+    tokens: TokenStream,
+}
+
+impl ToTokens for Body {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.brace
+            .surround(tokens, |inside| self.tokens.to_tokens(inside));
+    }
+}
+
 /// The receiver of a loop method.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ReceiverForm {
     /// `self: Arc<Self>`.
     ArcSelf,
@@ -54,27 +76,52 @@ pub(crate) enum ReceiverForm {
     Replaced,
 }
 
-/// Parses the item, pushing each problem onto `errors`.
-pub(crate) fn parse(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Input {
-    let item: ItemFn = match syn::parse2(tokens.clone()) {
-        Ok(item) => item,
+/// A function, read up to its body.
+struct MaybeFn {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    body: Body,
+}
+
+impl Parse for MaybeFn {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let content;
+        let brace = braced!(content in input);
+        let tokens = content.parse()?;
+        Ok(MaybeFn {
+            attrs,
+            vis,
+            sig,
+            body: Body { brace, tokens },
+        })
+    }
+}
+
+/// Reads the item, recording each problem in `ctxt`.
+pub(crate) fn parse(tokens: TokenStream, ctxt: &Ctxt) -> Input {
+    let function: MaybeFn = match syn::parse2(tokens.clone()) {
+        Ok(function) => function,
         Err(_) => {
-            errors.push(not_a_function(&tokens));
+            not_a_function(&tokens, ctxt);
             return Input::Other(tokens);
         }
     };
-    if is_generic(&item.sig, errors) {
+    if is_generic(&function.sig, ctxt) {
         return Input::Other(tokens);
     }
-    let ItemFn {
+    let MaybeFn {
         attrs,
         vis,
         mut sig,
-        block,
-    } = item;
-    fix_qualifiers(&mut sig, errors);
-    let method = match sig.inputs.first() {
-        Some(FnArg::Receiver(receiver)) => Some(receiver_form(receiver, errors)),
+        body,
+    } = function;
+    fix_qualifiers(&mut sig, ctxt);
+    let receiver = match sig.inputs.first() {
+        Some(FnArg::Receiver(receiver)) => Some(receiver_form(receiver, ctxt)),
         _ => None,
     };
     let args = sig
@@ -89,122 +136,131 @@ pub(crate) fn parse(tokens: TokenStream, errors: &mut Vec<syn::Error>) -> Input 
         ReturnType::Default => syn::parse_quote!(()),
         ReturnType::Type(_, ty) => static_lifetimes(ty),
     };
-    let (outer_attrs, inner_attrs) = split_attrs(attrs);
+    let (loop_attrs, body_attrs) = split_attrs(attrs);
     Input::Loop(Box::new(LoopItem {
-        outer_attrs,
-        inner_attrs,
+        loop_attrs,
+        body_attrs,
         vis,
         sig,
-        block,
-        method,
+        body,
+        receiver,
         args,
         output,
     }))
 }
 
-/// The error for an item that is not a function, on its keyword.
-fn not_a_function(tokens: &TokenStream) -> syn::Error {
-    let (what, at) =
-        match syn::parse2::<Item>(tokens.clone()) {
-            Ok(Item::Struct(item)) => ("a struct", item.struct_token.into_token_stream()),
-            Ok(Item::Enum(item)) => ("an enum", item.enum_token.into_token_stream()),
-            Ok(Item::Union(item)) => ("a union", item.union_token.into_token_stream()),
-            Ok(Item::Const(item)) => ("a const", item.const_token.into_token_stream()),
-            Ok(Item::Static(item)) => ("a static", item.static_token.into_token_stream()),
-            Ok(Item::Mod(item)) => ("a module", item.mod_token.into_token_stream()),
-            Ok(Item::Impl(item)) => ("an impl block", item.impl_token.into_token_stream()),
-            Ok(Item::Trait(item)) => ("a trait", item.trait_token.into_token_stream()),
-            Ok(Item::Type(item)) => ("a type alias", item.type_token.into_token_stream()),
-            Ok(Item::Use(item)) => ("a use declaration", item.use_token.into_token_stream()),
-            Ok(Item::Macro(item)) => ("a macro", item.mac.path.into_token_stream()),
-            _ => return syn::Error::new_spanned(
+/// Reports an item that is not a function with a body, on its keyword.
+fn not_a_function(tokens: &TokenStream, ctxt: &Ctxt) {
+    let Ok(item) = syn::parse2::<Item>(tokens.clone()) else {
+        // Not an item at all: a syntax error, which the compiler reports on
+        // its exact token when it reads the tokens back unchanged; a report
+        // here would only repeat it.
+        return;
+    };
+    let (what, keyword) = match item {
+        Item::Struct(item) => ("a struct", item.struct_token.into_token_stream()),
+        Item::Enum(item) => ("an enum", item.enum_token.into_token_stream()),
+        Item::Union(item) => ("a union", item.union_token.into_token_stream()),
+        Item::Const(item) => ("a const", item.const_token.into_token_stream()),
+        Item::Static(item) => ("a static", item.static_token.into_token_stream()),
+        Item::Mod(item) => ("a module", item.mod_token.into_token_stream()),
+        Item::Impl(item) => ("an impl block", item.impl_token.into_token_stream()),
+        Item::Trait(item) => ("a trait", item.trait_token.into_token_stream()),
+        Item::Type(item) => ("a type alias", item.type_token.into_token_stream()),
+        Item::Use(item) => ("a use declaration", item.use_token.into_token_stream()),
+        Item::Macro(item) => ("a macro", item.mac.path.into_token_stream()),
+        _ => {
+            ctxt.error_spanned_by(
                 tokens,
                 "`#[loop]` goes on an `async fn` with a body: put it on the function the loop runs",
-            ),
-        };
-    syn::Error::new_spanned(
-        at,
+            );
+            return;
+        }
+    };
+    ctxt.error_spanned_by(
+        keyword,
         format!(
             "`#[loop]` goes on an `async fn`, not on {what}: put it on the function the loop runs"
         ),
-    )
+    );
 }
 
 /// Reports generic parameters, a `where` clause and `impl Trait`
 /// arguments; whether there were any.
-fn is_generic(sig: &Signature, errors: &mut Vec<syn::Error>) -> bool {
-    let before = errors.len();
+fn is_generic(sig: &Signature, ctxt: &Ctxt) -> bool {
+    let mut generic = false;
     if !sig.generics.params.is_empty() {
-        errors.push(syn::Error::new_spanned(
+        generic = true;
+        ctxt.error_spanned_by(
             &sig.generics,
             "a loop cannot be generic: it is a single value, so give its arguments concrete types",
-        ));
+        );
     }
     if let Some(clause) = &sig.generics.where_clause {
-        errors.push(syn::Error::new_spanned(
+        generic = true;
+        ctxt.error_spanned_by(
             clause,
             "a loop cannot have a `where` clause: it is a single value, so give its arguments \
              concrete types",
-        ));
+        );
     }
-    struct ImplTrait<'a>(&'a mut Vec<syn::Error>);
+    struct ImplTrait<'a> {
+        ctxt: &'a Ctxt,
+        found: bool,
+    }
     impl Visit<'_> for ImplTrait<'_> {
         fn visit_type_impl_trait(&mut self, ty: &TypeImplTrait) {
-            self.0.push(syn::Error::new_spanned(
+            self.found = true;
+            self.ctxt.error_spanned_by(
                 ty,
                 "a loop argument cannot be `impl Trait`: the loop is a single value, so give \
                  a concrete type",
-            ));
+            );
         }
     }
+    let mut impl_trait = ImplTrait { ctxt, found: false };
     for arg in &sig.inputs {
         if let FnArg::Typed(typed) = arg {
-            ImplTrait(errors).visit_type(&typed.ty);
+            impl_trait.visit_type(&typed.ty);
         }
     }
-    errors.len() != before
+    generic || impl_trait.found
 }
 
 /// Reports and removes `const`, `unsafe` and an ABI; reports and adds a
 /// missing `async`.
-fn fix_qualifiers(sig: &mut Signature, errors: &mut Vec<syn::Error>) {
+fn fix_qualifiers(sig: &mut Signature, ctxt: &Ctxt) {
     if let Some(constness) = sig.constness.take() {
-        errors.push(syn::Error::new_spanned(
-            constness,
-            "a loop cannot run a `const fn`: remove `const`",
-        ));
+        ctxt.error_spanned_by(constness, "a loop cannot run a `const fn`: remove `const`");
     }
     if let Some(unsafety) = sig.unsafety.take() {
-        errors.push(syn::Error::new_spanned(
+        ctxt.error_spanned_by(
             unsafety,
             "a loop cannot run an `unsafe fn`: remove `unsafe`, and use an `unsafe` block inside",
-        ));
+        );
     }
     if let Some(abi) = sig.abi.take() {
-        errors.push(syn::Error::new_spanned(
-            abi,
-            "a loop cannot run an `extern` fn: remove the ABI",
-        ));
+        ctxt.error_spanned_by(abi, "a loop cannot run an `extern` fn: remove the ABI");
     }
     if sig.asyncness.is_none() {
-        errors.push(syn::Error::new_spanned(
+        ctxt.error_spanned_by(
             sig.fn_token,
             "a loop runs an `async fn`: add `async` before `fn`",
-        ));
+        );
         sig.asyncness = Some(Token![async](sig.fn_token.span));
     }
 }
 
 /// Whether a method's receiver is `self: Arc<Self>`; reported if not.
-fn receiver_form(receiver: &Receiver, errors: &mut Vec<syn::Error>) -> ReceiverForm {
+fn receiver_form(receiver: &Receiver, ctxt: &Ctxt) -> ReceiverForm {
     if receiver.reference.is_none() && receiver.colon_token.is_some() && is_arc_self(&receiver.ty) {
         return ReceiverForm::ArcSelf;
     }
-    errors.push(syn::Error::new_spanned(
+    ctxt.error_spanned_by(
         receiver,
         "a loop method must take `self: Arc<Self>`: its loop runs in the background, beyond \
          any borrow of `self`, and gets the instance's `Arc` for every iteration",
-    ));
+    );
     ReceiverForm::Replaced
 }
 
@@ -258,23 +314,23 @@ fn static_lifetimes(ty: &Type) -> Type {
 /// Splits the attributes between the loop (docs, `cfg`, `deprecated`,
 /// lints) and the body function (everything but docs and `deprecated`).
 fn split_attrs(attrs: Vec<Attribute>) -> (Vec<Attribute>, Vec<Attribute>) {
-    let mut outer = Vec::new();
-    let mut inner = Vec::new();
+    let mut loop_attrs = Vec::new();
+    let mut body_attrs = Vec::new();
     for attr in attrs {
         let path = attr.path();
         if path.is_ident("doc") || path.is_ident("deprecated") {
-            outer.push(attr);
+            loop_attrs.push(attr);
         } else if ["cfg", "allow", "warn", "deny", "forbid"]
             .iter()
             .any(|name| path.is_ident(name))
         {
-            outer.push(attr.clone());
-            inner.push(attr);
+            loop_attrs.push(attr.clone());
+            body_attrs.push(attr);
         } else {
-            inner.push(attr);
+            body_attrs.push(attr);
         }
     }
-    (outer, inner)
+    (loop_attrs, body_attrs)
 }
 
 #[cfg(test)]
@@ -282,9 +338,14 @@ mod tests {
     use super::*;
     use quote::quote;
 
+    fn parse_all(tokens: TokenStream) -> (Input, Vec<String>) {
+        let ctxt = Ctxt::new();
+        let input = parse(tokens, &ctxt);
+        (input, ctxt.finish())
+    }
+
     fn parse_ok(tokens: TokenStream) -> LoopItem {
-        let mut errors = Vec::new();
-        let Input::Loop(item) = parse(tokens, &mut errors) else {
+        let (Input::Loop(item), errors) = parse_all(tokens) else {
             panic!("not a loop")
         };
         assert!(errors.is_empty(), "{errors:?}");
@@ -309,36 +370,43 @@ mod tests {
     }
 
     #[test]
+    fn a_body_that_does_not_parse_is_kept_as_written() {
+        let item = parse_ok(quote!(
+            async fn f(n: u32) -> u32 { let x = ; n + }
+        ));
+        assert_eq!(item.body.to_token_stream().to_string(), "{ let x = ; n + }");
+        assert_eq!(item.args.len(), 1);
+    }
+
+    #[test]
     fn a_method_needs_arc_self() {
         let item = parse_ok(quote!(
             async fn f(self: std::sync::Arc<Self>, n: u32) {}
         ));
-        assert!(item.method == Some(ReceiverForm::ArcSelf));
+        assert_eq!(item.receiver, Some(ReceiverForm::ArcSelf));
         assert_eq!(item.args.len(), 1);
-        let mut errors = Vec::new();
         for receiver in [
             quote!(&self),
             quote!(self),
             quote!(self: Box<Self>),
             quote!(self: Arc<u8>),
         ] {
-            parse(quote!(async fn f(#receiver) {}), &mut errors);
+            let (input, errors) = parse_all(quote!(async fn f(#receiver) {}));
+            assert!(
+                matches!(input, Input::Loop(item) if item.receiver == Some(ReceiverForm::Replaced))
+            );
+            assert_eq!(errors.len(), 1, "{receiver}: {errors:?}");
         }
-        assert_eq!(errors.len(), 4);
     }
 
     #[test]
     fn qualifiers_are_reported_and_fixed() {
-        let mut errors = Vec::new();
-        let Input::Loop(item) = parse(
-            quote!(
-                unsafe fn f() {}
-            ),
-            &mut errors,
-        ) else {
+        let (Input::Loop(item), errors) = parse_all(quote!(
+            unsafe fn f() {}
+        )) else {
             panic!("not a loop")
         };
-        assert_eq!(errors.len(), 2);
+        assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(item.sig.asyncness.is_some() && item.sig.unsafety.is_none());
     }
 
@@ -354,10 +422,23 @@ mod tests {
             quote!(
                 struct S;
             ),
+            quote!(
+                async fn f();
+            ),
         ] {
-            let mut errors = Vec::new();
-            assert!(matches!(parse(tokens, &mut errors), Input::Other(_)));
-            assert_eq!(errors.len(), 1);
+            let (input, errors) = parse_all(tokens);
+            assert!(matches!(input, Input::Other(_)));
+            assert_eq!(errors.len(), 1, "{errors:?}");
         }
+    }
+
+    #[test]
+    fn a_signature_that_does_not_parse_is_left_to_the_compiler() {
+        let tokens = quote!(
+            async fn f(n: ) {}
+        );
+        let (input, errors) = parse_all(tokens.clone());
+        assert!(matches!(input, Input::Other(other) if other.to_string() == tokens.to_string()));
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }
