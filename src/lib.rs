@@ -39,8 +39,15 @@
 //!   [`LoopSlot`] is the field in which an instance keeps its loop.
 //! - [`TimeOfDay`] and [`Zone`] describe times of day in IANA zones or
 //!   fixed offsets; [`testing::VirtualClock`] drives them in tests.
+//!
+//! [The guide](https://example.invalid/tasks/blob/main/docs/guide.md)
+//! ([한국어](https://example.invalid/tasks/blob/main/docs/ko/guide.md))
+//! teaches the crate chapter by chapter, from discord.py's techniques, and
+//! [from-discord-py.md](https://example.invalid/tasks/blob/main/docs/from-discord-py.md)
+//! gives the `tasks` name of everything in discord.py's `tasks.Loop`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod loop_fn;
 mod slot;
@@ -67,3 +74,13 @@ pub use tasks_macros::r#loop;
 #[doc(inline)]
 pub use tasks_macros::r#loop as task_loop;
 pub use tasks_runtime::*;
+
+/// The guide's code blocks, run by `cargo test` as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+pub struct GuideDoctests;
+
+/// The Korean guide's code blocks, run by `cargo test` as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/ko/guide.md")]
+pub struct GuideKoDoctests;

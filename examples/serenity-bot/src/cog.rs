@@ -1,0 +1,159 @@
+//! The cog: a counter shared by a loop and a command, and a daily report.
+
+use std::sync::Arc;
+
+use serenity::all::{ChannelId, Http};
+use tasks::{BoxError, Interval, Loop, LoopError, LoopSlot, StartError, TimeOfDay};
+use tokio::sync::Mutex;
+use tracing::{error, info};
+
+use crate::transient::{classify, Transient};
+
+/// What the cog's loops take at `start`: the client's HTTP handle, known
+/// once the gateway is ready.
+pub type Args = Arc<Http>;
+/// The loops' bodies return this: a serenity error, or a [`Transient`] one.
+type Body = Result<(), BoxError>;
+
+/// The counter cog: the loops and the command share `count`.
+pub struct CounterCog {
+    channel: ChannelId,
+    count: Mutex<u64>,
+    /// Where this instance keeps its `counter_loop`.
+    counter_loop: LoopSlot<Args, Body>,
+    /// Where this instance keeps its `daily_report`.
+    daily_report: LoopSlot<Args, Body>,
+}
+
+impl CounterCog {
+    /// A cog posting to `channel`, with its daily report at `daily_at` (a
+    /// time of day in the guild's zone). Its loops retry [`Transient`]
+    /// errors and log the others.
+    pub fn new(channel: ChannelId, daily_at: TimeOfDay) -> Result<Arc<Self>, tasks::ConfigError> {
+        let cog = Arc::new(Self {
+            channel,
+            count: Mutex::new(0),
+            counter_loop: LoopSlot::new(),
+            daily_report: LoopSlot::new(),
+        });
+        // The attribute fixes a time at compile time; the guild's zone and
+        // time come from the configuration, so they are set before start.
+        cog.daily_report()
+            .change_interval(Interval::times([daily_at]))?;
+        for each in cog.loops() {
+            let name = each.name().to_owned();
+            each.add_exception_type::<Transient>()
+                .error(move |error: LoopError| {
+                    let name = name.clone();
+                    async move {
+                        error!(loop_name = %name, %error, "the loop stops: this error is not worth a retry");
+                    }
+                });
+        }
+        Ok(cog)
+    }
+
+    /// Counts, and posts the count, every ten minutes.
+    #[tasks::r#loop(minutes = 10)]
+    async fn counter_loop(self: Arc<Self>, http: Args) -> Body {
+        let count = {
+            let mut count = self.count.lock().await;
+            *count += 1;
+            *count
+        };
+        // The guard is gone: `/count` is never kept waiting by a slow post.
+        self.channel
+            .say(&http, format!("Counter: {count}"))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Posts the count once a day; the time and zone are set in `new`.
+    #[tasks::r#loop(time = "09:00")]
+    async fn daily_report(self: Arc<Self>, http: Args) -> Body {
+        let count = *self.count.lock().await;
+        self.channel
+            .say(&http, format!("Good morning! The counter is at {count}."))
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// The `/count` command: the count, set back to zero.
+    pub async fn take_count(&self) -> u64 {
+        std::mem::take(&mut *self.count.lock().await)
+    }
+
+    /// The channel the loops post to.
+    pub fn channel(&self) -> ChannelId {
+        self.channel
+    }
+
+    /// The cog's loops.
+    pub fn loops(self: &Arc<Self>) -> [&Loop<Args>; 2] {
+        [self.counter_loop().as_loop(), self.daily_report().as_loop()]
+    }
+
+    /// Starts every loop that is not running yet; how many it started. The
+    /// gateway's `ready` event calls this on every (re)connection and for
+    /// every shard: a loop that already runs refuses a second start, and
+    /// stays as it is.
+    pub fn start_loops(self: &Arc<Self>, http: &Arc<Http>) -> usize {
+        let mut started = 0;
+        for each in self.loops() {
+            match each.start(Arc::clone(http)) {
+                Ok(_run) => {
+                    started += 1;
+                    info!(loop_name = each.name(), "started");
+                }
+                Err(StartError::AlreadyRunning) => {
+                    info!(loop_name = each.name(), "already running: nothing to start")
+                }
+                Err(error) => error!(loop_name = each.name(), %error, "cannot start"),
+            }
+        }
+        started
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_daily_report_runs_at_the_configured_time_and_zone() {
+        let at = TimeOfDay::parse_in("08:30", "Asia/Seoul").unwrap();
+        let cog = CounterCog::new(ChannelId::new(1), at).unwrap();
+        assert_eq!(cog.daily_report().time(), Some(vec![at]));
+        assert_eq!(cog.counter_loop().minutes(), Some(10.0));
+        for each in cog.loops() {
+            assert!(each
+                .exception_types()
+                .iter()
+                .any(|name| name.ends_with("Transient")));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_ready_starts_nothing() {
+        let http = crate::fake_discord::http_answering(&[]).await;
+        let cog = CounterCog::new(ChannelId::new(1), TimeOfDay::parse("09:00").unwrap()).unwrap();
+        assert_eq!(cog.start_loops(&http), 2);
+        assert_eq!(cog.start_loops(&http), 0, "a reconnect, or another shard");
+        assert!(cog.loops().iter().all(|each| each.is_running()));
+
+        crate::shutdown::shutdown_loops(&cog.loops(), std::time::Duration::from_secs(5)).await;
+        assert!(cog.loops().iter().all(|each| !each.is_running()));
+        assert_eq!(cog.start_loops(&http), 2, "stopped loops start again");
+        crate::shutdown::shutdown_loops(&cog.loops(), std::time::Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn the_command_takes_the_count() {
+        let cog = CounterCog::new(ChannelId::new(1), TimeOfDay::parse("09:00").unwrap()).unwrap();
+        *cog.count.lock().await = 7;
+        assert_eq!(cog.take_count().await, 7);
+        assert_eq!(cog.take_count().await, 0);
+    }
+}
