@@ -130,6 +130,9 @@ fn bench_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `tasks-bench all [--quick] [--python PATH] [--no-python] [--out DIR]
+/// [--no-doc]`: runs the plan, then publishes what it found; fails if a
+/// step failed.
 pub fn run(args: &[String]) -> ExitCode {
     let options = match parse_options(args) {
         Ok(options) => options,
