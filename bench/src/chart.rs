@@ -4,9 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::driver::DPY;
-use crate::measure::Record;
-use crate::peers::{CRON, FLOOR, TASKS};
+use crate::records::{Record, CRON, DPY, FLOOR, TASKS};
+use crate::units::group;
 
 const WIDTH: f64 = 1130.0;
 const HEIGHT: f64 = 530.0;
@@ -26,7 +25,7 @@ fn color(peer: &str) -> &'static str {
 
 fn label(r: &Record) -> String {
     let loops = match (r.scenario.as_str(), r.loops) {
-        ("precision", Some(n)) => format!(", {} loops", crate::report::group(n)),
+        ("precision", Some(n)) => format!(", {} loops", group(n)),
         _ => String::new(),
     };
     let interval = r.interval_ms.map_or(String::new(), |ms| {

@@ -1,19 +1,15 @@
 //! `tasks-bench all`: runs every scenario for every peer in a fresh process,
-//! one after the other, then reports.
+//! one after the other, then hands the records to `publish`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use crate::measure::Record;
-use crate::peers::{CRON, FLOOR, FLOOR_YIELD, TASKS};
-use crate::report::{self, Machine};
-
-/// discord.py's peer name.
-pub const DPY: &str = "discord.py";
+use crate::machine::{load_average, Machine};
+use crate::options::parse_options;
+use crate::publish::publish;
+use crate::records::{Record, Results, CRON, DPY, FLOOR, FLOOR_YIELD, TASKS};
 
 /// One child run: a scenario, a peer, and its parameters.
 struct Step {
@@ -84,10 +80,11 @@ fn plan(quick: bool, python: bool) -> Vec<Step> {
         ("interval-ms", 100),
         ("duration-ms", pick(5_000, 2_000)),
     ];
-    // The floor and tasks alternate, three times in the full run: the p99
-    // moves with whatever else the machine does, and the report keeps each
+    // The floor and tasks alternate three times, in the quick run too: the
+    // p99 of one run moves with whatever else the machine does (by half or
+    // more between two runs of the same peer), and the report keeps each
     // peer's median run.
-    for _ in 0..pick(3, 1) {
+    for _ in 0..3 {
         for peer in [FLOOR, TASKS] {
             steps.push(step("precision", peer, &precision));
         }
@@ -130,12 +127,15 @@ fn plan(quick: bool, python: bool) -> Vec<Step> {
 }
 
 /// Where the bench crate lives (for the Python script and the results).
-fn bench_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+fn bench_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `tasks-bench all [--quick] [--python PATH] [--no-python] [--out DIR]
+/// [--no-doc]`: runs the plan, then publishes what it found; fails if a
+/// step failed.
 pub fn run(args: &[String]) -> ExitCode {
-    let options = match crate::parse_options(args) {
+    let options = match parse_options(args) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("{message}");
@@ -194,128 +194,6 @@ pub fn run(args: &[String]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-/// Everything a run found: what `{name}.json` holds.
-#[derive(Serialize, Deserialize)]
-pub struct Results {
-    pub machine: Vec<(String, String)>,
-    pub failures: Vec<String>,
-    pub records: Vec<Record>,
-}
-
-/// `tasks-bench report FILE.json [--out DIR] [--update-doc]`: the tables,
-/// the chart and the page again, from the results of an earlier run.
-pub fn report(args: &[String]) -> ExitCode {
-    let Some(file) = args.first() else {
-        eprintln!("usage: tasks-bench report FILE.json [--out DIR] [--update-doc]");
-        return ExitCode::from(2);
-    };
-    let options = match crate::parse_options(&args[1..]) {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
-    let path = PathBuf::from(file);
-    let results: Results = match std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
-    {
-        Ok(results) => results,
-        Err(error) => {
-            eprintln!("cannot read {}: {error}", path.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let out = options.get("out").map_or_else(
-        || {
-            path.parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        },
-        PathBuf::from,
-    );
-    let name = path
-        .file_stem()
-        .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
-    if publish(&results, &out, &name, options.contains_key("update-doc")) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-/// Prints the tables and writes `{name}.md`, `{name}.json` and the chart to
-/// `out`; with `update_doc`, the generated part of BENCHMARKS.md too.
-fn publish(results: &Results, out: &Path, name: &str, update_doc: bool) -> bool {
-    let records = report::median_runs(&results.records);
-    let markdown = report::markdown(&records, &results.machine, &results.failures);
-    println!("{markdown}");
-    let chart_name = format!("{name}-lateness.svg");
-    let written = std::fs::create_dir_all(out)
-        .and_then(|()| {
-            std::fs::write(
-                out.join(format!("{name}.json")),
-                serde_json::to_string_pretty(results).unwrap_or_default() + "\n",
-            )
-        })
-        .and_then(|()| std::fs::write(out.join(&chart_name), crate::chart::svg(&records)))
-        .and_then(|()| {
-            let page = format!("{markdown}\n![Lateness by percentile, and drift]({chart_name})\n");
-            std::fs::write(out.join(format!("{name}.md")), page)
-        });
-    if let Err(error) = written {
-        eprintln!("could not write the results to {}: {error}", out.display());
-        return false;
-    }
-    eprintln!(
-        "wrote {}/{name}.{{md,json}} and {chart_name}",
-        out.display()
-    );
-    if update_doc {
-        let doc = bench_dir().join("..").join("BENCHMARKS.md");
-        match update_benchmarks_md(&doc, &markdown, out, &chart_name) {
-            Ok(()) => eprintln!("updated {}", doc.display()),
-            Err(error) => {
-                eprintln!("BENCHMARKS.md not updated: {error}");
-                return false;
-            }
-        }
-    }
-    true
-}
-
-/// The 1-minute load average: other work on the machine skews the figures.
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
-
-/// Replaces the generated part of BENCHMARKS.md, between its markers.
-fn update_benchmarks_md(doc: &Path, markdown: &str, out: &Path, chart: &str) -> Result<(), String> {
-    const BEGIN: &str = "<!-- bench:begin (generated by bench/run; do not edit) -->";
-    const END: &str = "<!-- bench:end -->";
-    let text = std::fs::read_to_string(doc).map_err(|e| e.to_string())?;
-    let (Some(begin), Some(end)) = (text.find(BEGIN), text.find(END)) else {
-        return Err("its markers are missing".into());
-    };
-    let chart_path = out
-        .join(chart)
-        .canonicalize()
-        .ok()
-        .and_then(|p| {
-            let root = doc.parent()?.canonicalize().ok()?;
-            p.strip_prefix(root).ok().map(Path::to_path_buf)
-        })
-        .map_or_else(|| chart.to_owned(), |p| p.display().to_string());
-    let generated = format!(
-        "{BEGIN}\n\n{markdown}\n![Lateness by percentile (precision) and over the run (drift)]({chart_path})\n\n"
-    );
-    let updated = format!("{}{generated}{}", &text[..begin], &text[end..]);
-    std::fs::write(doc, updated).map_err(|e| e.to_string())
 }
 
 /// Runs one step in a fresh process and parses the record it prints.
@@ -381,13 +259,4 @@ fn run_step(step: &Step, python: Option<&str>) -> Result<Record, String> {
         .find(|l| l.trim_start().starts_with('{'))
         .ok_or_else(|| "printed no record".to_owned())?;
     serde_json::from_str(line).map_err(|e| format!("unreadable record: {e}"))
-}
-
-/// Reads the version of `name` from bench/Cargo.lock.
-pub fn locked_version(name: &str) -> Option<String> {
-    let lock = std::fs::read_to_string(bench_dir().join("Cargo.lock")).ok()?;
-    let needle = format!("name = \"{name}\"\nversion = \"");
-    let at = lock.find(&needle)? + needle.len();
-    let rest = &lock[at..];
-    Some(rest[..rest.find('"')?].to_owned())
 }

@@ -6,16 +6,42 @@
 //! `dpy_bench.py` for discord.py), then prints the tables and writes them
 //! with a chart to `bench/results/`. `bench/run` is the one command that
 //! builds it, sets up Python and runs it.
+//!
+//! The modules import one another in one direction only (an arrow reads
+//! "imports"):
+//!
+//! ```text
+//! main ─┬─> driver ──┬─> machine ─────────────> records
+//!       │            └─> publish ─┬─> report ─> records, units
+//!       ├─> publish               └─> chart ──> records, units
+//!       └─> peers ───> measure, records, units
+//! ```
+//!
+//! `records` (the peers' names, the record a child prints, a saved run),
+//! `units` (how figures are written), `measure` (what a child reads of
+//! itself) and `options` (the `--key value` pairs of the command line,
+//! read by `main`, `driver` and `publish`) import no other module. A child
+//! (`peers`) and the parent (`driver`, `publish`) talk through `records`
+//! alone: a child prints a `Record` as a JSON line and the parent reads it
+//! back.
+
+#![forbid(unsafe_code)]
 
 mod chart;
 mod driver;
+mod machine;
 mod measure;
+mod options;
 mod peers;
+mod publish;
+mod records;
 mod report;
+mod units;
 
-use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
+
+use options::parse_options;
 
 const USAGE: &str = "\
 usage:
@@ -30,7 +56,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("all") => driver::run(&args[1..]),
-        Some("report") => driver::report(&args[1..]),
+        Some("report") => publish::report(&args[1..]),
         Some("child") if args.len() >= 3 => child(&args[1], &args[2], &args[3..]),
         _ => {
             eprintln!("{USAGE}");
@@ -78,21 +104,4 @@ fn child(scenario: &str, peer: &str, rest: &[String]) -> ExitCode {
     );
     // Leaves at once: some scenarios leave many loops behind on purpose.
     std::process::exit(0)
-}
-
-/// `--key value` pairs and bare `--flag`s (value "true").
-pub fn parse_options(args: &[String]) -> Result<HashMap<String, String>, String> {
-    let mut options = HashMap::new();
-    let mut rest = args.iter().peekable();
-    while let Some(arg) = rest.next() {
-        let key = arg
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {arg}"))?;
-        let value = match rest.peek() {
-            Some(next) if !next.starts_with("--") => rest.next().cloned().unwrap_or_default(),
-            _ => "true".to_owned(),
-        };
-        options.insert(key.to_owned(), value);
-    }
-    Ok(options)
 }

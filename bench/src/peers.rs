@@ -11,17 +11,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::measure::{cpu_time, downsample, heap, rss_bytes, signed_ns, Lateness, Record, Samples};
-
-/// The peers, by the names the command line uses.
-pub const FLOOR: &str = "tokio";
-pub const FLOOR_YIELD: &str = "tokio-yield";
-pub const TASKS: &str = "tasks";
-pub const CRON: &str = "tokio-cron-scheduler";
+use crate::measure::{cpu_time, downsample, heap, rss_bytes, signed_ns, Samples};
+use crate::records::{Lateness, Record, CRON, FLOOR, FLOOR_YIELD, TASKS};
+use crate::units::group;
 
 /// The shortest interval tokio-cron-scheduler supports: it keeps repeated
 /// intervals in whole seconds and polls its jobs every 500 ms.
-pub const CRON_INTERVAL: Duration = Duration::from_secs(1);
+const CRON_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Iterations run by the scale and overhead bodies, all loops together.
 static ITERATIONS: AtomicU64 = AtomicU64::new(0);
@@ -233,7 +229,7 @@ async fn cron_overhead(record: &mut Record, p: &Params) {
     record.allocs_per_iter = Some((h1.allocations - h0.allocations) as f64 / done as f64);
     record.note = Some(format!(
         "{} jobs at 1 s (its shortest interval) for {:.0} s: CPU time per run",
-        crate::report::group(p.n),
+        group(p.n),
         p.duration.as_secs_f64()
     ));
 }

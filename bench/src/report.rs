@@ -2,117 +2,9 @@
 //! targets of `tasks`, met or missed.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
-use crate::driver::{locked_version, DPY};
-use crate::measure::Record;
-use crate::peers::{CRON, FLOOR, FLOOR_YIELD, TASKS};
-
-/// The machine and the run.
-pub struct Machine {
-    pub lines: Vec<(String, String)>,
-}
-
-impl Machine {
-    pub fn detect(records: &[Record], quick: bool, took: Duration, load_before: String) -> Self {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name"))
-            .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
-            .unwrap_or_else(|| "unknown".into());
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let memory = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or_else(
-                || "unknown".into(),
-                |kib| format!("{:.1} GiB", kib / 1048576.0),
-            );
-        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned());
-        let rustc = std::process::Command::new(std::env::var("RUSTC").unwrap_or("rustc".into()))
-            .arg("-V")
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_else(|| "unknown".into());
-        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-        let python = records
-            .iter()
-            .find(|r| r.peer == DPY)
-            .map_or_else(|| "not run".into(), |r| r.runtime.clone());
-        let version = |name: &str| locked_version(name).unwrap_or_else(|| "?".into());
-        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let git = |args: &[&str]| {
-            std::process::Command::new("git")
-                .arg("-C")
-                .arg(&repo)
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        };
-        let commit = match git(&["rev-parse", "--short", "HEAD"]) {
-            Some(commit) => {
-                let dirty = git(&[
-                    "status",
-                    "--porcelain",
-                    "--",
-                    "src",
-                    "tasks-runtime",
-                    "Cargo.toml",
-                ])
-                .is_some_and(|s| !s.is_empty());
-                if dirty {
-                    format!("{commit} with uncommitted changes to the library")
-                } else {
-                    commit
-                }
-            }
-            None => "unknown (not a git checkout)".into(),
-        };
-        let lines = vec![
-            (
-                "date (UTC)".into(),
-                chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string(),
-            ),
-            (
-                "mode".into(),
-                if quick {
-                    "--quick".into()
-                } else {
-                    "full".to_owned()
-                },
-            ),
-            ("CPU".into(), format!("{cpu}, {cores} cores (nproc)")),
-            ("memory".into(), memory),
-            ("kernel".into(), format!("Linux {kernel}")),
-            ("rustc".into(), rustc),
-            (
-                "crates".into(),
-                format!(
-                    "tokio {}, tokio-cron-scheduler {}, tasks (this repository, release build)",
-                    version("tokio"),
-                    version("tokio-cron-scheduler")
-                ),
-            ),
-            ("tasks measured at".into(), commit),
-            ("Python".into(), python),
-            (
-                "all runs took".into(),
-                format!("{:.0} s", took.as_secs_f64()),
-            ),
-            (
-                "load average (1 min), before / after".into(),
-                format!("{load_before} / {}", crate::driver::load_average()),
-            ),
-        ];
-        Self { lines }
-    }
-}
+use crate::records::{Record, CRON, DPY, FLOOR, FLOOR_YIELD, TASKS};
+use crate::units::{bytes, group, ns};
 
 fn find<'a>(records: &'a [Record], scenario: &str, peer: &str) -> Option<&'a Record> {
     records
@@ -167,30 +59,6 @@ pub fn median_runs(records: &[Record]) -> Vec<Record> {
         out.push(chosen);
     }
     out
-}
-
-/// A duration in ns, with a unit that fits.
-pub fn ns(value: f64) -> String {
-    let a = value.abs();
-    if a < 1e3 {
-        format!("{value:.0} ns")
-    } else if a < 1e6 {
-        format!("{:.1} µs", value / 1e3)
-    } else if a < 1e9 {
-        format!("{:.2} ms", value / 1e6)
-    } else {
-        format!("{:.2} s", value / 1e9)
-    }
-}
-
-fn bytes(value: f64) -> String {
-    if value.abs() < 10_000.0 {
-        format!("{value:.0} B")
-    } else if value.abs() < 1e7 {
-        format!("{:.1} KiB", value / 1024.0)
-    } else {
-        format!("{:.1} MiB", value / 1048576.0)
-    }
 }
 
 fn opt<T>(value: Option<T>, f: impl Fn(T) -> String) -> String {
@@ -408,19 +276,6 @@ fn allocs(v: f64) -> String {
     } else {
         format!("{v:.2}")
     }
-}
-
-/// 1234567 as "1,234,567".
-pub fn group(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The targets of `tasks` from the issue, met or missed.
