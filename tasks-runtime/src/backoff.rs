@@ -152,7 +152,10 @@ impl Backoff for ExponentialBackoff {
             self.base
                 .saturating_mul(u32::try_from(step).unwrap_or(u32::MAX))
         } else {
-            bound.mul_f64(self.rng.f64())
+            // A fraction of the bound; rounding can overshoot a bound near
+            // `Duration::MAX`, so fall back to the bound itself.
+            Duration::try_from_secs_f64(bound.as_secs_f64() * self.rng.f64())
+                .map_or(bound, |d| d.min(bound))
         }
     }
 

@@ -202,6 +202,40 @@ impl StdError for LoopError {
     }
 }
 
+/// The error a run ends with when its schedule has no next iteration: the
+/// wall clock reads so close to the last date chrono can represent that no
+/// time of day comes after it.
+///
+/// ```
+/// use tasks_runtime::NoNextIteration;
+///
+/// let error = NoNextIteration { after: chrono::DateTime::<chrono::Utc>::MAX_UTC };
+/// assert!(error.to_string().starts_with("the schedule has no next iteration after"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the schedule has no next iteration after {after}: the wall clock reads past the last \
+     date that can be scheduled"
+)]
+pub struct NoNextIteration {
+    /// The wall-clock time when it was looked for.
+    pub after: chrono::DateTime<chrono::Utc>,
+}
+
+/// A user's value shown in a log line: its `Display`, or a note that it
+/// panicked. Logging a value never changes what the loop does.
+pub(crate) struct Shown<'a>(pub(crate) &'a dyn fmt::Display);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| value.to_string())) {
+            Ok(text) => f.write_str(&text),
+            Err(_) => f.write_str("<its Display implementation panicked>"),
+        }
+    }
+}
+
 /// Turns the payload of a caught panic into its message.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

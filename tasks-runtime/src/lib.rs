@@ -49,7 +49,7 @@ pub mod testing;
 pub use backoff::{Backoff, ExponentialBackoff, FixedBackoff};
 pub use builder::LoopBuilder;
 pub use clock::{Clock, SystemClock};
-pub use error::{BoxError, ConfigError, LoopError, StartError};
+pub use error::{BoxError, ConfigError, LoopError, NoNextIteration, StartError};
 pub use handle::{RunHandle, RunOutcome};
 pub use hooks::BodyOutput;
 pub use schedule::{AmbiguousTime, Interval, TimeOfDay, Zone, DEFAULT_WALL_CHECK};

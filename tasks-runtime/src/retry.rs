@@ -93,19 +93,29 @@ impl RetryFilter {
         self.types.iter().map(|t| t.name).collect()
     }
 
-    /// Whether `error`, or any error in its `source()` chain, is of a retried
-    /// type.
+    /// Whether `error`, or an error in its `source()` chain, is of a
+    /// retried type. The chain is user code: it is walked for at most
+    /// [`MAX_SOURCES`] links (a chain that loops back on itself never ends),
+    /// and an error whose `source()` panics is not retried.
     pub(crate) fn retries(&self, error: &(dyn StdError + 'static)) -> bool {
-        let mut current = Some(error);
-        while let Some(e) = current {
-            if self.types.iter().any(|t| (t.matches)(e)) {
-                return true;
+        let walk = || {
+            let mut current = Some(error);
+            for _ in 0..=MAX_SOURCES {
+                let Some(e) = current else { return false };
+                if self.types.iter().any(|t| (t.matches)(e)) {
+                    return true;
+                }
+                current = e.source();
             }
-            current = e.source();
-        }
-        false
+            false
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(walk)).unwrap_or(false)
     }
 }
+
+/// How many links of an error's `source()` chain the retry filter looks
+/// at, past the error itself.
+pub(crate) const MAX_SOURCES: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -139,6 +149,32 @@ mod tests {
         filter.add(RetriedType::of::<tokio::time::error::Elapsed>());
         assert!(filter.retries(&elapsed));
         assert!(!filter.retries(&std::io::Error::other("x")));
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("link")]
+    struct Chain(#[source] Option<Box<Chain>>, bool);
+
+    impl Chain {
+        /// `depth` links in front of a custom error... or an I/O one.
+        fn of(depth: usize) -> Chain {
+            (0..depth).fold(Chain(None, true), |inner, _| {
+                Chain(Some(Box::new(inner)), false)
+            })
+        }
+    }
+
+    #[test]
+    fn the_chain_is_walked_for_a_bounded_number_of_links() {
+        let mut filter = RetryFilter::default();
+        filter.add(RetriedType::of::<Custom>());
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] Custom);
+        assert!(filter.retries(&Outer(Custom)));
+        // A chain of links whose innermost is not retried: false, and
+        // bounded whatever its length.
+        assert!(!filter.retries(&Chain::of(10_000)));
     }
 
     #[test]

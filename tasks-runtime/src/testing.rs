@@ -165,16 +165,32 @@ impl VirtualClock {
     /// What the wall clock reads now (the same as [`Clock::now`], without
     /// importing the trait).
     pub fn now(&self) -> DateTime<Utc> {
-        let elapsed = TimeDelta::from_std(self.anchor.elapsed()).unwrap_or(TimeDelta::MAX);
         let offset = *self.offset.lock().unwrap_or_else(PoisonError::into_inner);
+        // Past either end of chrono's dates, it reads that end.
+        let saturate = |by: TimeDelta| {
+            if by < TimeDelta::zero() {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            }
+        };
+        self.running()
+            .checked_add_signed(offset)
+            .unwrap_or_else(|| saturate(offset))
+    }
+
+    /// The start plus the time tokio's clock has run since, without the
+    /// steps.
+    fn running(&self) -> DateTime<Utc> {
+        let elapsed = TimeDelta::from_std(self.anchor.elapsed()).unwrap_or(TimeDelta::MAX);
         self.start
             .checked_add_signed(elapsed)
-            .and_then(|at| at.checked_add_signed(offset))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// Steps the wall clock by `by` (negative: backwards), leaving the
-    /// monotonic clock alone, as `date -s` or an NTP step does.
+    /// monotonic clock alone, as `date -s` or an NTP step does. Past either
+    /// end of chrono's dates it reads that end.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -189,7 +205,13 @@ impl VirtualClock {
     /// ```
     pub fn jump(&self, by: TimeDelta) {
         let mut offset = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
-        *offset = offset.checked_add(&by).unwrap_or(*offset);
+        *offset = offset
+            .checked_add(&by)
+            .unwrap_or(if by < TimeDelta::zero() {
+                TimeDelta::MIN
+            } else {
+                TimeDelta::MAX
+            });
     }
 
     /// Sets the wall clock to read `at` now.
@@ -205,8 +227,8 @@ impl VirtualClock {
     /// # }
     /// ```
     pub fn set(&self, at: DateTime<Utc>) {
-        let now = self.now();
-        self.jump(at - now);
+        let mut offset = self.offset.lock().unwrap_or_else(PoisonError::into_inner);
+        *offset = at - self.running();
     }
 
     /// Simulates the machine waking from a suspend that lasted `duration`:

@@ -9,16 +9,17 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::time::Instant;
 
-use super::wait;
+use super::wait::{self, WallWait};
 use super::watched::{UntilCancelled, UntilRescheduled};
 use crate::backoff::{default_backoff, Backoff};
-use crate::error::{panic_message, LoopError};
+use crate::error::{panic_message, LoopError, Shown};
 use crate::handle::RunOutcome;
 use crate::hooks::{call_guarded, BodyOutput};
+use crate::schedule::Now;
 use crate::state::{Core, Interrupt, Shared};
 
-/// Runs a started loop to its end: the iterations (cancellable), then
-/// [`finish`]. Returns the arguments of a pending `restart`.
+/// Runs the iterations of a started loop (cancellable), and returns how
+/// the run ends; its end ([`finish`]) follows in the run's task.
 ///
 /// An `async move` block, not an `async fn`: the parameters of an `async
 /// fn` are stored twice in its future.
@@ -26,7 +27,7 @@ use crate::state::{Core, Interrupt, Shared};
 pub(super) fn drive<A, F, Fut>(
     shared: Arc<Shared<A, F>>,
     args: A,
-) -> impl Future<Output = Option<A>> + Send
+) -> impl Future<Output = RunOutcome> + Send
 where
     A: Clone + Send + 'static,
     F: Fn(A) -> Fut + Send + Sync + 'static,
@@ -48,9 +49,11 @@ where
                 }
             }
             let wall_clock = {
+                let wall = shared.core.wall();
+                let now = Now::read(wall.clock);
                 let mut state = shared.core.lock();
                 state.last = None;
-                state.next = state.schedule.first(shared.core.wall());
+                state.next = state.schedule.first(now, wall.options);
                 state.schedule.is_wall_clock()
             };
             if !wall_clock {
@@ -85,9 +88,10 @@ where
                             // ...unless `change_interval` switched to one
                             // during this sleep: its first instant ends it.
                             AfterIteration::WallClock => {
-                                let sleep =
-                                    wait::until_wall_clock_slot(&shared.core, shared.name());
-                                boxed(sleep).await
+                                match boxed(wall_clock_wait(&shared)).await {
+                                    Ok(()) => Ok(()),
+                                    Err(outcome) => break 'run outcome,
+                                }
                             }
                             AfterIteration::Due => {
                                 // A zero interval: spend a unit of the task's
@@ -121,31 +125,30 @@ where
                 // wall-clock instant.
                 let wait_for_wall_clock = {
                     let mut state = shared.core.lock();
-                    if succeeded {
-                        state.current_loop += 1;
-                        if state.count.map(u64::from) == Some(state.current_loop) {
-                            break 'run RunOutcome::Completed;
-                        }
+                    if succeeded && state.count_iteration() {
+                        break 'run RunOutcome::Completed;
                     }
                     let wall_clock = state.schedule.is_wall_clock();
                     if !last_failed && !wall_clock {
                         state.last = state.next;
-                        state.next = state.schedule.following(state.last, shared.core.wall());
+                        state.next = state
+                            .next
+                            .and_then(|last| state.schedule.following_relative(last));
                     }
                     !last_failed && wall_clock
                 };
                 if wait_for_wall_clock {
-                    let sleep = wait::until_wall_clock_slot(&shared.core, shared.name());
-                    if boxed(sleep).await.is_err() {
-                        break 'run RunOutcome::Cancelled;
+                    if let Err(outcome) = boxed(wall_clock_wait(&shared)).await {
+                        break 'run outcome;
                     }
-                    let mut state = shared.core.lock();
                     let wall = shared.core.wall();
+                    let now = Now::read(wall.clock);
+                    let mut state = shared.core.lock();
                     state.last = match state.next {
-                        Some(at) if state.schedule.is_wall_clock() => Some(at.reached(wall.clock)),
+                        Some(at) if state.schedule.is_wall_clock() => Some(at.reached(now)),
                         other => other,
                     };
-                    state.next = state.schedule.following(state.last, wall);
+                    state.next = state.schedule.following(state.last, now, wall.options);
                 }
                 let iteration = AssertUnwindSafe((shared.body)(args.clone())).catch_unwind();
                 let failure = match UntilCancelled::new(&shared.core, iteration).await {
@@ -157,7 +160,7 @@ where
                     // The backoff starts over after each success; it only
                     // exists once the run has retried.
                     if retried {
-                        reset_backoff(&shared.core);
+                        shared.core.reset_backoff();
                     }
                     last_failed = false;
                     succeeded = true;
@@ -171,7 +174,21 @@ where
                 }
             }
         };
-        boxed(finish(&shared, outcome)).await
+        outcome
+    }
+}
+
+/// Waits for the next iteration of a wall-clock schedule; `Err` with the
+/// run's outcome when the run ends instead.
+async fn wall_clock_wait<A, F>(shared: &Shared<A, F>) -> Result<(), RunOutcome>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    match wait::until_wall_clock_slot(&shared.core, shared.name()).await {
+        Ok(()) => Ok(()),
+        Err(WallWait::Cancelled) => Err(RunOutcome::Cancelled),
+        Err(WallWait::NothingScheduled(error)) => Err(fail(shared, error).await),
     }
 }
 
@@ -200,10 +217,12 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let retried = {
+    let (reconnect, retry) = {
         let state = shared.core.lock();
-        state.reconnect && error.error().is_some_and(|e| state.retry().retries(e))
+        (state.reconnect, state.retry().clone())
     };
+    // Walked without the lock: `source()` is user code.
+    let retried = reconnect && error.error().is_some_and(|e| retry.retries(e));
     if !retried {
         return Some(fail(shared, error).await);
     }
@@ -220,15 +239,13 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let after_loop = {
-        let mut state = shared.core.lock();
-        state.being_cancelled = outcome == RunOutcome::Cancelled;
-        state.next = None;
-        state.hooks().and_then(|h| h.after_loop.clone())
-    };
+    let after_loop = shared
+        .core
+        .lock()
+        .begin_end(outcome == RunOutcome::Cancelled);
     if let Some(hook) = after_loop {
         if let Err(error) = call_guarded(|| hook()).await {
-            tracing::error!(loop_name = %shared.name(), %error, "the after_loop hook failed");
+            tracing::error!(loop_name = %shared.name(), error = %Shown(&error), "the after_loop hook failed");
         }
     }
     let ended = shared.core.lock().end_run();
@@ -241,7 +258,7 @@ where
 /// An unhandled error: `failed()` becomes true, then the `error` hook runs
 /// (boxed: few runs fail, every idle loop would carry its state). A cancel
 /// during the hook ends the run as cancelled.
-async fn fail<A, F>(shared: &Shared<A, F>, error: LoopError) -> RunOutcome
+pub(super) async fn fail<A, F>(shared: &Shared<A, F>, error: LoopError) -> RunOutcome
 where
     A: Send,
     F: Send + Sync,
@@ -252,7 +269,7 @@ where
         state.hooks().and_then(|h| h.error.clone())
     };
     let Some(hook) = hook else {
-        tracing::error!(loop_name = %shared.name(), %error, "unhandled error in background loop");
+        tracing::error!(loop_name = %shared.name(), error = %Shown(&error), "unhandled error in background loop");
         return RunOutcome::Failed(error);
     };
     let call = call_guarded(|| hook(error.clone()));
@@ -262,8 +279,8 @@ where
             if let Err(hook_error) = result {
                 tracing::error!(
                     loop_name = %shared.name(),
-                    %error,
-                    %hook_error,
+                    error = %Shown(&error),
+                    hook_error = %Shown(&hook_error),
                     "the error hook failed"
                 );
             }
@@ -309,22 +326,6 @@ fn after_iteration<A>(core: &Core<A>) -> AfterIteration {
     }
 }
 
-/// Starts the run's backoff over. Called without the lock held: it is user
-/// code.
-fn reset_backoff<A>(core: &Core<A>) {
-    let taken = {
-        let mut state = core.lock();
-        state
-            .extras
-            .as_mut()
-            .and_then(|extras| extras.backoff.take())
-    };
-    if let Some(mut backoff) = taken {
-        backoff.reset();
-        core.lock().put_backoff(backoff);
-    }
-}
-
 /// The delay before a retry, from the run's backoff, made on its first
 /// retried error so that a run that never fails never pays for it; logs
 /// the error with it.
@@ -340,7 +341,7 @@ fn retry_delay<A, F>(shared: &Shared<A, F>, error: LoopError) -> Duration {
     core.lock().put_backoff(backoff);
     tracing::error!(
         loop_name = %shared.name(),
-        %error,
+        error = %Shown(&error),
         "handling an error in the loop; retrying in {:.2}s",
         delay.as_secs_f64()
     );

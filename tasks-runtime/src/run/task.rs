@@ -6,14 +6,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use futures_util::future::CatchUnwind;
+use futures_util::future::{BoxFuture, CatchUnwind};
 use futures_util::FutureExt;
 use pin_project::{pin_project, pinned_drop};
 
-use futures_util::future::BoxFuture;
-
-use super::drive::{drive, finish};
-use crate::error::{panic_message, BoxError, LoopError, StartError};
+use super::drive::{drive, fail, finish};
+use crate::error::{panic_message, BoxError, LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
 use crate::hooks::BodyOutput;
 use crate::state::{Core, Shared};
@@ -71,18 +69,32 @@ pub(crate) fn start<A>(runner: Arc<dyn Runner<A>>, args: A) -> Result<RunHandle,
     Ok(RunHandle::new(outcome))
 }
 
-/// The task of one run: [`drive`], with a panic in user code outside the
-/// body (a `Clock`, a `Backoff`, an argument's `Clone`) caught, so that the
-/// run still ends cleanly: failed, with `after_loop` run.
+/// The task of one run: [`drive`], then the end of the run ([`end`]), in
+/// one task.
+///
+/// A panic anywhere in the run outside the body's future (the body's
+/// closure, an argument's `Clone` or `Drop`, a `Clock`, a `Backoff`) is
+/// caught here and ends the run like a panic in the body: the `error` hook,
+/// then `after_loop`, in this same task.
 ///
 /// Dropped before the run ended (its runtime shut down), it ends the run
 /// as cancelled, so that the loop can be started again elsewhere.
 #[pin_project(PinnedDrop)]
 pub(super) struct RunTask<A, F, D> {
-    // `None` once the run has ended.
+    /// `None` once the run has ended.
     shared: Option<Arc<Shared<A, F>>>,
     #[pin]
-    drive: CatchUnwind<AssertUnwindSafe<D>>,
+    stage: Stage<A, D>,
+}
+
+/// Where a run's task is.
+#[pin_project(project = StageNow)]
+enum Stage<A, D> {
+    /// The iterations.
+    Driving(#[pin] CatchUnwind<AssertUnwindSafe<D>>),
+    /// The end of the run (boxed: every run takes it once); its output is
+    /// the arguments of a pending `restart`.
+    Ending(BoxFuture<'static, Option<A>>),
 }
 
 #[pinned_drop]
@@ -107,7 +119,7 @@ where
 {
     RunTask {
         shared: Some(Arc::clone(&shared)),
-        drive: AssertUnwindSafe(drive(shared, args)).catch_unwind(),
+        stage: Stage::Driving(AssertUnwindSafe(drive(shared, args)).catch_unwind()),
     }
 }
 
@@ -117,32 +129,72 @@ where
     F: Fn(A) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: BodyOutput,
-    D: Future<Output = Option<A>>,
+    D: Future<Output = RunOutcome>,
 {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        let ended = ready!(this.drive.poll(cx));
-        let Some(shared) = this.shared.take() else {
+        let mut this = self.project();
+        let Some(shared) = this.shared.as_ref() else {
             return Poll::Ready(());
         };
-        match ended {
-            Ok(restart_with) => restart(shared, restart_with),
-            Err(payload) => {
-                let error = LoopError::from_panic(panic_message(&*payload));
-                tracing::error!(loop_name = %shared.name(), %error, "the loop panicked outside its body");
-                shared.core.lock().failed = true;
-                // The run's own future is gone; its end (after_loop, the
-                // outcome, a pending restart) runs in a task of its own.
-                tokio::spawn(async move {
-                    let restart_with = finish(&shared, RunOutcome::Failed(error)).await;
-                    restart(shared, restart_with);
-                });
+        loop {
+            match this.stage.as_mut().project() {
+                StageNow::Driving(drive) => {
+                    let ending = match ready!(drive.poll(cx)) {
+                        Ok(outcome) => Ending::Outcome(outcome),
+                        Err(payload) => {
+                            Ending::Panicked(LoopError::from_panic(panic_message(&*payload)))
+                        }
+                    };
+                    let ending = end(Arc::clone(shared), ending);
+                    this.stage.set(Stage::Ending(Box::pin(ending)));
+                }
+                StageNow::Ending(ending) => {
+                    let polled =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| ending.as_mut().poll(cx)));
+                    let restart_with = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(restart_with)) => restart_with,
+                        // Only this crate's own code runs unguarded there:
+                        // end the run all the same.
+                        Err(payload) => {
+                            let error = LoopError::from_panic(panic_message(&*payload));
+                            tracing::error!(loop_name = %shared.name(), error = %Shown(&error), "the end of the run panicked");
+                            abandon(&shared.core);
+                            None
+                        }
+                    };
+                    if let Some(shared) = this.shared.take() {
+                        restart(shared, restart_with);
+                    }
+                    return Poll::Ready(());
+                }
             }
         }
-        Poll::Ready(())
     }
+}
+
+/// How the iterations of a run ended.
+enum Ending {
+    /// As the run decided.
+    Outcome(RunOutcome),
+    /// A panic outside the body's future.
+    Panicked(LoopError),
+}
+
+/// The end of a run: a panic goes to the `error` hook first, as an
+/// unhandled error; then `after_loop` and the outcome.
+async fn end<A, F>(shared: Arc<Shared<A, F>>, ending: Ending) -> Option<A>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let outcome = match ending {
+        Ending::Outcome(outcome) => outcome,
+        Ending::Panicked(error) => fail(&shared, error).await,
+    };
+    finish(&shared, outcome).await
 }
 
 /// Starts the loop again after a run that `restart` ended.

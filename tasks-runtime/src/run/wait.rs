@@ -3,9 +3,18 @@
 use tokio::time::Instant;
 
 use super::watched::UntilRescheduled;
+use crate::error::{LoopError, NoNextIteration};
 use crate::schedule::wall_sleep::{sleep_until_slot, Woke};
-use crate::schedule::{AfterJump, ScheduledAt};
+use crate::schedule::{AfterJump, Now, ScheduledAt};
 use crate::state::{Core, Interrupt};
+
+/// Why a wall-clock wait ended without reaching its iteration.
+pub(super) enum WallWait {
+    /// A cancel.
+    Cancelled,
+    /// The schedule has no next iteration: the run ends with this error.
+    NothingScheduled(LoopError),
+}
 
 /// Sleeps until the next iteration of a wall-clock schedule (or, once
 /// `change_interval` switched to a relative interval, its next iteration),
@@ -15,7 +24,7 @@ use crate::state::{Core, Interrupt};
 pub(super) async fn until_wall_clock_slot<A: Send>(
     core: &Core<A>,
     name: &str,
-) -> Result<(), Interrupt> {
+) -> Result<(), WallWait> {
     let wall = core.wall();
     loop {
         let (next, wall_clock) = {
@@ -23,7 +32,21 @@ pub(super) async fn until_wall_clock_slot<A: Send>(
             state.take_rescheduled();
             (state.next, state.schedule.is_wall_clock())
         };
-        let Some(next) = next else { return Ok(()) };
+        let Some(next) = next else {
+            // `change_interval` could not read the clock, or the schedule
+            // has no instant left: work it out here, where a panic of the
+            // clock is the run's.
+            let now = Now::read(wall.clock);
+            let mut state = core.lock();
+            if state.next.is_none() {
+                state.next = state.schedule.following(state.last, now, wall.options);
+            }
+            if state.next.is_none() {
+                let error = NoNextIteration { after: now.wall };
+                return Err(WallWait::NothingScheduled(LoopError::from_error(error)));
+            }
+            continue;
+        };
         if !wall_clock {
             // `change_interval` switched to a relative interval during
             // this sleep: wait for its iteration on the monotonic clock.
@@ -32,8 +55,9 @@ pub(super) async fn until_wall_clock_slot<A: Send>(
             }
             let sleep = tokio::time::sleep_until(next.mono);
             match UntilRescheduled::new(core, sleep).await {
+                Ok(()) => return Ok(()),
                 Err(Interrupt::Rescheduled) => continue,
-                other => return other,
+                Err(Interrupt::Cancelled) => return Err(WallWait::Cancelled),
             }
         }
         let sleep = sleep_until_slot(
@@ -45,11 +69,12 @@ pub(super) async fn until_wall_clock_slot<A: Send>(
         let woke = match UntilRescheduled::new(core, sleep).await {
             Ok(woke) => woke,
             Err(Interrupt::Rescheduled) => continue,
-            Err(Interrupt::Cancelled) => return Err(Interrupt::Cancelled),
+            Err(Interrupt::Cancelled) => return Err(WallWait::Cancelled),
         };
         let Woke::JumpedOver { now } = woke else {
             return Ok(());
         };
+        let now = Now::with_wall(now);
         let mut state = core.lock();
         // Only move the iteration if nothing else moved it meanwhile.
         if state.next.map(ScheduledAt::wall) != Some(next.wall()) || !state.schedule.is_wall_clock()
@@ -58,13 +83,17 @@ pub(super) async fn until_wall_clock_slot<A: Send>(
         }
         let last = state.last.map(ScheduledAt::wall);
         let skipped = next.wall();
-        match state.schedule.after_jump(skipped, last, now, wall.options) {
+        match state
+            .schedule
+            .after_jump(skipped, last, now.wall, wall.options)
+        {
             AfterJump::RunLate(at) => {
-                state.next = Some(ScheduledAt::at_wall(wall.clock, at));
+                state.next = Some(ScheduledAt::at_wall(now, at));
                 return Ok(());
             }
             AfterJump::Skip(following) => {
-                state.next = following.map(|at| ScheduledAt::at_wall(wall.clock, at));
+                state.next = following.map(|at| ScheduledAt::at_wall(now, at));
+                drop(state);
                 tracing::warn!(
                     loop_name = %name,
                     %skipped,

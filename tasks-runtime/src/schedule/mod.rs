@@ -22,7 +22,7 @@ use tasks_syntax::IntervalError;
 
 use crate::error::ConfigError;
 pub(crate) use relative::Every;
-pub(crate) use scheduled::ScheduledAt;
+pub(crate) use scheduled::{Now, ScheduledAt};
 pub use time_of_day::TimeOfDay;
 pub use wall::DEFAULT_WALL_CHECK;
 pub(crate) use wall::{WallContext, WallOptions};
@@ -181,29 +181,36 @@ impl Schedule {
     }
 
     /// The first iteration of a run: at once for a relative interval, the
-    /// next instant from now for a wall-clock schedule.
-    pub(crate) fn first(&self, wall: WallContext<'_>) -> Option<ScheduledAt> {
+    /// next instant from `now` for a wall-clock schedule.
+    pub(crate) fn first(&self, now: Now, options: &WallOptions) -> Option<ScheduledAt> {
         match self {
-            Schedule::Relative(_) => Some(ScheduledAt::now(wall.clock)),
-            Schedule::Times(_) => self.following(None, wall),
+            Schedule::Relative(_) => Some(ScheduledAt::now(now)),
+            Schedule::Times(_) => self.following(None, now, options),
         }
     }
 
     /// The iteration after `last`: `last` plus the interval, or the next
-    /// wall-clock instant at or after now and after `last`. The wall clock
-    /// is only read for wall-clock schedules.
+    /// wall-clock instant at or after `now` and after `last`.
     pub(crate) fn following(
         &self,
         last: Option<ScheduledAt>,
-        wall: WallContext<'_>,
+        now: Now,
+        options: &WallOptions,
     ) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(every) => last.map(|at| at.plus(every.period())),
-            Schedule::Times(_) => {
-                let now = wall.clock.now();
-                self.next_wall(now, last.map(ScheduledAt::wall), wall.options)
-                    .map(|at| ScheduledAt::at_wall(wall.clock, at))
-            }
+            Schedule::Times(_) => self
+                .next_wall(now.wall, last.map(ScheduledAt::wall), options)
+                .map(|at| ScheduledAt::at_wall(now, at)),
+        }
+    }
+
+    /// The iteration after `last` of a relative interval, which needs no
+    /// clock; `None` for a wall-clock schedule.
+    pub(crate) fn following_relative(&self, last: ScheduledAt) -> Option<ScheduledAt> {
+        match self {
+            Schedule::Relative(every) => Some(last.plus(every.period())),
+            Schedule::Times(_) => None,
         }
     }
 
@@ -234,9 +241,15 @@ impl Schedule {
         now: DateTime<Utc>,
         options: &WallOptions,
     ) -> AfterJump {
-        if let Some(grace) = options.grace.and_then(|g| TimeDelta::from_std(g).ok()) {
+        if let Some(grace) = options.grace {
+            // A grace period longer than chrono's range reaches back to its
+            // first date.
+            let oldest = TimeDelta::from_std(grace)
+                .ok()
+                .and_then(|grace| now.checked_sub_signed(grace))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
             let late = self
-                .next_wall(now - grace, last, options)
+                .next_wall(oldest, last, options)
                 .filter(|at| *at <= now);
             if let Some(at) = late {
                 return AfterJump::RunLate(at);

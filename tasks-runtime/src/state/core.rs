@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::{Extras, Interrupt, State};
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
-use crate::schedule::{Schedule, WallContext, WallOptions};
+use crate::schedule::{Now, Schedule, WallContext, WallOptions};
 
 /// Makes the backoff of a run.
 pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
@@ -106,8 +106,15 @@ impl<A> Core<A> {
         if wall_clock {
             Some(next.wall())
         } else {
-            next.expected_wall(self.clock())
+            next.expected_wall(self.now_in_caller()?)
         }
+    }
+
+    /// Both clocks, read in a caller's task: a panic of the loop's clock
+    /// (user code) is the run's to report, not the caller's, so it reads
+    /// as `None` here.
+    fn now_in_caller(&self) -> Option<Now> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Now::read(self.clock()))).ok()
     }
 
     /// `stop`.
@@ -121,6 +128,20 @@ impl<A> Core<A> {
         wake(waker);
     }
 
+    /// Starts the backoff of the run over, after a success. Called without
+    /// the lock held: the backoff is user code.
+    pub(crate) fn reset_backoff(&self) {
+        let taken = self
+            .lock()
+            .extras
+            .as_mut()
+            .and_then(|extras| extras.backoff.take());
+        if let Some(mut backoff) = taken {
+            backoff.reset();
+            self.lock().put_backoff(backoff);
+        }
+    }
+
     /// `restart`.
     pub(crate) fn restart(&self, args: A) {
         let (waker, unused) = self.lock().request_restart(args);
@@ -130,7 +151,13 @@ impl<A> Core<A> {
 
     /// `change_interval`, with a schedule already validated.
     pub(crate) fn reschedule(&self, schedule: Schedule) {
-        let waker = self.lock().reschedule(schedule, self.wall());
+        let now = if schedule.is_wall_clock() {
+            self.now_in_caller()
+        } else {
+            None
+        };
+        let wall = self.wall();
+        let waker = self.lock().reschedule(schedule, now, wall.options);
         wake(waker);
     }
 

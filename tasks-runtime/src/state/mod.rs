@@ -15,9 +15,9 @@ use std::task::Waker;
 use crate::backoff::Backoff;
 use crate::error::StartError;
 use crate::handle::OutcomeCell;
-use crate::hooks::Hooks;
+use crate::hooks::{Hooks, PlainHook};
 use crate::retry::RetryFilter;
-use crate::schedule::{Schedule, ScheduledAt, WallContext};
+use crate::schedule::{Now, Schedule, ScheduledAt, WallOptions};
 
 pub(crate) use self::core::{BackoffFactory, Core, Settings, Shared};
 
@@ -71,12 +71,23 @@ pub(crate) enum Interrupt {
     Rescheduled,
 }
 
-/// What a run leaves behind when it ends.
+/// What a run leaves behind when it ends. The backoff is user code: it is
+/// dropped once the lock is released.
 pub(crate) struct Ended<A> {
     /// The arguments of a pending `restart`.
     pub(crate) restart_with: Option<A>,
     /// Where the run's outcome goes.
     pub(crate) outcome: Option<Arc<OutcomeCell>>,
+    /// The run's backoff, if it made one.
+    pub(crate) _backoff: Option<Box<dyn Backoff>>,
+}
+
+/// What a new run replaces, for the caller to drop once the lock is
+/// released: the earlier run's outcome (which may hold the last reference
+/// to a user's error) and the arguments of a `restart` it left.
+pub(crate) struct Replaced<A> {
+    _outcome: Option<Arc<OutcomeCell>>,
+    _restart_with: Option<A>,
 }
 
 impl<A> State<A> {
@@ -102,18 +113,30 @@ impl<A> State<A> {
     }
 
     /// Marks a new run as started, its outcome going to `outcome`; refused
-    /// while a run is in progress. Returns the arguments of a `restart`
-    /// left over from an earlier run, for the caller to drop outside the
-    /// lock.
-    pub(crate) fn begin_run(&mut self, outcome: Arc<OutcomeCell>) -> Result<Option<A>, StartError> {
+    /// while a run is in progress.
+    pub(crate) fn begin_run(
+        &mut self,
+        outcome: Arc<OutcomeCell>,
+    ) -> Result<Replaced<A>, StartError> {
         if self.running {
             return Err(StartError::AlreadyRunning);
         }
         self.running = true;
-        self.latest = Some(outcome);
         self.failed = false;
         self.reset_run();
-        Ok(self.restart_with.take())
+        Ok(Replaced {
+            _outcome: self.latest.replace(outcome),
+            _restart_with: self.restart_with.take(),
+        })
+    }
+
+    /// The iterations are over: no next one, whatever `change_interval`
+    /// does from `after_loop`. Returns the `after_loop` hook.
+    pub(crate) fn begin_end(&mut self, cancelled: bool) -> Option<PlainHook> {
+        self.being_cancelled = cancelled;
+        self.next = None;
+        self.last = None;
+        self.hooks().and_then(|hooks| hooks.after_loop.clone())
     }
 
     /// Marks the run as ended and clears what belonged to it.
@@ -122,13 +145,22 @@ impl<A> State<A> {
         self.reset_run();
         // The waker holds the task's allocation: let it go with the task.
         self.waker = None;
-        if let Some(extras) = &mut self.extras {
-            extras.backoff = None;
-        }
         Ended {
             restart_with: self.restart_with.take(),
             outcome: self.latest.clone(),
+            _backoff: self
+                .extras
+                .as_mut()
+                .and_then(|extras| extras.backoff.take()),
         }
+    }
+
+    /// Counts a successful iteration; whether that reaches the count. A
+    /// count lowered below the iterations already done is reached too.
+    pub(crate) fn count_iteration(&mut self) -> bool {
+        self.current_loop += 1;
+        self.count
+            .is_some_and(|count| self.current_loop >= count.get())
     }
 
     /// The per-run fields, as a run begins and after it ends.
@@ -173,11 +205,14 @@ impl<A> State<A> {
     /// `change_interval`: the new schedule, and for a running loop the next
     /// iteration under it (for a relative interval, anchored to the last
     /// iteration, as in discord.py; before the first iteration of a run,
-    /// the first one stays at once). Returns the task to wake.
+    /// the first one stays at once). `now` is `None` when the clock could
+    /// not be read: the task then finds no next iteration and works it out
+    /// itself. Returns the task to wake.
     pub(crate) fn reschedule(
         &mut self,
         schedule: Schedule,
-        wall: WallContext<'_>,
+        now: Option<Now>,
+        options: &WallOptions,
     ) -> Option<Waker> {
         let relative_first_wait = !schedule.is_wall_clock() && self.last.is_none();
         self.schedule = schedule;
@@ -185,7 +220,13 @@ impl<A> State<A> {
         if !self.running || !pending || relative_first_wait {
             return None;
         }
-        self.next = self.schedule.following(self.last, wall);
+        self.next = match (self.last, now) {
+            (Some(last), _) if !self.schedule.is_wall_clock() => {
+                self.schedule.following_relative(last)
+            }
+            (last, Some(now)) => self.schedule.following(last, now, options),
+            (_, None) => None,
+        };
         self.rescheduled = true;
         self.waker.take()
     }

@@ -91,7 +91,7 @@ pub fn logging_loop(
 }
 
 /// Logs `after current_loop=… cancelled=… failed=…` from `after_loop`.
-pub fn log_after_loop(lp: &Loop<()>, rec: &Recorder) {
+pub fn log_after_loop<A: Send + Sync + 'static>(lp: &Loop<A>, rec: &Recorder) {
     let (rec, me) = (rec.clone(), lp.clone());
     lp.after_loop(move || {
         let (rec, me) = (rec.clone(), me.clone());
@@ -118,4 +118,35 @@ pub fn times(rec: &Recorder) -> Vec<u64> {
                 .unwrap_or(u64::MAX)
         })
         .collect()
+}
+
+/// A tracing subscriber that formats every field of every event, as a
+/// real one does, and prints nothing.
+pub struct FormattingSubscriber;
+
+struct FormatAll;
+
+impl tracing::field::Visit for FormatAll {
+    fn record_debug(&mut self, _: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let _ = format!("{value:?}");
+    }
+}
+
+impl tracing::Subscriber for FormattingSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        span.record(&mut FormatAll);
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut FormatAll);
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        event.record(&mut FormatAll);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
