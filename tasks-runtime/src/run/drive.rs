@@ -245,7 +245,7 @@ where
         .begin_end(outcome == RunOutcome::Cancelled);
     if let Some(hook) = after_loop {
         if let Err(error) = call_guarded(|| hook()).await {
-            tracing::error!(loop_name = %shared.name(), error = %Shown(&error), "the after_loop hook failed");
+            report_after_loop_failure(shared, error).await;
         }
     }
     let ended = shared.core.lock().end_run();
@@ -253,6 +253,28 @@ where
         cell.finish(outcome);
     }
     ended.restart_with
+}
+
+/// A failing (or panicking) `after_loop` goes to the `error` hook, so that
+/// no failure of a run is silent; the run's outcome stays what it was. Not
+/// cancellable, like `after_loop` itself.
+async fn report_after_loop_failure<A, F>(shared: &Shared<A, F>, error: LoopError)
+where
+    A: Send,
+    F: Send + Sync,
+{
+    tracing::error!(loop_name = %shared.name(), error = %Shown(&error), "the after_loop hook failed");
+    let hook = shared.core.lock().hooks().and_then(|h| h.error.clone());
+    if let Some(hook) = hook {
+        if let Err(hook_error) = call_guarded(|| hook(error.clone())).await {
+            tracing::error!(
+                loop_name = %shared.name(),
+                error = %Shown(&error),
+                hook_error = %Shown(&hook_error),
+                "the error hook failed"
+            );
+        }
+    }
 }
 
 /// An unhandled error: `failed()` becomes true, then the `error` hook runs
