@@ -284,7 +284,10 @@ mod tests {
         let error = Backend::of_url("mysql://root:hunter2@db:3306/x").unwrap_err();
         let text = error.to_string();
         assert!(text.contains("\"mysql\""), "{text}");
-        assert!(!text.contains("hunter2") && !text.contains("db:3306"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("db:3306"),
+            "{text}"
+        );
         assert!(!format!("{error:?}").contains("hunter2"));
 
         let error = Backend::of_url("hunter2 is my password").unwrap_err();

@@ -64,7 +64,8 @@ impl Secrets {
             self.anywhere.push(text.to_owned());
             // Longer texts first, so that a URL is hidden whole rather than
             // around its password.
-            self.anywhere.sort_by_key(|known| std::cmp::Reverse(known.len()));
+            self.anywhere
+                .sort_by_key(|known| std::cmp::Reverse(known.len()));
         }
     }
 
@@ -72,7 +73,8 @@ impl Secrets {
     pub(crate) fn hide_name(&mut self, name: &str) {
         if !name.is_empty() && !self.names.iter().any(|known| known == name) {
             self.names.push(name.to_owned());
-            self.names.sort_by_key(|known| std::cmp::Reverse(known.len()));
+            self.names
+                .sort_by_key(|known| std::cmp::Reverse(known.len()));
         }
     }
 
@@ -185,7 +187,10 @@ mod tests {
             secrets.scrub("postgres://app:s3cr%40t@db:5432/tasks refused"),
             "*** refused"
         );
-        assert_eq!(secrets.scrub("password s3cr@t, s3cr%40t"), "password ***, ***");
+        assert_eq!(
+            secrets.scrub("password s3cr@t, s3cr%40t"),
+            "password ***, ***"
+        );
         assert_eq!(secrets.scrub("db:5432 refused"), "*** refused");
         assert_eq!(secrets.scrub("host db is down"), "host *** is down");
         assert_eq!(secrets.scrub("feedback from db-2"), "feedback from db-2");

@@ -313,11 +313,15 @@ impl Statements {
     fn new(prefix: &str) -> Self {
         let sql = |text: &str| with_table_prefix(text, prefix);
         Self {
-            claim_row: sql(r#"SELECT holder, tzdb, lease_until_ms, outcome FROM "tasks_claims"
-                WHERE loop_name = ?1 AND slot_ns = ?2"#),
-            next_fence: sql(r#"INSERT INTO "tasks_fences" (loop_name, fence) VALUES (?1, 1)
+            claim_row: sql(
+                r#"SELECT holder, tzdb, lease_until_ms, outcome FROM "tasks_claims"
+                WHERE loop_name = ?1 AND slot_ns = ?2"#,
+            ),
+            next_fence: sql(
+                r#"INSERT INTO "tasks_fences" (loop_name, fence) VALUES (?1, 1)
                 ON CONFLICT (loop_name) DO UPDATE SET fence = fence + 1
-                RETURNING fence"#),
+                RETURNING fence"#,
+            ),
             record_claim: sql(r#"INSERT INTO "tasks_claims"
                     (loop_name, slot_ns, holder, fence, tzdb, claimed_at_ms, lease_until_ms,
                      keep_until_ms)
@@ -339,11 +343,13 @@ impl Statements {
                 WHERE loop_name = ?1"#),
             renew: sql(r#"UPDATE "tasks_leases" SET expires_ms = ?4
                 WHERE loop_name = ?1 AND holder = ?2 AND fence = ?3"#),
-            record_lease: sql(r#"INSERT INTO "tasks_leases" (loop_name, holder, fence, expires_ms)
+            record_lease: sql(
+                r#"INSERT INTO "tasks_leases" (loop_name, holder, fence, expires_ms)
                 VALUES (?1, ?2, ?3, ?4)
                 ON CONFLICT (loop_name) DO UPDATE SET
                     holder = excluded.holder, fence = excluded.fence,
-                    expires_ms = excluded.expires_ms"#),
+                    expires_ms = excluded.expires_ms"#,
+            ),
             release: sql(r#"DELETE FROM "tasks_leases"
                 WHERE loop_name = ?1 AND holder = ?2 AND fence = ?3"#),
             prune: sql(r#"DELETE FROM "tasks_claims" WHERE keep_until_ms < ?1
@@ -468,7 +474,10 @@ impl Store for SqliteStore {
                 .takeover
                 .map(|window| slot_ns.saturating_add(nanos(window)));
             let lease_ms = millis(claim.lease);
-            let prune = self.inner.claims_since_pruning.fetch_add(1, Ordering::Relaxed)
+            let prune = self
+                .inner
+                .claims_since_pruning
+                .fetch_add(1, Ordering::Relaxed)
                 % CLAIMS_PER_PRUNING
                 == CLAIMS_PER_PRUNING - 1;
             self.call("claiming a slot", move |connection, inner| {
@@ -510,16 +519,17 @@ impl Store for SqliteStore {
                 let keep_until_ms = lease_until_ms
                     .max(held_until_ms)
                     .saturating_add(millis(inner.retention));
-                tx.prepare_cached(&inner.sql.record_claim)?.execute(params![
-                    loop_name,
-                    slot_ns,
-                    holder,
-                    fence,
-                    tzdb,
-                    now_ms,
-                    lease_until_ms,
-                    keep_until_ms
-                ])?;
+                tx.prepare_cached(&inner.sql.record_claim)?
+                    .execute(params![
+                        loop_name,
+                        slot_ns,
+                        holder,
+                        fence,
+                        tzdb,
+                        now_ms,
+                        lease_until_ms,
+                        keep_until_ms
+                    ])?;
                 tx.commit()?;
                 if prune {
                     // Pruning is housekeeping: the claim stands whatever it
@@ -564,33 +574,36 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'a, Result<Option<FinishedSlot>, StoreError>> {
         Box::pin(async move {
             let loop_name = loop_name.to_owned();
-            self.call("reading the last finished slot", move |connection, inner| {
-                let row = connection
-                    .prepare_cached(&inner.sql.last_finished)?
-                    .query_row(params![loop_name], |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, String>(1)?,
-                            row.get::<_, i64>(2)?,
-                        ))
-                    })
-                    .optional()?;
-                let Some((slot_ns, outcome, fence)) = row else {
-                    return Ok(None);
-                };
-                let outcome = SlotOutcome::parse(&outcome).ok_or_else(|| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        1,
-                        rusqlite::types::Type::Text,
-                        format!("an outcome of {outcome:?}").into(),
-                    )
-                })?;
-                Ok(Some(FinishedSlot {
-                    slot: slot_from_nanos(slot_ns),
-                    outcome,
-                    fence: fence_from(fence)?,
-                }))
-            })
+            self.call(
+                "reading the last finished slot",
+                move |connection, inner| {
+                    let row = connection
+                        .prepare_cached(&inner.sql.last_finished)?
+                        .query_row(params![loop_name], |row| {
+                            Ok((
+                                row.get::<_, i64>(0)?,
+                                row.get::<_, String>(1)?,
+                                row.get::<_, i64>(2)?,
+                            ))
+                        })
+                        .optional()?;
+                    let Some((slot_ns, outcome, fence)) = row else {
+                        return Ok(None);
+                    };
+                    let outcome = SlotOutcome::parse(&outcome).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            1,
+                            rusqlite::types::Type::Text,
+                            format!("an outcome of {outcome:?}").into(),
+                        )
+                    })?;
+                    Ok(Some(FinishedSlot {
+                        slot: slot_from_nanos(slot_ns),
+                        outcome,
+                        fence: fence_from(fence)?,
+                    }))
+                },
+            )
             .await
         })
     }
@@ -620,9 +633,8 @@ impl Store for SqliteStore {
                     (Some(fence), Some((holder, current, _)))
                         if holder == replica && current == fence_value(fence) =>
                     {
-                        tx.prepare_cached(&inner.sql.renew)?.execute(params![
-                            loop_name, replica, current, expires_ms
-                        ])?;
+                        tx.prepare_cached(&inner.sql.renew)?
+                            .execute(params![loop_name, replica, current, expires_ms])?;
                         Lease::Held { fence }
                     }
                     (Some(_), live) | (None, live @ Some(_)) => Lease::NotHeld {
@@ -632,9 +644,8 @@ impl Store for SqliteStore {
                         let fence: i64 = tx
                             .prepare_cached(&inner.sql.next_fence)?
                             .query_row(params![loop_name], |row| row.get(0))?;
-                        tx.prepare_cached(&inner.sql.record_lease)?.execute(params![
-                            loop_name, replica, fence, expires_ms
-                        ])?;
+                        tx.prepare_cached(&inner.sql.record_lease)?
+                            .execute(params![loop_name, replica, fence, expires_ms])?;
                         Lease::Held {
                             fence: fence_from(fence)?,
                         }

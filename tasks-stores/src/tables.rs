@@ -42,10 +42,7 @@ pub(crate) fn check_table_prefix(prefix: &str) -> Result<(), StoreError> {
 /// (`"tasks_claims"`) renamed to `prefix`, which
 /// [`check_table_prefix`] accepted.
 pub(crate) fn with_table_prefix(sql: &str, prefix: &str) -> String {
-    sql.replace(
-        &format!("\"{DEFAULT_TABLE_PREFIX}"),
-        &format!("\"{prefix}"),
-    )
+    sql.replace(&format!("\"{DEFAULT_TABLE_PREFIX}"), &format!("\"{prefix}"))
 }
 
 #[cfg(test)]

@@ -143,7 +143,12 @@ fn of_processes_claiming_at_once_each_slot_goes_to_one() {
     let children: Vec<_> = (0..4)
         .map(|_| {
             std::process::Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "child_claimer", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--exact",
+                    "child_claimer",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(CHILD_DATABASE, &path)
                 .env("TASKS_STORES_TEST_FIRST_SLOT", first.to_string())
                 .stdout(std::process::Stdio::piped())
@@ -170,7 +175,11 @@ fn of_processes_claiming_at_once_each_slot_goes_to_one() {
     assert!(winners.iter().all(|count| *count == 1), "{winners:?}");
     fences.sort_unstable();
     fences.dedup();
-    assert_eq!(fences.len(), 40, "every winning claim has a token of its own");
+    assert_eq!(
+        fences.len(),
+        40,
+        "every winning claim has a token of its own"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +190,11 @@ async fn history_survives_reopening_the_file() {
     let slot = due_slot();
     let fence = {
         let store = SqliteStore::open(&path).unwrap();
-        let fence = won(&store, claim("daily", slot, &replica, Duration::from_secs(60))).await;
+        let fence = won(
+            &store,
+            claim("daily", slot, &replica, Duration::from_secs(60)),
+        )
+        .await;
         store
             .finish(SlotFinish {
                 loop_name: "daily",
@@ -213,7 +226,12 @@ async fn history_survives_reopening_the_file() {
     }
     let next = won(
         &store,
-        claim("daily", slot + TimeDelta::milliseconds(1), &after, Duration::from_secs(60)),
+        claim(
+            "daily",
+            slot + TimeDelta::milliseconds(1),
+            &after,
+            Duration::from_secs(60),
+        ),
     )
     .await;
     assert!(next > fence, "tokens go on growing after a restart");
@@ -232,14 +250,26 @@ async fn a_file_locked_too_long_is_unavailable_then_works_again() {
     let replica = ReplicaId::new("blocked");
     let started = Instant::now();
     let error = store
-        .claim(claim("locked", due_slot(), &replica, Duration::from_secs(60)))
+        .claim(claim(
+            "locked",
+            due_slot(),
+            &replica,
+            Duration::from_secs(60),
+        ))
         .await
         .unwrap_err();
     assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert!(!error.to_string().contains(&*dir.0.to_string_lossy()), "{error}");
+    assert!(
+        !error.to_string().contains(&*dir.0.to_string_lossy()),
+        "{error}"
+    );
     locker.execute_batch("COMMIT").unwrap();
-    won(&store, claim("locked", due_slot(), &replica, Duration::from_secs(60))).await;
+    won(
+        &store,
+        claim("locked", due_slot(), &replica, Duration::from_secs(60)),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +297,14 @@ async fn awkward_loop_names_are_loops_of_their_own() {
 #[test]
 fn a_table_prefix_must_be_an_identifier() {
     let dir = TempDir::new("prefix");
-    for prefix in ["", "Tasks_", "9_", "tasks-", "x\"; DROP TABLE y; --", &"a".repeat(47)] {
+    for prefix in [
+        "",
+        "Tasks_",
+        "9_",
+        "tasks-",
+        "x\"; DROP TABLE y; --",
+        &"a".repeat(47),
+    ] {
         let error = SqliteStore::builder()
             .table_prefix(prefix)
             .open(dir.file("tasks.db"))
@@ -291,5 +328,8 @@ fn debug_shows_the_path() {
     let dir = TempDir::new("debug");
     let store = SqliteStore::open(dir.file("tasks.db")).unwrap();
     let debug = format!("{store:?}");
-    assert!(debug.contains("tasks.db") && debug.contains("tasks_"), "{debug}");
+    assert!(
+        debug.contains("tasks.db") && debug.contains("tasks_"),
+        "{debug}"
+    );
 }

@@ -189,7 +189,11 @@ pub async fn check_outage<D: Future<Output = ()>, U: Future<Output = ()>>(
     let name = format!("{run}-outage");
     let replica = ReplicaId::new(format!("{run}/outage"));
     let before = due_slot();
-    let fence = won(store, claim(&name, before, &replica, Duration::from_secs(60))).await;
+    let fence = won(
+        store,
+        claim(&name, before, &replica, Duration::from_secs(60)),
+    )
+    .await;
 
     down().await;
     let during = before + TimeDelta::milliseconds(100);
@@ -200,7 +204,10 @@ pub async fn check_outage<D: Future<Output = ()>, U: Future<Output = ()>>(
             .await;
         let took = started.elapsed();
         match answer {
-            Err(error) => assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}"),
+            Err(error) => {
+                eprintln!("attempt {attempt} while down, after {took:?}: {error}");
+                assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
+            }
             Ok(other) => panic!("attempt {attempt}: a claim while the store is down: {other:?}"),
         }
         assert!(took <= bound, "attempt {attempt}: failed after {took:?}");
@@ -228,23 +235,42 @@ pub async fn check_outage<D: Future<Output = ()>, U: Future<Output = ()>>(
     }
 }
 
-/// The store accepts connections but never answers: calls fail as
-/// unavailable within `bound`.
-pub async fn check_no_answer(store: &dyn Store, run: &str, bound: Duration) {
+/// The store hangs (`freeze`): calls fail as unavailable within `bound`,
+/// on the connection open before and on the new ones; it answers again
+/// (`thaw`): calls succeed again.
+pub async fn check_no_answer(
+    store: &dyn Store,
+    run: &str,
+    bound: Duration,
+    freeze: impl FnOnce(),
+    thaw: impl FnOnce(),
+) {
     let name = format!("{run}-silent");
     let replica = ReplicaId::new(format!("{run}/silent"));
-    let started = Instant::now();
-    let error = store
-        .claim(claim(&name, due_slot(), &replica, Duration::from_secs(60)))
-        .await
-        .unwrap_err();
-    assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
-    let took = started.elapsed();
-    assert!(took <= bound, "failed after {took:?}");
+    let slot = due_slot();
+    // A connection is open.
+    assert_eq!(store.last_finished(&name).await.unwrap(), None);
+    freeze();
+    for attempt in 0..2 {
+        let started = Instant::now();
+        let error = store
+            .claim(claim(&name, slot, &replica, Duration::from_secs(60)))
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        eprintln!("attempt {attempt} with no answer, after {took:?}: {error}");
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
+        assert!(took <= bound, "attempt {attempt}: failed after {took:?}");
+    }
+    thaw();
+    eventually(Duration::from_secs(10), || store.last_finished(&name)).await;
 }
 
 /// Neither `text` nor `debug` shows `secret`.
 pub fn assert_hidden(secret: &str, text: &str, debug: &str) {
     assert!(!text.contains(secret), "{secret:?} in the message: {text}");
-    assert!(!debug.contains(secret), "{secret:?} in the Debug output: {debug}");
+    assert!(
+        !debug.contains(secret),
+        "{secret:?} in the Debug output: {debug}"
+    );
 }

@@ -1,26 +1,23 @@
 //! A TCP proxy in front of a test server, to play the server going down
 //! (nothing listens, open connections close), coming back, or hanging
-//! (connections accepted, nothing answered), without touching the server
+//! (nothing it is sent gets an answer), without touching the server that
 //! other tests share.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub struct Proxy {
     port: u16,
     upstream: SocketAddr,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    frozen: watch::Sender<bool>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     listener: Mutex<Option<JoinHandle<()>>>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Forward,
-    Silent,
 }
 
 impl Proxy {
@@ -31,10 +28,11 @@ impl Proxy {
         let proxy = Proxy {
             port,
             upstream,
-            tasks: Arc::default(),
+            frozen: watch::Sender::new(false),
+            connections: Arc::default(),
             listener: Mutex::new(None),
         };
-        proxy.serve(listener, Mode::Forward);
+        proxy.serve(listener);
         proxy
     }
 
@@ -49,7 +47,7 @@ impl Proxy {
             listener.abort();
             let _ = listener.await;
         }
-        let connections: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
+        let connections: Vec<_> = self.connections.lock().unwrap().drain(..).collect();
         for connection in connections {
             connection.abort();
             let _ = connection.await;
@@ -59,30 +57,31 @@ impl Proxy {
     /// Listening and forwarding again, on the same port.
     pub async fn up(&self) {
         self.down().await;
+        self.frozen.send_replace(false);
         let listener = bind_again(self.port).await;
-        self.serve(listener, Mode::Forward);
+        self.serve(listener);
     }
 
-    /// Listening, but never answering: connections are accepted and what
-    /// they send is read and dropped. Open connections are closed first.
-    pub async fn silent(&self) {
-        self.down().await;
-        let listener = bind_again(self.port).await;
-        self.serve(listener, Mode::Silent);
+    /// Nothing goes through any more, on open connections or new ones,
+    /// and nothing is closed: a server that hangs.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
     }
 
-    fn serve(&self, listener: TcpListener, mode: Mode) {
-        let tasks = Arc::clone(&self.tasks);
+    /// Everything goes through again.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let connections = Arc::clone(&self.connections);
         let upstream = self.upstream;
+        let frozen = self.frozen.subscribe();
         let accepting = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let task = tokio::spawn(async move {
-                    match mode {
-                        Mode::Forward => forward(client, upstream).await,
-                        Mode::Silent => swallow(client).await,
-                    }
-                });
-                tasks.lock().unwrap().push(task);
+                let frozen = frozen.clone();
+                let connection = tokio::spawn(forward(client, upstream, frozen));
+                connections.lock().unwrap().push(connection);
             }
         });
         *self.listener.lock().unwrap() = Some(accepting);
@@ -94,14 +93,14 @@ impl Drop for Proxy {
         if let Some(listener) = self.listener.lock().unwrap().take() {
             listener.abort();
         }
-        for connection in self.tasks.lock().unwrap().drain(..) {
+        for connection in self.connections.lock().unwrap().drain(..) {
             connection.abort();
         }
     }
 }
 
 async fn bind_again(port: u16) -> TcpListener {
-    // Another process may take the port meanwhile: retry for a moment.
+    // Another process may hold the port for a moment: retry.
     for _ in 0..100 {
         if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
             return listener;
@@ -111,18 +110,36 @@ async fn bind_again(port: u16) -> TcpListener {
     panic!("port {port} stays taken");
 }
 
-async fn forward(mut client: TcpStream, upstream: SocketAddr) {
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
+async fn forward(client: TcpStream, upstream: SocketAddr, frozen: watch::Receiver<bool>) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    tokio::select! {
+        () = pipe(client_read, server_write, frozen.clone()) => {}
+        () = pipe(server_read, client_write, frozen) => {}
+    }
 }
 
-async fn swallow(mut client: TcpStream) {
-    let mut buffer = [0u8; 4096];
-    while let Ok(read) = client.read(&mut buffer).await {
-        if read == 0 {
-            break;
+/// Copies `from` to `to`, except while frozen, when it reads nothing.
+async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut frozen: watch::Receiver<bool>) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        if frozen.wait_for(|frozen| !*frozen).await.is_err() {
+            return;
+        }
+        let read = tokio::select! {
+            read = from.read(&mut buffer) => read,
+            _ = frozen.changed() => continue,
+        };
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(read) => {
+                if to.write_all(&buffer[..read]).await.is_err() {
+                    return;
+                }
+            }
         }
     }
 }
