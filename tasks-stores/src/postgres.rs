@@ -777,7 +777,11 @@ impl Inner {
             PoolError::Backend(error) | PoolError::PostCreateHook(HookError::Backend(error)) => {
                 self.error(what, error)
             }
-            PoolError::Timeout(_) | PoolError::Closed => self.secrets.unavailable(&context, &error),
+            PoolError::Timeout(_) => self.secrets.unavailable(
+                &format!("{context}: no connection within {:?}", self.timeout),
+                &error,
+            ),
+            PoolError::Closed => self.secrets.unavailable(&context, &error),
             _ => self.secrets.invalid(&context, &error),
         }
     }
