@@ -17,6 +17,7 @@ pub struct Proxy {
     upstream: SocketAddr,
     frozen: watch::Sender<bool>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    upstream_ends: Arc<Mutex<Vec<SocketAddr>>>,
     listener: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -30,6 +31,7 @@ impl Proxy {
             upstream,
             frozen: watch::Sender::new(false),
             connections: Arc::default(),
+            upstream_ends: Arc::default(),
             listener: Mutex::new(None),
         };
         proxy.serve(listener);
@@ -62,6 +64,12 @@ impl Proxy {
         self.serve(listener);
     }
 
+    /// The local addresses of the proxy's connections to the server, as the
+    /// server sees them (Redis's `CLIENT KILL ADDR`), oldest first.
+    pub fn upstream_ends(&self) -> Vec<SocketAddr> {
+        self.upstream_ends.lock().unwrap().clone()
+    }
+
     /// Nothing goes through any more, on open connections or new ones,
     /// and nothing is closed: a server that hangs.
     pub fn freeze(&self) {
@@ -75,12 +83,14 @@ impl Proxy {
 
     fn serve(&self, listener: TcpListener) {
         let connections = Arc::clone(&self.connections);
+        let upstream_ends = Arc::clone(&self.upstream_ends);
         let upstream = self.upstream;
         let frozen = self.frozen.subscribe();
         let accepting = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let frozen = frozen.clone();
-                let connection = tokio::spawn(forward(client, upstream, frozen));
+                let upstream_ends = Arc::clone(&upstream_ends);
+                let connection = tokio::spawn(forward(client, upstream, upstream_ends, frozen));
                 connections.lock().unwrap().push(connection);
             }
         });
@@ -110,10 +120,18 @@ async fn bind_again(port: u16) -> TcpListener {
     panic!("port {port} stays taken");
 }
 
-async fn forward(client: TcpStream, upstream: SocketAddr, frozen: watch::Receiver<bool>) {
+async fn forward(
+    client: TcpStream,
+    upstream: SocketAddr,
+    upstream_ends: Arc<Mutex<Vec<SocketAddr>>>,
+    frozen: watch::Receiver<bool>,
+) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
+    if let Ok(end) = server.local_addr() {
+        upstream_ends.lock().unwrap().push(end);
+    }
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     tokio::select! {
