@@ -41,6 +41,7 @@
 //!   fixed offsets; [`testing::VirtualClock`] drives them in tests.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod loop_fn;
 mod slot;
@@ -67,3 +68,10 @@ pub use tasks_macros::r#loop;
 #[doc(inline)]
 pub use tasks_macros::r#loop as task_loop;
 pub use tasks_runtime::*;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "redis")))
+)]
+#[doc(inline)]
+pub use tasks_stores as stores;

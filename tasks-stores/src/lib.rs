@@ -127,8 +127,10 @@ use secret::Message;
 /// # let dir = std::env::temp_dir().join(format!("tasks-doc-connect-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
 /// # let path = dir.join("tasks.db");
+/// # #[cfg(feature = "sqlite")] {
 /// let store = tasks_stores::connect(&format!("sqlite:{}", path.display()))?;
 /// # drop(store);
+/// # }
 ///
 /// let refused = tasks_stores::connect("mysql://app:hunter2@db/tasks").err().unwrap();
 /// assert!(refused.to_string().contains("mysql"));
@@ -202,7 +204,7 @@ impl<'a> Backend<'a> {
 }
 
 /// The error for a URL whose backend is compiled out.
-#[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "redis-tls")))]
+#[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "redis")))]
 fn feature_off(store: &str, feature: &str) -> StoreError {
     StoreError::invalid(Message(format!(
         "the URL is for {store}, and tasks-stores was built without its `{feature}` feature: \
@@ -230,11 +232,10 @@ fn connect_postgres(_: &str) -> Result<Arc<dyn Store>, StoreError> {
     Err(feature_off("PostgreSQL", "postgres"))
 }
 
+/// (Without the `redis-tls` feature, [`RedisStore::connect`] refuses
+/// `rediss://` URLs, naming the feature.)
 #[cfg(feature = "redis")]
-fn connect_redis(url: &str, tls: bool) -> Result<Arc<dyn Store>, StoreError> {
-    if tls && !cfg!(feature = "redis-tls") {
-        return Err(feature_off("Redis over TLS", "redis-tls"));
-    }
+fn connect_redis(url: &str, _tls: bool) -> Result<Arc<dyn Store>, StoreError> {
     Ok(Arc::new(RedisStore::connect(url)?))
 }
 
@@ -277,6 +278,28 @@ mod tests {
             Backend::of_url("rediss://h:6380").unwrap(),
             Backend::Redis { tls: true }
         );
+    }
+
+    #[test]
+    fn a_compiled_out_store_names_its_feature() {
+        let refused = |url: &str| connect(url).err().map(|error| error.to_string());
+        #[cfg(not(feature = "sqlite"))]
+        assert!(refused("sqlite:tasks.db").unwrap().contains("`sqlite`"));
+        #[cfg(not(feature = "postgres"))]
+        {
+            let text = refused("postgres://app:hunter2@db/app").unwrap();
+            assert!(
+                text.contains("`postgres`") && !text.contains("hunter2"),
+                "{text}"
+            );
+        }
+        #[cfg(not(feature = "redis"))]
+        assert!(refused("redis://db").unwrap().contains("`redis`"));
+        #[cfg(not(feature = "redis-tls"))]
+        assert!(refused("rediss://:hunter2@db")
+            .unwrap()
+            .contains("`redis-tls`"));
+        let _ = refused;
     }
 
     #[test]
