@@ -8,11 +8,14 @@
 -- Every time in these tables is the database's: `now()` when a statement
 -- ran. A slot is kept exactly, in nanoseconds since the Unix epoch
 -- (`timestamptz` keeps microseconds); `to_timestamp(slot_ns / 1e9)` shows it.
+-- A loop is found by `loop_key`, the SHA-256 of its name in UTF-8, so that
+-- a name of any length fits an index; `loop_name` is there for people.
 
 -- One fencing token counter per loop, shared by its claims and its terms of
 -- leadership. Rows are never deleted.
 CREATE TABLE IF NOT EXISTS "tasks_fences" (
-    loop_name text PRIMARY KEY,
+    loop_key bytea PRIMARY KEY,
+    loop_name text NOT NULL,
     fence bigint NOT NULL
 );
 
@@ -20,8 +23,9 @@ CREATE TABLE IF NOT EXISTS "tasks_fences" (
 -- when its lease runs, and how it ended. A row is deleted after
 -- `keep_until`, unless it is the last finished slot of its loop.
 CREATE TABLE IF NOT EXISTS "tasks_claims" (
-    loop_name text NOT NULL,
+    loop_key bytea NOT NULL,
     slot_ns bigint NOT NULL,
+    loop_name text NOT NULL,
     holder text NOT NULL,
     fence bigint NOT NULL,
     tzdb text NOT NULL,
@@ -30,12 +34,12 @@ CREATE TABLE IF NOT EXISTS "tasks_claims" (
     keep_until timestamptz NOT NULL,
     outcome text CHECK (outcome IN ('completed', 'failed')),
     finished_at timestamptz,
-    PRIMARY KEY (loop_name, slot_ns)
+    PRIMARY KEY (loop_key, slot_ns)
 );
 
 -- The last finished slot of a loop, found without a scan.
 CREATE INDEX IF NOT EXISTS "tasks_claims_finished"
-    ON "tasks_claims" (loop_name, slot_ns)
+    ON "tasks_claims" (loop_key, slot_ns)
     WHERE outcome IS NOT NULL;
 
 -- The claims past their retention, for pruning.
@@ -45,7 +49,8 @@ CREATE INDEX IF NOT EXISTS "tasks_claims_keep_until"
 -- One row per loop in leader mode: the holder of its lease, the token of
 -- its term, and when the lease expires.
 CREATE TABLE IF NOT EXISTS "tasks_leases" (
-    loop_name text PRIMARY KEY,
+    loop_key bytea PRIMARY KEY,
+    loop_name text NOT NULL,
     holder text NOT NULL,
     fence bigint NOT NULL,
     expires timestamptz NOT NULL

@@ -37,12 +37,12 @@ use deadpool_postgres::{
     RecyclingMethod, Runtime,
 };
 use futures_util::future::BoxFuture;
+use sha2::{Digest, Sha256};
 use tasks_runtime::cluster::{
     Claimed, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
     SlotOutcome, Store, StoreError,
 };
 use tokio::sync::OnceCell;
-use tokio::time::Instant;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{NoTls, Socket};
 
@@ -458,29 +458,31 @@ impl Statements {
     fn new(prefix: &str) -> Self {
         let sql = |text: &str| with_table_prefix(text, prefix);
         Self {
-            // $1 loop, $2 slot (ns), $3 the earliest time the claim is
+            // $1 loop key, $2 slot (ns), $3 the earliest time the claim is
             // accepted, $4 holder, $5 tzdb, $6 lease (µs), $7 the end of
             // the slot's takeover window (or the slot), $8 retention (µs),
-            // $9 the end of the takeover window, NULL without takeover.
+            // $9 the end of the takeover window, NULL without takeover,
+            // $10 loop name.
             claim: sql(r#"
                 WITH clock AS (SELECT now() AS now),
                 fence AS (
-                    INSERT INTO "tasks_fences" AS f (loop_name, fence)
-                    SELECT $1::text, 1 FROM clock WHERE clock.now >= $3::timestamptz
-                    ON CONFLICT (loop_name) DO UPDATE SET fence = f.fence + 1
+                    INSERT INTO "tasks_fences" AS f (loop_key, loop_name, fence)
+                    SELECT $1::bytea, $10::text, 1 FROM clock
+                    WHERE clock.now >= $3::timestamptz
+                    ON CONFLICT (loop_key) DO UPDATE SET fence = f.fence + 1
                     RETURNING f.fence
                 ),
                 claim AS (
                     INSERT INTO "tasks_claims" AS c
-                        (loop_name, slot_ns, holder, fence, tzdb, claimed_at, lease_until,
-                         keep_until)
-                    SELECT $1::text, $2::bigint, $4::text, fence.fence, $5::text, clock.now,
-                           clock.now + $6::bigint * interval '1 microsecond',
+                        (loop_key, slot_ns, loop_name, holder, fence, tzdb, claimed_at,
+                         lease_until, keep_until)
+                    SELECT $1::bytea, $2::bigint, $10::text, $4::text, fence.fence, $5::text,
+                           clock.now, clock.now + $6::bigint * interval '1 microsecond',
                            greatest(clock.now + $6::bigint * interval '1 microsecond',
                                     $7::timestamptz)
                                + $8::bigint * interval '1 microsecond'
                     FROM fence, clock
-                    ON CONFLICT (loop_name, slot_ns) DO UPDATE SET
+                    ON CONFLICT (loop_key, slot_ns) DO UPDATE SET
                         holder = excluded.holder, fence = excluded.fence, tzdb = excluded.tzdb,
                         claimed_at = excluded.claimed_at, lease_until = excluded.lease_until,
                         keep_until = excluded.keep_until
@@ -492,57 +494,62 @@ impl Statements {
                 SELECT clock.now, clock.now < $3::timestamptz, (SELECT fence FROM claim)
                 FROM clock"#),
             claim_holder: sql(r#"SELECT holder, tzdb FROM "tasks_claims"
-                WHERE loop_name = $1::text AND slot_ns = $2::bigint"#),
+                WHERE loop_key = $1::bytea AND slot_ns = $2::bigint"#),
             finish: sql(
                 r#"UPDATE "tasks_claims" SET outcome = $4::text, finished_at = now()
-                WHERE loop_name = $1::text AND slot_ns = $2::bigint AND fence = $3::bigint"#,
+                WHERE loop_key = $1::bytea AND slot_ns = $2::bigint AND fence = $3::bigint"#,
             ),
             last_finished: sql(r#"SELECT slot_ns, outcome, fence FROM "tasks_claims"
-                WHERE loop_name = $1::text AND outcome IS NOT NULL
+                WHERE loop_key = $1::bytea AND outcome IS NOT NULL
                 ORDER BY slot_ns DESC LIMIT 1"#),
-            // $1 loop, $2 replica, $3 lease (µs).
+            // $1 loop key, $2 replica, $3 lease (µs), $4 loop name.
             acquire: sql(r#"
                 WITH clock AS (SELECT now() AS now),
                 live AS (
                     SELECT holder FROM "tasks_leases", clock
-                    WHERE loop_name = $1::text AND expires > clock.now
+                    WHERE loop_key = $1::bytea AND expires > clock.now
                 ),
                 fence AS (
-                    INSERT INTO "tasks_fences" AS f (loop_name, fence)
-                    SELECT $1::text, 1 WHERE NOT EXISTS (SELECT 1 FROM live)
-                    ON CONFLICT (loop_name) DO UPDATE SET fence = f.fence + 1
+                    INSERT INTO "tasks_fences" AS f (loop_key, loop_name, fence)
+                    SELECT $1::bytea, $4::text, 1 WHERE NOT EXISTS (SELECT 1 FROM live)
+                    ON CONFLICT (loop_key) DO UPDATE SET fence = f.fence + 1
                     RETURNING f.fence
                 ),
                 lease AS (
-                    INSERT INTO "tasks_leases" AS l (loop_name, holder, fence, expires)
-                    SELECT $1::text, $2::text, fence.fence,
+                    INSERT INTO "tasks_leases" AS l (loop_key, loop_name, holder, fence, expires)
+                    SELECT $1::bytea, $4::text, $2::text, fence.fence,
                            clock.now + $3::bigint * interval '1 microsecond'
                     FROM fence, clock
-                    ON CONFLICT (loop_name) DO UPDATE SET
+                    ON CONFLICT (loop_key) DO UPDATE SET
                         holder = excluded.holder, fence = excluded.fence,
                         expires = excluded.expires
                     WHERE l.expires <= (SELECT now FROM clock)
                     RETURNING l.fence
                 )
                 SELECT (SELECT fence FROM lease), (SELECT holder FROM live)"#),
-            // $1 loop, $2 replica, $3 token, $4 lease (µs).
+            // $1 loop key, $2 replica, $3 token, $4 lease (µs).
             renew: sql(r#"UPDATE "tasks_leases"
                 SET expires = now() + $4::bigint * interval '1 microsecond'
-                WHERE loop_name = $1::text AND holder = $2::text AND fence = $3::bigint
+                WHERE loop_key = $1::bytea AND holder = $2::text AND fence = $3::bigint
                   AND expires > now()
                 RETURNING fence"#),
             live_holder: sql(r#"SELECT holder FROM "tasks_leases"
-                WHERE loop_name = $1::text AND expires > now()"#),
+                WHERE loop_key = $1::bytea AND expires > now()"#),
             release: sql(r#"DELETE FROM "tasks_leases"
-                WHERE loop_name = $1::text AND holder = $2::text AND fence = $3::bigint"#),
+                WHERE loop_key = $1::bytea AND holder = $2::text AND fence = $3::bigint"#),
             prune: sql(
                 r#"DELETE FROM "tasks_claims" AS c WHERE c.keep_until < now()
                 AND (c.outcome IS NULL OR c.slot_ns < (
                     SELECT max(finished.slot_ns) FROM "tasks_claims" AS finished
-                    WHERE finished.loop_name = c.loop_name AND finished.outcome IS NOT NULL))"#,
+                    WHERE finished.loop_key = c.loop_key AND finished.outcome IS NOT NULL))"#,
             ),
         }
     }
+}
+
+/// The key of a loop in the tables: the SHA-256 of its name.
+fn loop_key(loop_name: &str) -> Vec<u8> {
+    Sha256::digest(loop_name.as_bytes()).to_vec()
 }
 
 /// Runs `$body` on a connection of `$inner` (`$client`), within the
@@ -641,8 +648,8 @@ enum Retry {
     /// Also when the connection was lost during the call: the call changes
     /// nothing the second time that the first did not.
     OnConnectionLoss,
-    /// Only when the connection is found closed before the call is sent: a
-    /// claim or a new term, which must not be made twice.
+    /// Never once the call is sent (a connection found closed before is
+    /// replaced): a claim or a new term, which must not be made twice.
     BeforeSending,
 }
 
@@ -678,8 +685,7 @@ impl Inner {
         what: &str,
         call: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let deadline = Instant::now() + self.timeout;
-        match tokio::time::timeout_at(deadline, call).await {
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(StoreError::unavailable(Message(format!(
                 "PostgreSQL, {what}: no answer within {:?}",
@@ -863,6 +869,7 @@ impl Store for PostgresStore {
         Box::pin(async move {
             let inner = &self.inner;
             let slot_ns = slot_nanos(claim.slot)?;
+            let key = loop_key(claim.loop_name);
             let not_before = shifted(claim.slot, claim.early_tolerance, false);
             let takeover_until = claim
                 .takeover
@@ -877,7 +884,7 @@ impl Store for PostgresStore {
                         .query_one(
                             &statement,
                             &[
-                                &claim.loop_name,
+                                &key,
                                 &slot_ns,
                                 &not_before,
                                 &claim.replica.as_str(),
@@ -886,6 +893,7 @@ impl Store for PostgresStore {
                                 &held_until,
                                 &retention,
                                 &takeover_until,
+                                &claim.loop_name,
                             ],
                         )
                         .await?;
@@ -910,9 +918,7 @@ impl Store for PostgresStore {
                 Retry::OnConnectionLoss,
                 |client| {
                     let statement = client.prepare_cached(&inner.sql.claim_holder).await?;
-                    let row = client
-                        .query_opt(&statement, &[&claim.loop_name, &slot_ns])
-                        .await?;
+                    let row = client.query_opt(&statement, &[&key, &slot_ns]).await?;
                     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
                         .transpose()
                 }
@@ -928,6 +934,7 @@ impl Store for PostgresStore {
     fn finish<'a>(&'a self, finish: SlotFinish<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let inner = &self.inner;
+            let key = loop_key(finish.loop_name);
             let slot_ns = slot_nanos(finish.slot)?;
             let fence = fence_value(finish.fence);
             let outcome = finish.outcome.as_str();
@@ -938,7 +945,7 @@ impl Store for PostgresStore {
                 |client| {
                     let statement = client.prepare_cached(&inner.sql.finish).await?;
                     client
-                        .execute(&statement, &[&finish.loop_name, &slot_ns, &fence, &outcome])
+                        .execute(&statement, &[&key, &slot_ns, &fence, &outcome])
                         .await?;
                     Ok(())
                 }
@@ -952,13 +959,14 @@ impl Store for PostgresStore {
     ) -> BoxFuture<'a, Result<Option<FinishedSlot>, StoreError>> {
         Box::pin(async move {
             let inner = &self.inner;
+            let key = loop_key(loop_name);
             let row: Option<(i64, String, i64)> = call!(
                 inner,
                 "reading the last finished slot",
                 Retry::OnConnectionLoss,
                 |client| {
                     let statement = client.prepare_cached(&inner.sql.last_finished).await?;
-                    let row = client.query_opt(&statement, &[&loop_name]).await?;
+                    let row = client.query_opt(&statement, &[&key]).await?;
                     row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
                         .transpose()
                 }
@@ -982,6 +990,7 @@ impl Store for PostgresStore {
     fn lease<'a>(&'a self, request: LeaseRequest<'a>) -> BoxFuture<'a, Result<Lease, StoreError>> {
         Box::pin(async move {
             let inner = &self.inner;
+            let key = loop_key(request.loop_name);
             let lease = micros(request.lease);
             let replica = request.replica.as_str();
             let (held, holder): (Option<i64>, Option<String>) = match request.renew {
@@ -994,10 +1003,7 @@ impl Store for PostgresStore {
                         |client| {
                             let statement = client.prepare_cached(&inner.sql.renew).await?;
                             let row = client
-                                .query_opt(
-                                    &statement,
-                                    &[&request.loop_name, &replica, &fence, &lease],
-                                )
+                                .query_opt(&statement, &[&key, &replica, &fence, &lease])
                                 .await?;
                             row.map(|row| row.try_get(0)).transpose()
                         }
@@ -1007,7 +1013,7 @@ impl Store for PostgresStore {
                 None => call!(inner, "taking the lease", Retry::BeforeSending, |client| {
                     let statement = client.prepare_cached(&inner.sql.acquire).await?;
                     let row = client
-                        .query_one(&statement, &[&request.loop_name, &replica, &lease])
+                        .query_one(&statement, &[&key, &replica, &lease, &request.loop_name])
                         .await?;
                     Ok((row.try_get(0)?, row.try_get(1)?))
                 })?,
@@ -1026,7 +1032,7 @@ impl Store for PostgresStore {
                 Retry::OnConnectionLoss,
                 |client| {
                     let statement = client.prepare_cached(&inner.sql.live_holder).await?;
-                    let row = client.query_opt(&statement, &[&request.loop_name]).await?;
+                    let row = client.query_opt(&statement, &[&key]).await?;
                     row.map(|row| row.try_get(0)).transpose()
                 }
             )?;
@@ -1042,6 +1048,7 @@ impl Store for PostgresStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let inner = &self.inner;
+            let key = loop_key(loop_name);
             let fence = fence_value(fence);
             let replica = replica.as_str();
             call!(
@@ -1051,7 +1058,7 @@ impl Store for PostgresStore {
                 |client| {
                     let statement = client.prepare_cached(&inner.sql.release).await?;
                     client
-                        .execute(&statement, &[&loop_name, &replica, &fence])
+                        .execute(&statement, &[&key, &replica, &fence])
                         .await?;
                     Ok(())
                 }

@@ -240,11 +240,31 @@ fn open_connection(
     let started = std::time::Instant::now();
     loop {
         match try_open_connection(path, busy_timeout, table_prefix) {
-            Err(error) if is_busy(&error) && started.elapsed() < busy_timeout => {
+            Ok(connection) => return Ok(connection),
+            Err(Opening::Failed(error)) if is_busy(&error) && started.elapsed() < busy_timeout => {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            result => return result.map_err(|error| sqlite_error("opening the file", &error)),
+            Err(Opening::Failed(error)) => return Err(sqlite_error("opening the file", &error)),
+            Err(Opening::NotWal(mode)) => {
+                return Err(StoreError::invalid(Message(format!(
+                    "SQLite, opening the file: it stays in {mode} mode, not WAL mode \
+                     (a file system without shared memory?)"
+                ))))
+            }
         }
+    }
+}
+
+/// Why a file did not open.
+enum Opening {
+    Failed(rusqlite::Error),
+    /// It would not go into WAL mode: the journal mode it is in.
+    NotWal(String),
+}
+
+impl From<rusqlite::Error> for Opening {
+    fn from(error: rusqlite::Error) -> Self {
+        Opening::Failed(error)
     }
 }
 
@@ -252,15 +272,16 @@ fn try_open_connection(
     path: &Path,
     busy_timeout: Duration,
     table_prefix: &str,
-) -> rusqlite::Result<Connection> {
+) -> Result<Connection, Opening> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(busy_timeout)?;
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    // An in-memory database (`:memory:`) has no WAL: it is one connection's.
     if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
-        return Err(rusqlite::Error::InvalidQuery);
+        return Err(Opening::NotWal(mode));
     }
     connection.pragma_update(None, "synchronous", "FULL")?;
     let tables = with_table_prefix(TABLES, table_prefix);
@@ -481,15 +502,16 @@ impl Store for SqliteStore {
                 % CLAIMS_PER_PRUNING
                 == CLAIMS_PER_PRUNING - 1;
             self.call("claiming a slot", move |connection, inner| {
-                let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let now_ms = now_ms(&tx)?;
+                let transaction =
+                    connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now_ms = now_ms(&transaction)?;
                 let now_ns = now_ms.saturating_mul(1_000_000);
                 if now_ns < not_before_ns {
                     return Ok(Claimed::TooEarly {
                         store_now: store_time(now_ms)?,
                     });
                 }
-                let existing = tx
+                let existing = transaction
                     .prepare_cached(&inner.sql.claim_row)?
                     .query_row(params![loop_name, slot_ns], |row| {
                         Ok(ClaimRow {
@@ -511,7 +533,7 @@ impl Store for SqliteStore {
                         });
                     }
                 }
-                let fence: i64 = tx
+                let fence: i64 = transaction
                     .prepare_cached(&inner.sql.next_fence)?
                     .query_row(params![loop_name], |row| row.get(0))?;
                 let lease_until_ms = now_ms.saturating_add(lease_ms);
@@ -519,7 +541,8 @@ impl Store for SqliteStore {
                 let keep_until_ms = lease_until_ms
                     .max(held_until_ms)
                     .saturating_add(millis(inner.retention));
-                tx.prepare_cached(&inner.sql.record_claim)?
+                transaction
+                    .prepare_cached(&inner.sql.record_claim)?
                     .execute(params![
                         loop_name,
                         slot_ns,
@@ -530,7 +553,7 @@ impl Store for SqliteStore {
                         lease_until_ms,
                         keep_until_ms
                     ])?;
-                tx.commit()?;
+                transaction.commit()?;
                 if prune {
                     // Pruning is housekeeping: the claim stands whatever it
                     // answers.
@@ -615,9 +638,10 @@ impl Store for SqliteStore {
             let lease_ms = millis(request.lease);
             let renew = request.renew;
             self.call("taking the lease", move |connection, inner| {
-                let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let now_ms = now_ms(&tx)?;
-                let current = tx
+                let transaction =
+                    connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let now_ms = now_ms(&transaction)?;
+                let current = transaction
                     .prepare_cached(&inner.sql.lease_row)?
                     .query_row(params![loop_name], |row| {
                         Ok((
@@ -633,7 +657,8 @@ impl Store for SqliteStore {
                     (Some(fence), Some((holder, current, _)))
                         if holder == replica && current == fence_value(fence) =>
                     {
-                        tx.prepare_cached(&inner.sql.renew)?
+                        transaction
+                            .prepare_cached(&inner.sql.renew)?
                             .execute(params![loop_name, replica, current, expires_ms])?;
                         Lease::Held { fence }
                     }
@@ -641,17 +666,18 @@ impl Store for SqliteStore {
                         holder: live.map(|(holder, _, _)| holder),
                     },
                     (None, None) => {
-                        let fence: i64 = tx
+                        let fence: i64 = transaction
                             .prepare_cached(&inner.sql.next_fence)?
                             .query_row(params![loop_name], |row| row.get(0))?;
-                        tx.prepare_cached(&inner.sql.record_lease)?
+                        transaction
+                            .prepare_cached(&inner.sql.record_lease)?
                             .execute(params![loop_name, replica, fence, expires_ms])?;
                         Lease::Held {
                             fence: fence_from(fence)?,
                         }
                     }
                 };
-                tx.commit()?;
+                transaction.commit()?;
                 Ok(answer)
             })
             .await

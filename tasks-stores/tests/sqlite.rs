@@ -333,3 +333,52 @@ fn debug_shows_the_path() {
         "{debug}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
+    let dir = TempDir::new("prune");
+    let path = dir.file("tasks.db");
+    let store = SqliteStore::builder()
+        .retention(Duration::ZERO)
+        .open(&path)
+        .unwrap();
+    let replica = ReplicaId::new("pruner");
+    let first = due_slot() - TimeDelta::seconds(10);
+    let lease = Duration::from_millis(1);
+    let finished = won(&store, claim("pruned", first, &replica, lease)).await;
+    store
+        .finish(SlotFinish {
+            loop_name: "pruned",
+            slot: first,
+            fence: finished,
+            outcome: SlotOutcome::Completed,
+        })
+        .await
+        .unwrap();
+    for i in 1..255 {
+        let slot = first - TimeDelta::milliseconds(i);
+        won(&store, claim("pruned", slot, &replica, lease)).await;
+    }
+    // The 256th claim prunes, once the others' leases have run out; its own
+    // row stays.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    won(
+        &store,
+        claim(
+            "pruned",
+            first - TimeDelta::milliseconds(255),
+            &replica,
+            lease,
+        ),
+    )
+    .await;
+    let rows: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row(r#"SELECT count(*) FROM "tasks_claims""#, [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(rows, 2, "the last finished slot and the newest claim");
+    let last = store.last_finished("pruned").await.unwrap().unwrap();
+    assert_eq!((last.slot, last.fence), (first, finished));
+}

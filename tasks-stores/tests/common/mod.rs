@@ -98,8 +98,23 @@ pub fn awkward_names() -> Vec<String> {
         "back\\slash\nnew line\ttab".to_owned(),
         "*?[glob]".to_owned(),
         "x".repeat(10 * 1024),
+        incompressible(10 * 1024),
         format!("{}:{}", "é".repeat(3000), "%".repeat(2000)),
     ]
+}
+
+/// `length` bytes of text that no compression shrinks much (a
+/// PostgreSQL index compresses a long key, then fails if it stays long).
+fn incompressible(length: usize) -> String {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'!' + (state % 94) as u8)
+        })
+        .collect()
 }
 
 /// Each awkward name is a loop of its own: claims, finishes and leases of
