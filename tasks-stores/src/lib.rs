@@ -281,6 +281,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "redis-tls")))]
     fn a_compiled_out_store_names_its_feature() {
         let refused = |url: &str| connect(url).err().map(|error| error.to_string());
         #[cfg(not(feature = "sqlite"))]

@@ -31,7 +31,7 @@
 //!
 //! A claim's key outlives its lease on purpose: a claimed slot is never
 //! claimed again (unless takeover is asked and the lease expired), however
-//! late another replica comes.
+//! late another replica comes, within the retention.
 //!
 //! # Connections
 //!
