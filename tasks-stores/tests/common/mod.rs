@@ -1,5 +1,6 @@
 //! What the store tests share: the servers' URLs, unique names, a TCP proxy
 //! that plays a store going down, and the checks every backend runs.
+// Each test binary uses the helpers of its own backend only.
 #![allow(dead_code)]
 
 pub mod proxy;
