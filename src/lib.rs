@@ -74,6 +74,13 @@ pub use tasks_macros::r#loop;
 #[doc(inline)]
 pub use tasks_macros::r#loop as task_loop;
 pub use tasks_runtime::*;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "redis")))
+)]
+#[doc(inline)]
+pub use tasks_stores as stores;
 
 /// The guide's code blocks, run by `cargo test` as doctests.
 #[cfg(doctest)]

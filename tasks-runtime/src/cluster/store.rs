@@ -321,6 +321,11 @@ impl StoreError {
 ///   extends it, if it has not expired. Otherwise
 ///   [`NotHeld`](Lease::NotHeld). [`release`](Store::release) ends a term
 ///   early, if the token is the current one.
+/// - A store remembers a claim for a while, not for ever: for its
+///   retention after the slot (a day, unless the store is told otherwise).
+///   A slot is never claimed twice within that time; after it, a claim of
+///   the same slot may win again, so a replica does not claim slots that
+///   old. [`last_finished`](Store::last_finished) may forget them too.
 ///
 /// Loop names and slots reach a store only as bound parameters (or
 /// escaped keys); a store's errors never show its address or password.

@@ -1,0 +1,323 @@
+//! Stores for running a `tasks` loop once across replicas: SQLite,
+//! PostgreSQL and Redis, each behind a cargo feature of the same name.
+//!
+//! A [`Store`] is where replicas coordinate: in claim mode each scheduled
+//! slot runs on the one replica that claims it; in leader mode one replica
+//! holds a renewed lease and runs the loop. Each claim and each new term of
+//! leadership comes with a fencing token that grows per loop. The contract
+//! is written on [`Store`]; every store here keeps it with the store's own
+//! clock, so that replicas whose clocks disagree still agree on who runs
+//! what and when a lease has expired.
+//!
+//! # Which store
+//!
+//! | store | for | clock | feature |
+//! | --- | --- | --- | --- |
+//! | [`MemoryStore`](tasks_runtime::cluster::MemoryStore) (in `tasks-runtime`) | tests; several loops of one process | the process's | none |
+//! | [`SqliteStore`] | the replicas of one machine, in one file; history that survives a restart | the machine's, read by SQLite | `sqlite` |
+//! | [`PostgresStore`] | replicas on several machines | the database's `now()` | `postgres` |
+//! | [`RedisStore`] | replicas on several machines, with Redis at hand | Redis's `TIME` | `redis` (`redis-tls` for `rediss://`) |
+//!
+//! [`connect`] picks one from a URL: `sqlite:PATH`,
+//! `postgres://USER@HOST:PORT/DB` (or `postgresql://`), `redis://HOST:PORT`
+//! (or `rediss://` with TLS).
+//!
+//! # What each one guarantees
+//!
+//! - **SQLite**: one machine only. Every claim and lease is one
+//!   `BEGIN IMMEDIATE` transaction; SQLite runs them one at a time across
+//!   all the processes that share the file (WAL mode, a busy timeout). Its
+//!   clock is the machine's, which all the replicas share. Not over a
+//!   network file system, whose locks SQLite cannot trust.
+//! - **PostgreSQL**: each claim is one statement
+//!   (`INSERT ... ON CONFLICT ... RETURNING`, with the token's counter
+//!   incremented in the same statement), each lease one row updated against
+//!   `now()`; the database's transactions make two replicas that claim at
+//!   once never both win, and its clock judges every lease.
+//! - **Redis**: each claim and lease is one Lua script, judged by Redis's
+//!   `TIME`. A single Redis instance is an *efficiency* lock: with
+//!   replication, a failover can lose a claim or a lease that was
+//!   acknowledged but not yet copied to the replica, and two replicas may
+//!   then both run a slot (see the notes on replication and on fencing in
+//!   redis.io's [distributed locks page](https://redis.io/docs/latest/develop/use/patterns/distributed-locks/)).
+//!   The fencing token is the safety: see below.
+//!
+//! # Fencing tokens
+//!
+//! A replica can lose its slot or its lease without knowing it (a long
+//! pause, a partition, a store failover). Each claim and term comes with a
+//! [`Fence`](tasks_runtime::cluster::Fence), higher than every earlier one
+//! of the loop (with gaps: a claim that loses may use one up). A body that
+//! writes somewhere passes it along, and the write is refused when a higher
+//! token has already been seen:
+//!
+//! ```sql
+//! UPDATE reports SET body = $1, last_fence = $2 WHERE id = $3 AND last_fence < $2
+//! ```
+//!
+//! # Security
+//!
+//! Loop names, slots and replica ids reach the stores only as bound
+//! parameters (SQL) or arguments of a script, and Redis keys carry the loop
+//! name percent-encoded; a table prefix is checked as an identifier and the
+//! names are quoted. No error, log line or `Debug` output of a store shows
+//! its URL, its password or its host. TLS: PostgreSQL through
+//! [`PostgresStoreBuilder::connect_with`] and a TLS connector of your
+//! choice, Redis through `rediss://` URLs with the `redis-tls` feature.
+//!
+//! # Testing the stores
+//!
+//! `.ci/stores test` in the repository starts throwaway PostgreSQL and
+//! Redis servers on free local ports (installing the Debian packages if
+//! they are missing), runs `cargo test --workspace` against them, and stops
+//! them. The tests read `TASKS_TEST_POSTGRES_URL` and
+//! `TASKS_TEST_REDIS_URL`; without them the PostgreSQL and Redis tests say
+//! they are skipped (and fail when `CI` is set). The SQLite tests always
+//! run.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::sync::Arc;
+
+pub use tasks_runtime::cluster::{Store, StoreError, StoreErrorKind};
+
+mod secret;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod tables;
+mod time;
+
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub mod sqlite;
+
+#[cfg(feature = "postgres")]
+#[doc(no_inline)]
+pub use postgres::{PostgresStore, PostgresStoreBuilder};
+#[cfg(feature = "redis")]
+#[doc(no_inline)]
+pub use redis::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "sqlite")]
+#[doc(no_inline)]
+pub use sqlite::{SqliteStore, SqliteStoreBuilder};
+
+use secret::Message;
+
+/// The store a URL names, with its default settings:
+///
+/// | URL | store |
+/// | --- | --- |
+/// | `sqlite:PATH` (or `sqlite://PATH`) | [`SqliteStore::open`]`(PATH)` |
+/// | `postgres://...`, `postgresql://...` | [`PostgresStore::connect`] (no TLS) |
+/// | `redis://...`, `rediss://...` (TLS) | [`RedisStore::connect`] |
+///
+/// Only SQLite touches anything here (it opens the file); PostgreSQL and
+/// Redis connect on first use, so a replica starts while its store is
+/// down, and its calls fail as
+/// [`Unavailable`](StoreErrorKind::Unavailable) until the store is back.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = std::env::temp_dir().join(format!("tasks-doc-connect-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let path = dir.join("tasks.db");
+/// # #[cfg(feature = "sqlite")] {
+/// let store = tasks_stores::connect(&format!("sqlite:{}", path.display()))?;
+/// # drop(store);
+/// # }
+///
+/// let refused = tasks_stores::connect("mysql://app:hunter2@db/tasks").err().unwrap();
+/// assert!(refused.to_string().contains("mysql"));
+/// assert!(!refused.to_string().contains("hunter2"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+///
+/// [`Invalid`](StoreErrorKind::Invalid) for a URL of no known scheme, a
+/// scheme whose feature is off (the message names the feature to enable),
+/// or a URL its store cannot read; whatever the store's constructor
+/// returns. The message never repeats the URL past its scheme.
+pub fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    match Backend::of_url(url)? {
+        Backend::Sqlite(path) => open_sqlite(path),
+        Backend::Postgres => connect_postgres(url),
+        Backend::Redis { tls } => connect_redis(url, tls),
+    }
+}
+
+/// The backend a URL names.
+#[derive(Debug, PartialEq, Eq)]
+enum Backend<'a> {
+    Sqlite(&'a str),
+    Postgres,
+    Redis { tls: bool },
+}
+
+impl<'a> Backend<'a> {
+    fn of_url(url: &'a str) -> Result<Self, StoreError> {
+        let expected = "expected sqlite:PATH, postgres://, postgresql://, redis:// or rediss://";
+        let Some((scheme, rest)) = url.split_once(':') else {
+            return Err(StoreError::invalid(Message(format!(
+                "not a store URL: {expected}"
+            ))));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => {
+                let path = rest.strip_prefix("//").unwrap_or(rest);
+                if path.is_empty() {
+                    return Err(StoreError::invalid(Message(
+                        "an SQLite URL names a file: sqlite:PATH".to_owned(),
+                    )));
+                }
+                Ok(Backend::Sqlite(path))
+            }
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "redis" | "valkey" => Ok(Backend::Redis { tls: false }),
+            "rediss" | "valkeys" => Ok(Backend::Redis { tls: true }),
+            other => {
+                let looks_like_a_scheme = rest.starts_with("//")
+                    && !other.is_empty()
+                    && other.len() <= 20
+                    && other
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+                let named = if looks_like_a_scheme {
+                    format!("{other:?}")
+                } else {
+                    "this".to_owned()
+                };
+                Err(StoreError::invalid(Message(format!(
+                    "no store for URLs of the scheme {named}: {expected}"
+                ))))
+            }
+        }
+    }
+}
+
+/// The error for a URL whose backend is compiled out.
+#[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "redis")))]
+fn feature_off(store: &str, feature: &str) -> StoreError {
+    StoreError::invalid(Message(format!(
+        "the URL is for {store}, and tasks-stores was built without its `{feature}` feature: \
+         enable the feature `{feature}` of `tasks` (or of `tasks-stores`)"
+    )))
+}
+
+#[cfg(feature = "sqlite")]
+fn open_sqlite(path: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(SqliteStore::open(path)?))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn open_sqlite(_: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Err(feature_off("SQLite", "sqlite"))
+}
+
+#[cfg(feature = "postgres")]
+fn connect_postgres(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(PostgresStore::connect(url)?))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn connect_postgres(_: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Err(feature_off("PostgreSQL", "postgres"))
+}
+
+/// (Without the `redis-tls` feature, [`RedisStore::connect`] refuses
+/// `rediss://` URLs, naming the feature.)
+#[cfg(feature = "redis")]
+fn connect_redis(url: &str, _tls: bool) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(RedisStore::connect(url)?))
+}
+
+#[cfg(not(feature = "redis"))]
+fn connect_redis(_: &str, tls: bool) -> Result<Arc<dyn Store>, StoreError> {
+    Err(if tls {
+        feature_off("Redis over TLS", "redis-tls")
+    } else {
+        feature_off("Redis", "redis")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_backend_from_the_scheme() {
+        assert_eq!(
+            Backend::of_url("sqlite:/tmp/a.db").unwrap(),
+            Backend::Sqlite("/tmp/a.db")
+        );
+        assert_eq!(
+            Backend::of_url("sqlite:///tmp/a.db").unwrap(),
+            Backend::Sqlite("/tmp/a.db")
+        );
+        assert_eq!(
+            Backend::of_url("sqlite:tasks.db").unwrap(),
+            Backend::Sqlite("tasks.db")
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/d").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::of_url("POSTGRES://u@h/d").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::of_url("rediss://h:6380").unwrap(),
+            Backend::Redis { tls: true }
+        );
+    }
+
+    #[test]
+    #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "redis-tls")))]
+    fn a_compiled_out_store_names_its_feature() {
+        let refused = |url: &str| connect(url).err().map(|error| error.to_string());
+        #[cfg(not(feature = "sqlite"))]
+        assert!(refused("sqlite:tasks.db").unwrap().contains("`sqlite`"));
+        #[cfg(not(feature = "postgres"))]
+        {
+            let text = refused("postgres://app:hunter2@db/app").unwrap();
+            assert!(
+                text.contains("`postgres`") && !text.contains("hunter2"),
+                "{text}"
+            );
+        }
+        #[cfg(not(feature = "redis"))]
+        assert!(refused("redis://db").unwrap().contains("`redis`"));
+        #[cfg(not(feature = "redis-tls"))]
+        assert!(refused("rediss://:hunter2@db")
+            .unwrap()
+            .contains("`redis-tls`"));
+        let _ = refused;
+    }
+
+    #[test]
+    fn names_an_unknown_scheme_and_nothing_else() {
+        let error = Backend::of_url("mysql://root:hunter2@db:3306/x").unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("\"mysql\""), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("db:3306"),
+            "{text}"
+        );
+        assert!(!format!("{error:?}").contains("hunter2"));
+
+        let error = Backend::of_url("hunter2 is my password").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        let error = Backend::of_url("user:hunter2@db").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        assert!(Backend::of_url("sqlite:").is_err());
+    }
+}
