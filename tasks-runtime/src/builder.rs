@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::backoff::Backoff;
 use crate::clock::Clock;
+use crate::cluster::Cluster;
 use crate::error::ConfigError;
 use crate::hooks::BodyOutput;
 use crate::run::Runner;
@@ -87,6 +88,7 @@ pub struct LoopBuilder<A> {
     backoff: Option<BackoffFactory>,
     clock: Option<Arc<dyn Clock>>,
     wall: WallOptions,
+    cluster: Option<Cluster>,
 }
 
 impl<A: Clone + Send + 'static> LoopBuilder<A> {
@@ -108,6 +110,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             backoff: None,
             clock: None,
             wall: WallOptions::default(),
+            cluster: None,
         }
     }
 
@@ -219,6 +222,28 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         self
     }
 
+    /// Runs the loop across replicas, in claim or leader mode (see
+    /// [`cluster`](crate::cluster)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tasks_runtime::cluster::{Cluster, MemoryStore};
+    /// use tasks_runtime::Loop;
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let report = Loop::builder(|()| async {})
+    ///     .hours(1.0)
+    ///     .name("hourly-report")
+    ///     .cluster(Cluster::claim(store))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(report.cluster().is_some());
+    /// ```
+    pub fn cluster(mut self, cluster: Cluster) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
     /// Checks every value and makes the loop.
     ///
     /// # Errors
@@ -227,7 +252,8 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     /// discord.py's order: a zero count, then the interval (times of day
     /// mixed with seconds, minutes or hours; a negative, non-finite or
     /// longer-than-100-years interval; an empty list of times), then a zero
-    /// `wall_clock_check`.
+    /// `wall_clock_check`, then what a cluster's claim mode refuses (a
+    /// count, a zero interval).
     ///
     /// ```
     /// use tasks_runtime::{ConfigError, Loop};
@@ -271,6 +297,9 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
                 make_backoff: Some(make),
                 ..Extras::default()
             }));
+        }
+        if let Some(cluster) = self.cluster {
+            state.join_cluster(cluster)?;
         }
         Ok(Loop::from_runner((self.make_shared)(Core::new(
             state, settings,

@@ -75,6 +75,17 @@ pub enum ConfigError {
         /// The text given.
         input: String,
     },
+    /// A count was given to a loop in a cluster's claim mode, where each
+    /// replica runs its own share of the slots.
+    #[error("a loop in claim mode cannot have a count: each replica runs only the slots it claims; use leader mode, or stop the loop from its body")]
+    CountInClaimMode,
+    /// A zero interval in a cluster's claim mode, which needs slots to
+    /// claim.
+    #[error("a loop in claim mode needs an interval longer than zero: its slots are whole multiples of it")]
+    ZeroIntervalInClaimMode,
+    /// `join_cluster` while the loop runs.
+    #[error("the loop is running: join the cluster before starting it")]
+    JoinWhileRunning,
     /// A duration option that must be positive was zero.
     #[error("`{option}` must be longer than zero")]
     ZeroDuration {

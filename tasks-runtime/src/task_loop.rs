@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::cluster::{Cluster, Fence};
 use crate::error::{BoxError, ConfigError, LoopError, StartError};
 use crate::handle::RunHandle;
 use crate::hooks::{error_hook, plain_hook, BodyOutput};
@@ -274,8 +275,7 @@ impl<A> Loop<A> {
     /// assert_eq!(monitor.seconds(), Some(2.0));
     /// ```
     pub fn change_interval(&self, interval: Interval) -> Result<(), ConfigError> {
-        self.core().reschedule(interval.validate()?);
-        Ok(())
+        self.core().reschedule(interval.validate()?)
     }
 
     /// Registers the hook awaited before the first iteration of each run.
@@ -474,7 +474,7 @@ impl<A> Loop<A> {
     /// assert!(!Loop::builder(|()| async {}).build().unwrap().is_running());
     /// ```
     pub fn is_running(&self) -> bool {
-        self.core().lock().running
+        self.core().is_running()
     }
 
     /// Whether the run is ending because of `cancel` or `restart`: true
@@ -574,7 +574,7 @@ impl<A> Loop<A> {
     pub fn time(&self) -> Option<Vec<TimeOfDay>> {
         match &self.core().lock().schedule {
             Schedule::Times(times) => Some(times.clone()),
-            Schedule::Relative(_) => None,
+            _ => None,
         }
     }
 
@@ -606,8 +606,63 @@ impl<A> Loop<A> {
             Some(count) => Some(NonZeroU64::new(count).ok_or(ConfigError::ZeroCount)?),
             None => None,
         };
-        self.core().lock().count = count;
+        let mut state = self.core().lock();
+        if count.is_some() && state.claims_slots() {
+            return Err(ConfigError::CountInClaimMode);
+        }
+        state.count = count;
         Ok(())
+    }
+
+    /// Joins a cluster of replicas before the loop starts: in claim mode
+    /// each scheduled slot then runs on the one replica that claims it, in
+    /// leader mode the replica holding the lease runs the loop. This is how
+    /// a loop made by the attribute joins one at start-up. See
+    /// [`cluster`](crate::cluster).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::JoinWhileRunning`] while the loop runs; in claim mode,
+    /// [`ConfigError::CountInClaimMode`] for a loop with a count and
+    /// [`ConfigError::ZeroIntervalInClaimMode`] for a zero interval.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tasks_runtime::cluster::{Cluster, MemoryStore};
+    /// use tasks_runtime::Loop;
+    ///
+    /// let cleanup = Loop::builder(|()| async {}).hours(24.0).build().unwrap();
+    /// cleanup.join_cluster(Cluster::claim(Arc::new(MemoryStore::new()))).unwrap();
+    /// assert!(cleanup.cluster().is_some());
+    /// ```
+    pub fn join_cluster(&self, cluster: Cluster) -> Result<(), ConfigError> {
+        self.core().join_cluster(cluster)
+    }
+
+    /// The cluster the loop joined, if any.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert!(Loop::builder(|()| async {}).build().unwrap().cluster().is_none());
+    /// ```
+    pub fn cluster(&self) -> Option<Cluster> {
+        self.core().lock().cluster().map(|c| c.config.clone())
+    }
+
+    /// The fencing token of the current iteration (claim mode) or of the
+    /// current term of leadership (leader mode): a number that grows with
+    /// every claim and every term, for the body to pass to what it writes,
+    /// so that a replica that lost its slot or lease cannot overwrite the
+    /// work of the one that took over. `None` outside a cluster, and for an
+    /// iteration that runs during a store outage
+    /// ([`run_during_outage`](crate::cluster::Cluster::run_during_outage)).
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert_eq!(Loop::builder(|()| async {}).build().unwrap().fence(), None);
+    /// ```
+    pub fn fence(&self) -> Option<Fence> {
+        self.core().lock().cluster().and_then(|c| c.fence)
     }
 
     /// Whether errors of the retried error types are retried.
@@ -636,9 +691,6 @@ impl<A> Loop<A> {
     }
 
     fn relative(&self) -> Option<Every> {
-        match &self.core().lock().schedule {
-            Schedule::Relative(every) => Some(*every),
-            Schedule::Times(_) => None,
-        }
+        self.core().lock().schedule.every()
     }
 }

@@ -9,13 +9,14 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::time::Instant;
 
+use super::claim::{self, SlotTurn};
 use super::wait::{self, WallWait};
 use super::watched::{UntilCancelled, UntilRescheduled};
 use crate::backoff::{default_backoff, Backoff};
 use crate::error::{panic_message, LoopError, Shown};
 use crate::handle::RunOutcome;
 use crate::hooks::{call_guarded, BodyOutput};
-use crate::schedule::Now;
+use crate::schedule::{Now, ScheduledAt};
 use crate::state::{Core, Interrupt, Shared};
 
 /// Runs the iterations of a started loop (cancellable), and returns how
@@ -56,6 +57,14 @@ where
                 state.next = state.schedule.first(now, wall.options);
                 state.schedule.is_wall_clock()
             };
+            if shared
+                .core
+                .lock()
+                .cluster()
+                .is_some_and(|c| c.config.catch_up)
+            {
+                boxed(claim::catch_up(&shared)).await;
+            }
             if !wall_clock {
                 // Lets a cancel or stop issued from `before_loop` land before
                 // the first body, as discord.py's `sleep(0)` does.
@@ -137,7 +146,8 @@ where
                     }
                     !last_failed && wall_clock
                 };
-                if wait_for_wall_clock {
+                // In a cluster's claim mode, the slot just reached, to claim.
+                let to_claim = if wait_for_wall_clock {
                     if let Err(outcome) = boxed(wall_clock_wait(&shared)).await {
                         break 'run outcome;
                     }
@@ -149,12 +159,34 @@ where
                         other => other,
                     };
                     state.next = state.schedule.following(state.last, now, wall.options);
-                }
-                let iteration = AssertUnwindSafe((shared.body)(args.clone())).catch_unwind();
-                let failure = match UntilCancelled::new(&shared.core, iteration).await {
-                    Err(_) => break 'run RunOutcome::Cancelled,
-                    Ok(Ok(output)) => output.into_result().err().map(LoopError::from_error),
-                    Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
+                    state
+                        .last
+                        .filter(|_| state.claims_slots())
+                        .map(ScheduledAt::wall)
+                } else {
+                    None
+                };
+                let failure = if let Some(slot) = to_claim {
+                    match boxed(claim::claimed_iteration(&shared, args.clone(), slot)).await {
+                        SlotTurn::Ran(failure) => failure,
+                        SlotTurn::Cancelled => break 'run RunOutcome::Cancelled,
+                        SlotTurn::Skipped => {
+                            // Not an iteration of this replica: on to the
+                            // next slot, unless the loop was asked to stop.
+                            if shared.core.lock().stop_requested {
+                                break 'run RunOutcome::Stopped;
+                            }
+                            (succeeded, last_failed) = (false, false);
+                            continue;
+                        }
+                    }
+                } else {
+                    let iteration = AssertUnwindSafe((shared.body)(args.clone())).catch_unwind();
+                    match UntilCancelled::new(&shared.core, iteration).await {
+                        Err(_) => break 'run RunOutcome::Cancelled,
+                        Ok(Ok(output)) => output.into_result().err().map(LoopError::from_error),
+                        Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
+                    }
                 };
                 let Some(error) = failure else {
                     // The backoff starts over after each success; it only

@@ -4,6 +4,8 @@
 //! - `task.rs`: starting a run, and the run's task, which catches what
 //!   panics outside the body and ends the run if the task is dropped first;
 //! - `drive.rs`: the iterations, the retries and the end-of-run paths;
+//! - `claim.rs`: a cluster's claim mode, a claim before each slot;
+//! - `leader.rs`: a cluster's leader mode, one run per term of leadership;
 //! - `wait.rs`: the waits until the next iteration on the wall clock;
 //! - `watched.rs`: the waits that a cancel or a reschedule interrupts.
 //!
@@ -14,7 +16,9 @@
 //! the end of a run), are boxed futures, made through `drive::boxed` so
 //! that their state is not part of every idle loop's task.
 
+mod claim;
 mod drive;
+mod leader;
 mod task;
 mod wait;
 mod watched;

@@ -11,6 +11,8 @@ use futures_util::FutureExt;
 use pin_project::{pin_project, pinned_drop};
 
 use super::drive::{drive, fail, finish};
+use super::leader;
+use crate::cluster::Mode;
 use crate::error::{panic_message, BoxError, LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
 use crate::hooks::BodyOutput;
@@ -59,8 +61,27 @@ where
     }
 }
 
-/// Starts a run of `runner` with `args` on the current runtime.
-pub(crate) fn start<A>(runner: Arc<dyn Runner<A>>, args: A) -> Result<RunHandle, StartError> {
+/// `start`: a run of `runner` with `args` on the current runtime, or in a
+/// cluster's leader mode, the replica's participation.
+pub(crate) fn start<A>(runner: Arc<dyn Runner<A>>, args: A) -> Result<RunHandle, StartError>
+where
+    A: Clone + Send + 'static,
+{
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+    let leads = runner
+        .core()
+        .lock()
+        .cluster()
+        .is_some_and(|c| c.config.mode == Mode::Leader);
+    if leads {
+        leader::participate(runner, args, &runtime)
+    } else {
+        start_run(runner, args)
+    }
+}
+
+/// Starts one run of `runner` with `args` on the current runtime.
+pub(super) fn start_run<A>(runner: Arc<dyn Runner<A>>, args: A) -> Result<RunHandle, StartError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
     let outcome = Arc::new(OutcomeCell::default());
     let leftover = runner.core().lock().begin_run(Arc::clone(&outcome))?;
@@ -206,7 +227,7 @@ where
     Fut::Output: BodyOutput,
 {
     if let Some(args) = restart_with {
-        if let Err(error) = start(shared, args) {
+        if let Err(error) = start_run(shared, args) {
             tracing::error!(%error, "the loop could not restart");
         }
     }

@@ -8,6 +8,7 @@
 //! A new kind of schedule is a new file here and one variant of
 //! [`Schedule`] (and of the public [`Interval`]).
 
+mod aligned;
 mod relative;
 mod scheduled;
 mod time_of_day;
@@ -21,6 +22,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tasks_syntax::IntervalError;
 
 use crate::error::ConfigError;
+pub(crate) use aligned::Aligned;
 pub(crate) use relative::Every;
 pub(crate) use scheduled::{Now, ScheduledAt};
 pub use time_of_day::TimeOfDay;
@@ -149,6 +151,8 @@ pub(crate) enum Schedule {
     Relative(Every),
     /// On the wall clock.
     Times(Vec<TimeOfDay>),
+    /// A relative interval on a fixed grid of the wall clock (claim mode).
+    Aligned(Aligned),
 }
 
 /// What a wall-clock schedule does about an instant that a forward step of
@@ -166,17 +170,37 @@ impl Schedule {
     pub(crate) fn is_wall_clock(&self) -> bool {
         match self {
             Schedule::Relative(_) => false,
-            Schedule::Times(_) => true,
+            Schedule::Times(_) | Schedule::Aligned(_) => true,
         }
     }
 
     /// The schedule as given, for reading back.
     pub(crate) fn interval(&self) -> Interval {
         match self {
-            Schedule::Relative(every) => {
+            Schedule::Relative(every) | Schedule::Aligned(Aligned { every, .. }) => {
                 Interval::relative(every.seconds, every.minutes, every.hours)
             }
             Schedule::Times(times) => Interval::Times(times.clone()),
+        }
+    }
+
+    /// The relative interval it runs every, if it is one (aligned or not).
+    pub(crate) fn every(&self) -> Option<Every> {
+        match self {
+            Schedule::Relative(every) | Schedule::Aligned(Aligned { every, .. }) => Some(*every),
+            _ => None,
+        }
+    }
+
+    /// The schedule as a cluster's claim mode runs it: a relative interval
+    /// laid on the grid of `anchor`, so that every replica computes the
+    /// same instants; other schedules are instants already.
+    pub(crate) fn aligned_to(self, anchor: DateTime<Utc>) -> Schedule {
+        match self {
+            Schedule::Relative(every) | Schedule::Aligned(Aligned { every, .. }) => {
+                Schedule::Aligned(Aligned { every, anchor })
+            }
+            other => other,
         }
     }
 
@@ -185,7 +209,7 @@ impl Schedule {
     pub(crate) fn first(&self, now: Now, options: &WallOptions) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(_) => Some(ScheduledAt::now(now)),
-            Schedule::Times(_) => self.following(None, now, options),
+            _ => self.following(None, now, options),
         }
     }
 
@@ -199,7 +223,7 @@ impl Schedule {
     ) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(every) => last.map(|at| at.plus(every.period())),
-            Schedule::Times(_) => self
+            _ => self
                 .next_wall(now.wall, last.map(ScheduledAt::wall), options)
                 .map(|at| ScheduledAt::at_wall(now, at)),
         }
@@ -210,7 +234,7 @@ impl Schedule {
     pub(crate) fn following_relative(&self, last: ScheduledAt) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(every) => Some(last.plus(every.period())),
-            Schedule::Times(_) => None,
+            _ => None,
         }
     }
 
@@ -227,7 +251,25 @@ impl Schedule {
             Schedule::Times(times) => {
                 time_of_day::next_instant(times, now, after, options.ambiguous)
             }
+            Schedule::Aligned(aligned) => aligned.next_instant(now, after),
         }
+    }
+
+    /// The earliest instant of a wall-clock schedule that passed at most
+    /// `grace` before `now` and after `last_run`: a slot to catch up on.
+    pub(crate) fn missed_since(
+        &self,
+        now: DateTime<Utc>,
+        grace: Duration,
+        last_run: Option<DateTime<Utc>>,
+        options: &WallOptions,
+    ) -> Option<DateTime<Utc>> {
+        let oldest = TimeDelta::from_std(grace)
+            .ok()
+            .and_then(|grace| now.checked_sub_signed(grace))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.next_wall(oldest, last_run, options)
+            .filter(|at| *at < now)
     }
 
     /// The wall clock reads `now`, carried past `skipped` by a step or a

@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use super::{Extras, Interrupt, State};
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
+use crate::cluster::Cluster;
+use crate::error::ConfigError;
 use crate::schedule::{Now, Schedule, WallContext, WallOptions};
 
 /// Makes the backoff of a run.
@@ -117,14 +119,23 @@ impl<A> Core<A> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Now::read(self.clock()))).ok()
     }
 
-    /// `stop`.
+    /// `stop`; in leader mode the replica also leaves the cluster's loop.
     pub(crate) fn stop(&self) {
-        self.lock().request_stop();
+        let mut state = self.lock();
+        state.request_stop();
+        if let Some(participation) = state.participation() {
+            participation.leave();
+        }
     }
 
-    /// `cancel`.
+    /// `cancel`; in leader mode the replica also leaves the cluster's loop.
     pub(crate) fn cancel(&self) {
-        let waker = self.lock().request_cancel();
+        let mut state = self.lock();
+        if let Some(participation) = state.participation() {
+            participation.leave();
+        }
+        let waker = state.request_cancel();
+        drop(state);
         wake(waker);
     }
 
@@ -142,6 +153,13 @@ impl<A> Core<A> {
         }
     }
 
+    /// Cancels the run without leaving a leader-mode loop: the lease was
+    /// lost.
+    pub(crate) fn cancel_run(&self) {
+        let waker = self.lock().request_cancel();
+        wake(waker);
+    }
+
     /// `restart`.
     pub(crate) fn restart(&self, args: A) {
         let (waker, unused) = self.lock().request_restart(args);
@@ -149,8 +167,10 @@ impl<A> Core<A> {
         wake(waker);
     }
 
-    /// `change_interval`, with a schedule already validated.
-    pub(crate) fn reschedule(&self, schedule: Schedule) {
+    /// `change_interval`, with a schedule already validated; in a cluster's
+    /// claim mode it is laid on the cluster's grid.
+    pub(crate) fn reschedule(&self, schedule: Schedule) -> Result<(), ConfigError> {
+        let schedule = self.lock().in_cluster(schedule)?;
         let now = if schedule.is_wall_clock() {
             self.now_in_caller()
         } else {
@@ -159,6 +179,21 @@ impl<A> Core<A> {
         let wall = self.wall();
         let waker = self.lock().reschedule(schedule, now, wall.options);
         wake(waker);
+        Ok(())
+    }
+
+    /// `join_cluster`.
+    pub(crate) fn join_cluster(&self, cluster: Cluster) -> Result<(), ConfigError> {
+        let left = self.lock().join_cluster(cluster)?;
+        drop(left);
+        Ok(())
+    }
+
+    /// Whether a run is in progress, or (leader mode) the replica takes
+    /// part in the cluster's loop.
+    pub(crate) fn is_running(&self) -> bool {
+        let state = self.lock();
+        state.running || state.participation().is_some()
     }
 
     /// Whether the run's task, waiting, is interrupted (see

@@ -6,6 +6,7 @@
 //! (which take the lock, and wake the task or drop the user's values once
 //! it is released: no user code runs under the loop's lock).
 
+mod cluster;
 mod core;
 
 use std::num::NonZeroU64;
@@ -19,6 +20,7 @@ use crate::hooks::{Hooks, PlainHook};
 use crate::retry::RetryFilter;
 use crate::schedule::{Now, Schedule, ScheduledAt, WallOptions};
 
+pub(crate) use self::cluster::{ClusterState, Participation};
 pub(crate) use self::core::{BackoffFactory, Core, Settings, Shared};
 
 /// The mutable state of a loop.
@@ -60,6 +62,8 @@ pub(crate) struct Extras {
     pub(crate) make_backoff: Option<BackoffFactory>,
     /// The current run's backoff, made at its first retried error.
     pub(crate) backoff: Option<Box<dyn Backoff>>,
+    /// The loop's part in a cluster, if it joined one.
+    pub(crate) cluster: Option<ClusterState>,
 }
 
 /// Why a wait of the run's task ended early.

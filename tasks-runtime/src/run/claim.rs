@@ -1,0 +1,235 @@
+//! Claim mode: before a slot runs, the replica claims it in the store; the
+//! slot runs here only if the claim is won, with its fencing token.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+
+use super::watched::UntilCancelled;
+use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome, StoreError};
+use crate::error::{panic_message, LoopError, Shown};
+use crate::hooks::{call_guarded, BodyOutput};
+use crate::schedule::{Now, ScheduledAt};
+use crate::state::Shared;
+
+/// What became of a slot in claim mode.
+pub(super) enum SlotTurn {
+    /// This replica ran it; how the body ended.
+    Ran(Option<LoopError>),
+    /// Another replica has it, or the store could not be reached.
+    Skipped,
+    /// The run was cancelled meanwhile.
+    Cancelled,
+}
+
+/// How many times a claim the store finds early is made again before the
+/// slot is given up.
+const EARLY_ATTEMPTS: usize = 4;
+
+/// Claims the slot at `slot` and, if this replica wins it, runs the body
+/// with the claim's token and records how it ended.
+pub(super) async fn claimed_iteration<A, F, Fut>(
+    shared: &Shared<A, F>,
+    args: A,
+    slot: DateTime<Utc>,
+) -> SlotTurn
+where
+    A: Send,
+    F: Fn(A) -> Fut + Send + Sync,
+    Fut: Future + Send,
+    Fut::Output: BodyOutput,
+{
+    let Some(cluster) = shared.core.lock().cluster().map(|c| c.config.clone()) else {
+        return SlotTurn::Skipped;
+    };
+    let fence = match claim(shared, &cluster, slot).await {
+        Decision::Run(fence) => fence,
+        Decision::Skip => return SlotTurn::Skipped,
+        Decision::Cancelled => return SlotTurn::Cancelled,
+    };
+    if let Some(cluster) = shared.core.lock().cluster_mut() {
+        cluster.fence = fence;
+    }
+    let iteration = AssertUnwindSafe((shared.body)(args)).catch_unwind();
+    let failure = match UntilCancelled::new(&shared.core, iteration).await {
+        // Not recorded as finished: with takeover on, another replica may
+        // run the slot once the claim's lease runs out.
+        Err(_) => return SlotTurn::Cancelled,
+        Ok(Ok(output)) => output.into_result().err().map(LoopError::from_error),
+        Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
+    };
+    if let Some(fence) = fence {
+        let outcome = match failure {
+            None => SlotOutcome::Completed,
+            Some(_) => SlotOutcome::Failed,
+        };
+        let finish = SlotFinish {
+            loop_name: shared.name(),
+            slot,
+            fence,
+            outcome,
+        };
+        if let Err(error) = cluster.store.finish(finish).await {
+            report_store_error(shared, error).await;
+        }
+    }
+    SlotTurn::Ran(failure)
+}
+
+/// Whether the slot runs here.
+enum Decision {
+    /// Yes, with this token (`None`: the store is down and the loop runs
+    /// anyway).
+    Run(Option<Fence>),
+    Skip,
+    Cancelled,
+}
+
+async fn claim<A, F>(shared: &Shared<A, F>, cluster: &Cluster, slot: DateTime<Utc>) -> Decision
+where
+    A: Send,
+    F: Send + Sync,
+{
+    // A slot may be taken over within the grace period; without one, for
+    // twice the lease (long enough for the lease to run out and be seen).
+    let takeover = cluster.takeover.then(|| {
+        shared
+            .core
+            .wall()
+            .options
+            .grace
+            .unwrap_or(cluster.lease * 2)
+    });
+    let mut waited_for_takeover = false;
+    for _ in 0..EARLY_ATTEMPTS {
+        let request = SlotClaim {
+            loop_name: shared.name(),
+            slot,
+            replica: &cluster.replica,
+            lease: cluster.lease,
+            early_tolerance: cluster.early_tolerance,
+            takeover,
+            tzdb: chrono_tz::IANA_TZDB_VERSION,
+        };
+        let answer = match UntilCancelled::new(&shared.core, cluster.store.claim(request)).await {
+            Err(_) => return Decision::Cancelled,
+            Ok(answer) => answer,
+        };
+        match answer {
+            Ok(Claimed::Won { fence }) => return Decision::Run(Some(fence)),
+            Ok(Claimed::Taken { holder, tzdb }) => {
+                if let Some(theirs) = tzdb.filter(|v| v != chrono_tz::IANA_TZDB_VERSION) {
+                    report_tzdb_mismatch(shared, &holder, &theirs);
+                }
+                if takeover.is_none() || waited_for_takeover {
+                    return Decision::Skip;
+                }
+                // At least once: if the holder dies, its claim runs out
+                // unfinished; look again then, and take the slot over.
+                waited_for_takeover = true;
+                let wait = cluster.lease + cluster.lease / 20 + Duration::from_millis(10);
+                if UntilCancelled::new(&shared.core, tokio::time::sleep(wait))
+                    .await
+                    .is_err()
+                {
+                    return Decision::Cancelled;
+                }
+            }
+            Ok(Claimed::TooEarly { store_now }) => {
+                // The store's clock is behind this replica's: wait for it.
+                let behind = (slot - store_now).to_std().unwrap_or_default();
+                let wait = (behind + Duration::from_millis(5)).min(Duration::from_secs(1));
+                if UntilCancelled::new(&shared.core, tokio::time::sleep(wait))
+                    .await
+                    .is_err()
+                {
+                    return Decision::Cancelled;
+                }
+            }
+            Err(error) => {
+                report_store_error(shared, error).await;
+                return if cluster.run_during_outage {
+                    Decision::Run(None)
+                } else {
+                    Decision::Skip
+                };
+            }
+        }
+    }
+    tracing::warn!(loop_name = %shared.name(), %slot, "the store's clock stays behind this replica's: skipping the slot");
+    Decision::Skip
+}
+
+/// Claim mode with catch-up, at the start of a run: the latest slot that
+/// every replica missed (later than the last slot the store saw finish,
+/// within the grace period) becomes the run's first one, and runs at once
+/// if this replica claims it.
+pub(super) async fn catch_up<A, F>(shared: &Shared<A, F>)
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let (store, grace) = {
+        let state = shared.core.lock();
+        let Some(cluster) = state.cluster().filter(|c| c.config.catch_up) else {
+            return;
+        };
+        let Some(grace) = shared.core.wall().options.grace else {
+            return;
+        };
+        (cluster.config.store.clone(), grace)
+    };
+    let last_finished = match store.last_finished(shared.name()).await {
+        Ok(last) => last.map(|finished| finished.slot),
+        Err(error) => return report_store_error(shared, error).await,
+    };
+    let wall = shared.core.wall();
+    let now = Now::read(wall.clock);
+    let mut state = shared.core.lock();
+    let missed = state
+        .schedule
+        .missed_since(now.wall, grace, last_finished, wall.options);
+    if let Some(missed) = missed {
+        state.next = Some(ScheduledAt::at_wall(now, missed));
+    }
+}
+
+/// A store error: logged, and given to the `error` hook without failing the
+/// loop; the slot is skipped (or run without a token) and the loop goes on.
+async fn report_store_error<A, F>(shared: &Shared<A, F>, error: StoreError)
+where
+    A: Send,
+    F: Send + Sync,
+{
+    tracing::warn!(loop_name = %shared.name(), error = %Shown(&error), "the store could not be reached for a slot");
+    let hook = shared.core.lock().hooks().and_then(|h| h.error.clone());
+    if let Some(hook) = hook {
+        let error = LoopError::from_error(error);
+        if let Err(hook_error) = call_guarded(|| hook(error)).await {
+            tracing::error!(loop_name = %shared.name(), hook_error = %Shown(&hook_error), "the error hook failed");
+        }
+    }
+}
+
+/// Another replica computed its slots with another time-zone database:
+/// times of day around a rule change may differ between them. Reported
+/// once per loop.
+fn report_tzdb_mismatch<A, F>(shared: &Shared<A, F>, holder: &str, theirs: &str) {
+    let first = shared
+        .core
+        .lock()
+        .cluster_mut()
+        .is_some_and(|c| !std::mem::replace(&mut c.tzdb_mismatch_reported, true));
+    if first {
+        tracing::warn!(
+            loop_name = %shared.name(),
+            replica = %holder,
+            theirs,
+            ours = chrono_tz::IANA_TZDB_VERSION,
+            "replicas run with different time-zone databases; times of day near a rule change may not agree"
+        );
+    }
+}
