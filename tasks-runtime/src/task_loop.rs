@@ -466,6 +466,28 @@ impl<A> Loop<A> {
         self.core().next_iteration()
     }
 
+    /// The instant the iteration in progress was scheduled for (inside the
+    /// body), or the last one's; `None` before the first iteration of a run
+    /// and between runs. In a cluster's claim mode, this is the slot the
+    /// replica claimed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::Loop;
+    ///
+    /// let ticker = Loop::builder(|()| async {}).seconds(60.0).build().unwrap();
+    /// assert_eq!(ticker.current_slot(), None);
+    /// ticker.start(()).unwrap();
+    /// tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    /// assert!(ticker.current_slot().is_some());
+    /// ticker.cancel();
+    /// # }
+    /// ```
+    pub fn current_slot(&self) -> Option<DateTime<Utc>> {
+        self.core().lock().last.map(|at| at.wall())
+    }
+
     /// Whether a run is in progress, from `start` until its `after_loop` has
     /// returned.
     ///
