@@ -375,3 +375,32 @@ async fn with_takeover_a_slot_whose_holder_died_runs_again_elsewhere() {
     hung.cancel();
     other.cancel();
 }
+
+#[tokio::test(start_paused = true)]
+async fn in_leader_mode_restart_keeps_the_term_and_stop_leaves_with_the_lease_given_back() {
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:00Z"));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let log = Log::default();
+    let cluster = || Cluster::leader(store.clone()).lease(Duration::from_secs(1));
+    let first = replica("r0", cluster(), clock.clone(), 0.5, &log);
+    let participation = first.start(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let term = first.fence();
+    first.restart(());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(first.is_running());
+    assert_eq!(first.fence(), term, "a restart stays in the term");
+    let second = replica("r1", cluster(), clock.clone(), 0.5, &log);
+    let waiting = second.start(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(second.fence().is_none(), "a follower runs nothing");
+    first.stop();
+    assert!(matches!(participation.await, RunOutcome::Stopped));
+    assert!(!first.is_running());
+    // The lease was given back: the follower leads without waiting for it to
+    // run out.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(second.fence() > term);
+    second.cancel();
+    waiting.await;
+}

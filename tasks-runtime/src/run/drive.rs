@@ -264,9 +264,8 @@ where
 }
 
 /// The end of a run, whatever ended it: `after_loop` (not cancellable),
-/// then the bookkeeping and the outcome. Returns the arguments of a pending
-/// `restart`.
-pub(super) async fn finish<A, F>(shared: &Shared<A, F>, outcome: RunOutcome) -> Option<A>
+/// then the bookkeeping; the outcome is for the caller to publish.
+pub(super) async fn finish<A, F>(shared: &Shared<A, F>, outcome: RunOutcome) -> Ended<A>
 where
     A: Send,
     F: Send + Sync,
@@ -281,10 +280,20 @@ where
         }
     }
     let ended = shared.core.lock().end_run();
-    if let Some(cell) = ended.outcome {
-        cell.finish(outcome);
+    Ended {
+        outcome,
+        cell: ended.outcome,
+        restart_with: ended.restart_with,
     }
-    ended.restart_with
+}
+
+/// A run that has ended, its outcome not yet published: a pending `restart`
+/// begins first, so that whoever the outcome wakes finds the next run
+/// already started.
+pub(super) struct Ended<A> {
+    pub(super) outcome: RunOutcome,
+    pub(super) cell: Option<std::sync::Arc<crate::handle::OutcomeCell>>,
+    pub(super) restart_with: Option<A>,
 }
 
 /// A failing (or panicking) `after_loop` goes to the `error` hook, so that

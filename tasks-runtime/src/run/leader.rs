@@ -181,6 +181,16 @@ where
     loop {
         tokio::select! {
             outcome = ended.as_mut() => {
+                // A `restart` ends the run and starts the next one: the
+                // term goes on with it.
+                let restarted = {
+                    let state = runner.core().lock();
+                    state.latest.clone().filter(|_| state.running)
+                };
+                if let Some(next) = restarted {
+                    ended = Box::pin(RunHandle::new(next).wait());
+                    continue;
+                }
                 release(config, name, fence).await;
                 return TermEnd::Over(outcome);
             }

@@ -10,7 +10,7 @@ use futures_util::future::{BoxFuture, CatchUnwind};
 use futures_util::FutureExt;
 use pin_project::{pin_project, pinned_drop};
 
-use super::drive::{drive, fail, finish};
+use super::drive::{drive, fail, finish, Ended};
 use super::leader;
 use crate::cluster::Mode;
 use crate::error::{panic_message, BoxError, LoopError, Shown, StartError};
@@ -115,7 +115,7 @@ enum Stage<A, D> {
     Driving(#[pin] CatchUnwind<AssertUnwindSafe<D>>),
     /// The end of the run (boxed: every run takes it once); its output is
     /// the arguments of a pending `restart`.
-    Ending(BoxFuture<'static, Option<A>>),
+    Ending(BoxFuture<'static, Ended<A>>),
 }
 
 #[pinned_drop]
@@ -174,9 +174,9 @@ where
                 StageNow::Ending(ending) => {
                     let polled =
                         std::panic::catch_unwind(AssertUnwindSafe(|| ending.as_mut().poll(cx)));
-                    let restart_with = match polled {
+                    let ended = match polled {
                         Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(restart_with)) => restart_with,
+                        Ok(Poll::Ready(ended)) => Some(ended),
                         // Only this crate's own code runs unguarded there:
                         // end the run all the same.
                         Err(payload) => {
@@ -186,8 +186,12 @@ where
                             None
                         }
                     };
-                    if let Some(shared) = this.shared.take() {
-                        restart(shared, restart_with);
+                    let shared = this.shared.take();
+                    if let (Some(shared), Some(ended)) = (shared, ended) {
+                        restart(shared, ended.restart_with);
+                        if let Some(cell) = ended.cell {
+                            cell.finish(ended.outcome);
+                        }
                     }
                     return Poll::Ready(());
                 }
@@ -206,7 +210,7 @@ enum Ending {
 
 /// The end of a run: a panic goes to the `error` hook first, as an
 /// unhandled error; then `after_loop` and the outcome.
-async fn end<A, F>(shared: Arc<Shared<A, F>>, ending: Ending) -> Option<A>
+async fn end<A, F>(shared: Arc<Shared<A, F>>, ending: Ending) -> Ended<A>
 where
     A: Send,
     F: Send + Sync,
