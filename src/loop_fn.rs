@@ -87,6 +87,11 @@ where
     /// retries, no change to the loop's state. The future returns what the
     /// body returns.
     ///
+    /// # Panics
+    ///
+    /// If the body panics: the call runs in the caller's task, outside the
+    /// loop that would catch it.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
