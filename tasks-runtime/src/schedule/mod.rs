@@ -1,6 +1,6 @@
 //! When the next iteration runs. Each kind of schedule has its own file
 //! (a relative interval in `relative.rs`, times of day in
-//! `time_of_day.rs`), and [`Schedule`] answers for all of them: the first
+//! `time_of_day.rs`, cron expressions in `cron.rs`), and [`Schedule`] answers for all of them: the first
 //! iteration of a run, the one after each iteration, and what a jump of the
 //! wall clock over an instant means. The run (`run/`) only sleeps until
 //! the instants it is given.
@@ -8,6 +8,7 @@
 //! A new kind of schedule is a new file here and one variant of
 //! [`Schedule`] (and of the public [`Interval`]).
 
+mod cron;
 mod relative;
 mod scheduled;
 mod time_of_day;
@@ -21,6 +22,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tasks_syntax::IntervalError;
 
 use crate::error::ConfigError;
+pub use cron::Cron;
 pub(crate) use relative::Every;
 pub(crate) use scheduled::{Now, ScheduledAt};
 pub use time_of_day::TimeOfDay;
@@ -30,11 +32,11 @@ pub use zone::{AmbiguousTime, Zone};
 
 /// The schedule of a loop, as given to [`LoopBuilder::interval`] or
 /// [`Loop::change_interval`]: a relative interval (seconds, minutes and
-/// hours, summed) or a list of times of day.
+/// hours, summed), a list of times of day, or a cron expression.
 ///
 /// It is checked when used: a negative, NaN or infinite total, an empty list
 /// of times, or times mixed with a relative part are each a
-/// [`ConfigError`].
+/// [`ConfigError`] (a [`Cron`] was checked when it was parsed).
 ///
 /// [`LoopBuilder::interval`]: crate::LoopBuilder::interval
 /// [`Loop::change_interval`]: crate::Loop::change_interval
@@ -44,7 +46,8 @@ pub use zone::{AmbiguousTime, Zone};
 ///
 /// let every_90_minutes = Interval::relative(0.0, 30.0, 1.0);
 /// let twice_a_day = Interval::times(["08:00", "20:00"].map(|t| TimeOfDay::parse(t).unwrap()));
-/// # let _ = (every_90_minutes, twice_a_day);
+/// let weekdays = Interval::Cron(tasks_runtime::Cron::parse("0 30 9 * * MON-FRI").unwrap());
+/// # let _ = (every_90_minutes, twice_a_day, weekdays);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Interval {
@@ -60,6 +63,8 @@ pub enum Interval {
     },
     /// One run at each listed time of day (sorted, duplicates dropped).
     Times(Vec<TimeOfDay>),
+    /// One run at each instant a cron expression matches in its zone.
+    Cron(Cron),
 }
 
 impl Interval {
@@ -128,6 +133,7 @@ impl Interval {
                 time_of_day::sort_and_dedup(&mut times);
                 Ok(Schedule::Times(times))
             }
+            Interval::Cron(cron) => Ok(Schedule::Cron(Box::new(cron))),
         }
     }
 }
@@ -149,6 +155,9 @@ pub(crate) enum Schedule {
     Relative(Every),
     /// On the wall clock.
     Times(Vec<TimeOfDay>),
+    /// On the wall clock; boxed, so that every loop's state stays as small
+    /// as it is with the other kinds.
+    Cron(Box<Cron>),
 }
 
 /// What a wall-clock schedule does about an instant that a forward step of
@@ -166,7 +175,7 @@ impl Schedule {
     pub(crate) fn is_wall_clock(&self) -> bool {
         match self {
             Schedule::Relative(_) => false,
-            Schedule::Times(_) => true,
+            Schedule::Times(_) | Schedule::Cron(_) => true,
         }
     }
 
@@ -177,6 +186,7 @@ impl Schedule {
                 Interval::relative(every.seconds, every.minutes, every.hours)
             }
             Schedule::Times(times) => Interval::Times(times.clone()),
+            Schedule::Cron(cron) => Interval::Cron(Cron::clone(cron)),
         }
     }
 
@@ -185,7 +195,7 @@ impl Schedule {
     pub(crate) fn first(&self, now: Now, options: &WallOptions) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(_) => Some(ScheduledAt::now(now)),
-            Schedule::Times(_) => self.following(None, now, options),
+            Schedule::Times(_) | Schedule::Cron(_) => self.following(None, now, options),
         }
     }
 
@@ -199,7 +209,7 @@ impl Schedule {
     ) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(every) => last.map(|at| at.plus(every.period())),
-            Schedule::Times(_) => self
+            Schedule::Times(_) | Schedule::Cron(_) => self
                 .next_wall(now.wall, last.map(ScheduledAt::wall), options)
                 .map(|at| ScheduledAt::at_wall(now, at)),
         }
@@ -210,7 +220,7 @@ impl Schedule {
     pub(crate) fn following_relative(&self, last: ScheduledAt) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(every) => Some(last.plus(every.period())),
-            Schedule::Times(_) => None,
+            Schedule::Times(_) | Schedule::Cron(_) => None,
         }
     }
 
@@ -227,6 +237,7 @@ impl Schedule {
             Schedule::Times(times) => {
                 time_of_day::next_instant(times, now, after, options.ambiguous)
             }
+            Schedule::Cron(cron) => cron::next_instant(cron, now, after, options.ambiguous),
         }
     }
 
@@ -256,5 +267,20 @@ impl Schedule {
             }
         }
         AfterJump::Skip(self.next_wall(now, Some(skipped), options))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cron_schedule_keeps_every_loop_s_state_as_small() {
+        // As small as the relative interval it sits beside in every loop.
+        assert_eq!(std::mem::size_of::<Schedule>(), 32);
+        assert_eq!(
+            std::mem::size_of::<Option<Schedule>>(),
+            std::mem::size_of::<Schedule>()
+        );
     }
 }
