@@ -593,7 +593,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn cron(&self) -> Option<Cron> {
         match &self.core().lock().schedule {
-            Schedule::Cron(cron) => Some(Cron::clone(cron)),
+            Schedule::Cron(cron) => Some(cron.clone()),
             Schedule::Relative(_) | Schedule::Times(_) => None,
         }
     }

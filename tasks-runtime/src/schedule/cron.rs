@@ -18,6 +18,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -72,10 +73,19 @@ use crate::error::ConfigError;
 /// [croner]: https://docs.rs/croner/4
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Cron {
+    /// Shared by the copies (`Loop::cron`, `Loop::interval`): 16 bytes
+    /// with the zone, so that a loop's schedule stays as small as a
+    /// relative interval.
+    parsed: Arc<Parsed>,
+    zone: Zone,
+}
+
+/// What croner read.
+#[derive(PartialEq, Eq, Hash)]
+struct Parsed {
     /// The expression as given, trimmed.
     expression: Box<str>,
     pattern: croner::Cron,
-    zone: Zone,
     /// Whether the minute or the hour field starts with `*`.
     real_time: bool,
 }
@@ -116,10 +126,12 @@ impl Cron {
         })?;
         let real_time = follows_real_time(pattern.as_str());
         Ok(Cron {
-            expression: expression.trim().into(),
-            pattern,
+            parsed: Arc::new(Parsed {
+                expression: expression.trim().into(),
+                pattern,
+                real_time,
+            }),
             zone: Zone::UTC,
-            real_time,
         })
     }
 
@@ -160,7 +172,7 @@ impl Cron {
     /// assert_eq!(tasks_runtime::Cron::parse("@daily").unwrap().expression(), "@daily");
     /// ```
     pub fn expression(&self) -> &str {
-        &self.expression
+        &self.parsed.expression
     }
 
     /// The zone the expression is evaluated in.
@@ -187,7 +199,7 @@ impl Cron {
     /// assert!(!Cron::parse("0,30 9-17 * * MON-FRI").unwrap().follows_real_time());
     /// ```
     pub fn follows_real_time(&self) -> bool {
-        self.real_time
+        self.parsed.real_time
     }
 
     /// The instant a loop on this schedule runs next: the earliest instant
@@ -270,14 +282,14 @@ impl TryFrom<String> for Cron {
 /// `0 30 9 * * MON-FRI (Asia/Seoul)`.
 impl fmt::Display for Cron {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.expression, self.zone)
+        write!(f, "{} ({})", self.parsed.expression, self.zone)
     }
 }
 
 impl fmt::Debug for Cron {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cron")
-            .field("expression", &self.expression)
+            .field("expression", &self.parsed.expression)
             .field("zone", &self.zone)
             .finish()
     }
@@ -308,7 +320,7 @@ pub(crate) fn next_instant(
         from = from.max(next_second);
     }
     let mut matches = Matches {
-        pattern: &cron.pattern,
+        pattern: &cron.parsed.pattern,
         known: None,
     };
     match cron.zone {
@@ -319,7 +331,7 @@ pub(crate) fn next_instant(
         Zone::Iana(Tz::UTC) => instant(matches.first_from(local(from, 0)?)?, 0),
         Zone::Iana(tz) => Walk {
             tz,
-            fixed_times: !cron.real_time,
+            fixed_times: !cron.parsed.real_time,
             ambiguous,
         }
         .first_from(from, &mut matches),
