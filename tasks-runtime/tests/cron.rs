@@ -186,6 +186,28 @@ fn a_cron_reads_back_as_given() {
     }
 }
 
+#[test]
+fn a_day_of_the_month_and_of_the_week_match_either_unless_joined_by_a_plus() {
+    let runs = |expression: &str| {
+        let cron = Cron::parse(expression).unwrap();
+        let mut now = utc("2024-07-01T00:00:00Z");
+        let mut runs = Vec::new();
+        for _ in 0..4 {
+            let at = cron
+                .next_run(now, runs.last().copied(), AmbiguousTime::Later)
+                .unwrap();
+            runs.push(at);
+            now = at;
+        }
+        runs.iter()
+            .map(|at| at.format("%m-%d").to_string())
+            .collect::<Vec<_>>()
+    };
+    // 2024-07-01 is a Monday.
+    assert_eq!(runs("0 9 1 * MON"), ["07-01", "07-08", "07-15", "07-22"]);
+    assert_eq!(runs("0 9 1-7 * +MON"), ["07-01", "08-05", "09-02", "10-07"]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn weekdays_in_seoul_skip_the_weekend() {
     // 2026-03-06 is a Friday; 09:00 in Seoul.
@@ -422,4 +444,116 @@ async fn seconds_and_count() {
     );
     assert_eq!(rec.the_loop.task().unwrap().await, RunOutcome::Completed);
     assert_eq!(rec.next(), None);
+}
+
+/// The runs of `expression` in `zone` from `from` to `until`, as local
+/// times with their abbreviation.
+fn night(
+    expression: &str,
+    zone: chrono_tz::Tz,
+    from: &str,
+    until: &str,
+    policy: AmbiguousTime,
+) -> Vec<String> {
+    let cron = Cron::parse(expression).unwrap().in_zone(zone);
+    let (mut now, until) = (utc(from), utc(until));
+    let mut runs: Vec<DateTime<Utc>> = Vec::new();
+    while let Some(at) = cron.next_run(now, runs.last().copied(), policy) {
+        if at > until {
+            break;
+        }
+        runs.push(at);
+        now = at;
+    }
+    runs.iter()
+        .map(|at| at.with_timezone(&zone).format("%H:%M %Z").to_string())
+        .collect()
+}
+
+/// The tables of `docs/time-zones.md`, row by row.
+#[test]
+fn the_worked_examples_of_the_time_zones_page() {
+    use chrono_tz::America::New_York;
+    let later = AmbiguousTime::Later;
+    let spring = |e| {
+        night(
+            e,
+            New_York,
+            "2022-03-13T05:00:00Z",
+            "2022-03-13T08:00:00Z",
+            later,
+        )
+    };
+    assert_eq!(spring("30 2 * * *"), ["03:30 EDT"]);
+    assert_eq!(spring("0,30 2 * * *"), ["03:00 EDT", "03:30 EDT"]);
+    assert_eq!(spring("15,45 2,3 * * *"), ["03:15 EDT", "03:45 EDT"]);
+    assert_eq!(
+        spring("*/30 * * * *"),
+        [
+            "00:00 EST",
+            "00:30 EST",
+            "01:00 EST",
+            "01:30 EST",
+            "03:00 EDT",
+            "03:30 EDT",
+            "04:00 EDT"
+        ]
+    );
+    assert_eq!(
+        spring("0 * * * *"),
+        ["00:00 EST", "01:00 EST", "03:00 EDT", "04:00 EDT"]
+    );
+    let fall = |e, policy| {
+        night(
+            e,
+            New_York,
+            "2022-11-06T04:00:00Z",
+            "2022-11-06T07:00:00Z",
+            policy,
+        )
+    };
+    assert_eq!(fall("30 1 * * *", later), ["01:30 EST"]);
+    assert_eq!(fall("30 1 * * *", AmbiguousTime::Earlier), ["01:30 EDT"]);
+    assert_eq!(fall("0,30 1 * * *", later), ["01:00 EST", "01:30 EST"]);
+    assert_eq!(fall("0 0-59/30 1 * * *", later), ["01:00 EST", "01:30 EST"]);
+    for policy in [later, AmbiguousTime::Earlier] {
+        assert_eq!(
+            fall("*/30 1 * * *", policy),
+            ["01:00 EDT", "01:30 EDT", "01:00 EST", "01:30 EST"]
+        );
+    }
+    assert_eq!(
+        fall("0 * * * *", later),
+        ["00:00 EDT", "01:00 EDT", "01:00 EST", "02:00 EST"]
+    );
+    // Seconds play no part: six fixed times, each shifted by the gap.
+    assert_eq!(
+        night(
+            "*/10 30 2 * * *",
+            New_York,
+            "2022-03-13T05:00:00Z",
+            "2022-03-13T08:00:00Z",
+            later
+        )
+        .len(),
+        6
+    );
+    assert!(!Cron::parse("*/10 30 2 * * *").unwrap().follows_real_time());
+    // Apia skipped 2011-12-30: every 30 minutes of real time across it.
+    let apia = night(
+        "*/30 * * * *",
+        chrono_tz::Pacific::Apia,
+        "2011-12-30T09:00:00Z",
+        "2011-12-30T11:00:00Z",
+        later,
+    );
+    assert_eq!(apia.len(), 5, "{apia:?}");
+    let ten = night(
+        "0 10 * * *",
+        chrono_tz::Pacific::Apia,
+        "2011-12-29T00:00:00Z",
+        "2012-01-01T00:00:00Z",
+        later,
+    );
+    assert_eq!(ten.len(), 3, "{ten:?}");
 }
