@@ -14,7 +14,10 @@
 //!
 //! chrono-tz does not publish its transitions, so they are found by
 //! reading the offset every [`PROBE`] and bisecting to the second where it
-//! changes.
+//! changes; only the changes near `now` and near the first match can move
+//! the answer, so the walk reads the offset there and jumps over the rest.
+//! croner bounds the search (nothing past the year 5000): an expression
+//! that never matches ends it with `None`.
 
 use std::fmt;
 use std::str::FromStr;
