@@ -276,9 +276,10 @@ mod tests {
 
     #[test]
     fn a_cron_schedule_keeps_every_loop_s_state_as_small() {
-        // As small as the relative interval it sits beside in every loop.
-        assert_eq!(std::mem::size_of::<Cron>(), 16);
-        assert_eq!(std::mem::size_of::<Schedule>(), 32);
+        // No larger than the relative interval it sits beside in every
+        // loop, so the schedule is as small as before cron (32 bytes).
+        assert!(std::mem::size_of::<Cron>() <= std::mem::size_of::<Every>());
+        assert!(std::mem::size_of::<Schedule>() <= 32);
         assert_eq!(
             std::mem::size_of::<Option<Schedule>>(),
             std::mem::size_of::<Schedule>()
