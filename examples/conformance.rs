@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 use tasks::testing::VirtualClock;
-use tasks::{Clock, FixedBackoff, Interval, Loop, LoopError, SystemClock, TimeOfDay, Zone};
+use tasks::{Clock, Cron, FixedBackoff, Interval, Loop, LoopError, SystemClock, TimeOfDay, Zone};
 use tokio::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,13 @@ impl Scenario {
         Ok(TimeOfDay::utc(local).in_zone(self.zone))
     }
 
+    /// The schedule of `loop` or of a `change_interval`: `cron` (in `tz`),
+    /// `times`, or the relative parts.
     fn interval_of(&self, op: &Value) -> Result<Interval, String> {
+        if let Some(expression) = op.get("cron").and_then(Value::as_str) {
+            let cron = Cron::parse(expression).map_err(|e| e.to_string())?;
+            return Ok(Interval::Cron(cron.in_zone(self.zone)));
+        }
         if let Some(times) = op.get("times").and_then(Value::as_array) {
             return Ok(Interval::Times(
                 times

@@ -6,14 +6,15 @@
 
 pub use std::sync::{Arc, LazyLock, Weak};
 
-pub use tasks_runtime::{tz, ConfigError, TimeOfDay, Zone};
+pub use tasks_runtime::{tz, ConfigError, Cron, Interval, TimeOfDay, Zone};
 
 pub use crate::{LoopFn, LoopSlot};
 
 /// Turns the result of building a macro-made loop into the loop.
 ///
 /// The macro has already checked every argument at compile time (intervals,
-/// count, times of day, time zones), with the same rules as the builder, so
+/// count, times of day, cron expressions, time zones), with the same rules as
+/// the builder, so
 /// the `Err` arm is unreachable; if it is ever reached, that is a bug in
 /// `tasks`, and the panic says so.
 #[track_caller]

@@ -52,6 +52,11 @@ const ARGUMENTS: &[Argument] = &[
         read: |input, key, args| store(&mut args.time, key, times(input, key)),
     },
     Argument {
+        name: "cron",
+        example: "\"0 30 9 * * MON-FRI\"",
+        read: |input, key, args| store(&mut args.cron, key, cron(input, key)),
+    },
+    Argument {
         name: "tz",
         example: "\"Asia/Seoul\"",
         read: |input, key, args| store(&mut args.tz, key, zone(input, key)),
@@ -85,6 +90,7 @@ pub(crate) struct Args {
     pub(crate) minutes: Option<Given<Number>>,
     pub(crate) hours: Option<Given<Number>>,
     pub(crate) time: Option<Given<Times>>,
+    pub(crate) cron: Option<Given<LitStr>>,
     pub(crate) tz: Option<Given<LitStr>>,
     pub(crate) count: Option<Given<Number>>,
     pub(crate) reconnect: Option<Given<LitBool>>,
@@ -338,6 +344,20 @@ fn times(input: ParseStream, key: Key) -> syn::Result<Times> {
     })
 }
 
+fn cron(input: ParseStream, key: Key) -> syn::Result<LitStr> {
+    if input.peek(LitStr) {
+        return input.parse();
+    }
+    Err(error_on_next_token(
+        input,
+        format!(
+            "`{name}` takes a cron expression as a string, such as \
+             `{name} = \"0 30 9 * * MON-FRI\"` (5 fields, or 6 with seconds first)",
+            name = key.name
+        ),
+    ))
+}
+
 fn zone(input: ParseStream, key: Key) -> syn::Result<LitStr> {
     if input.peek(LitStr) {
         return input.parse();
@@ -435,12 +455,16 @@ mod tests {
     #[test]
     fn reads_every_argument() {
         let (args, errors) = parse_all(quote! {
-            seconds = 5, minutes = 1.5, hours = 2, time = ["08:00", "20:00"],
+            seconds = 5, minutes = 1.5, hours = 2, time = ["08:00", "20:00"], cron = "@daily",
             tz = "Asia/Seoul", count = 3, reconnect = false, name = "n", crate = "my_tasks",
         });
         assert!(errors.is_empty(), "{errors:?}");
         assert!(args.seconds.is_some() && args.minutes.is_some() && args.hours.is_some());
         assert_eq!(args.time.map(|t| t.value.times.len()), Some(2));
+        assert_eq!(
+            args.cron.map(|c| c.value.value()),
+            Some("@daily".to_owned())
+        );
         assert_eq!(
             args.tz.map(|t| t.value.value()),
             Some("Asia/Seoul".to_owned())
@@ -453,14 +477,15 @@ mod tests {
     #[test]
     fn every_argument_has_a_row() {
         let (_, errors) = parse_all(quote! {
-            seconds = 5, minutes = 1, hours = 2, time = "08:00",
+            seconds = 5, minutes = 1, hours = 2, time = "08:00", cron = "* * * * *",
             tz = "UTC", count = 3, reconnect = false, name = "n", crate = "my_tasks",
         });
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(ARGUMENTS.len(), 9);
+        assert_eq!(ARGUMENTS.len(), 10);
         assert_eq!(
             known(),
-            "`seconds`, `minutes`, `hours`, `time`, `tz`, `count`, `reconnect`, `name`, `crate`"
+            "`seconds`, `minutes`, `hours`, `time`, `cron`, `tz`, `count`, `reconnect`, `name`, \
+             `crate`"
         );
     }
 
@@ -488,8 +513,15 @@ mod tests {
 
     #[test]
     fn literals_of_the_wrong_type_are_reported() {
-        let (_, errors) = parse_all(quote!(count = 2.5, time = 800, tz = [8], reconnect = "no"));
-        assert_eq!(errors.len(), 4, "{errors:?}");
+        let (_, errors) = parse_all(quote!(
+            count = 2.5,
+            time = 800,
+            tz = [8],
+            reconnect = "no",
+            cron = 5
+        ));
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert!(errors[4].starts_with("`cron` takes a cron expression as a string"));
     }
 
     #[test]

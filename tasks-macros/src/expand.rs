@@ -266,18 +266,18 @@ fn setters(
             setters.extend(quote_spanned!(span=> .#setter(#value)));
         }
     }
+    let in_zone = config.zone.as_ref().map(|zone| {
+        let zone = match zone {
+            Zone::Iana(path) => quote_spanned!(span=> #private::tz #(::#path)*),
+            Zone::Fixed(seconds) => {
+                let magnitude = Literal::u32_unsuffixed(seconds.unsigned_abs());
+                let minus = (*seconds < 0).then(|| quote_spanned!(span=> -));
+                quote_spanned!(span=> #private::Zone::fixed(#minus #magnitude)?)
+            }
+        };
+        quote_spanned!(span=> .in_zone(#zone))
+    });
     if !config.times.is_empty() {
-        let in_zone = config.zone.as_ref().map(|zone| {
-            let zone = match zone {
-                Zone::Iana(path) => quote_spanned!(span=> #private::tz #(::#path)*),
-                Zone::Fixed(seconds) => {
-                    let magnitude = Literal::u32_unsuffixed(seconds.unsigned_abs());
-                    let minus = (*seconds < 0).then(|| quote_spanned!(span=> -));
-                    quote_spanned!(span=> #private::Zone::fixed(#minus #magnitude)?)
-                }
-            };
-            quote_spanned!(span=> .in_zone(#zone))
-        });
         let times = config.times.iter().map(
             |Time {
                  hour,
@@ -290,6 +290,12 @@ fn setters(
             },
         );
         setters.extend(quote_spanned!(span=> .times([#(#times),*])));
+    }
+    if let Some(cron) = &config.cron {
+        let expression = Literal::string(&cron.value());
+        setters.extend(quote_spanned!(span=>
+            .interval(#private::Interval::Cron(#private::Cron::parse(#expression)? #in_zone))
+        ));
     }
     if let Some(count) = config.count {
         let count = Literal::u64_suffixed(count);
@@ -348,7 +354,13 @@ mod tests {
                 async fn tick(self: Arc<Self>) {}
             ),
         );
-        for output in [free, method] {
+        let cron = r#loop(
+            quote!(cron = "0 9 * * *", tz = "+09:00"),
+            quote!(
+                async fn tick(self: Arc<Self>) {}
+            ),
+        );
+        for output in [free, method, cron] {
             let roots = roots(&output);
             assert!(
                 roots.iter().all(|r| r == "core" || r == "tasks"),
@@ -426,6 +438,33 @@ mod tests {
             assert!(output.contains(&times), "{output}");
             assert!(!output.contains("\"08:00\""), "{output}");
         }
+    }
+
+    #[test]
+    fn cron_is_emitted_as_a_parsed_schedule_in_its_zone() {
+        let output = r#loop(
+            quote!(cron = "0 30 9 * * MON-FRI", tz = "Asia/Seoul"),
+            quote!(
+                async fn standup() {}
+            ),
+        )
+        .to_string();
+        assert!(
+            output.contains(
+                ". interval (:: tasks :: __private :: Interval :: Cron (:: tasks :: __private :: \
+                 Cron :: parse (\"0 30 9 * * MON-FRI\") ? . in_zone (:: tasks :: __private :: tz \
+                 :: Asia :: Seoul)))"
+            ),
+            "{output}"
+        );
+        let utc = r#loop(
+            quote!(cron = "@daily"),
+            quote!(
+                async fn nightly() {}
+            ),
+        )
+        .to_string();
+        assert!(utc.contains("Cron :: parse (\"@daily\") ?)"), "{utc}");
     }
 
     #[test]

@@ -58,7 +58,8 @@ mod zone;
 /// | `minutes` | integer or float | `0` | minutes, added to `seconds` |
 /// | `hours` | integer or float | `0` | hours, added to `seconds` and `minutes` |
 /// | `time` | `"HH:MM"` or `"HH:MM:SS"`, or a non-empty list `["08:00", "20:00"]` | none: run every interval | run at these times of day instead (not with `seconds`/`minutes`/`hours`) |
-/// | `tz` | an IANA name (`"Asia/Seoul"`) or a UTC offset written `±HH:MM`, `±HHMM` or `±HH` (`"+09:00"`, `"-0530"`, `"+01"`) | `"UTC"` | the time zone of `time` (only with `time`) |
+/// | `cron` | a cron expression: 5 fields (`"30 9 * * MON-FRI"`), or 6 with seconds first (`"0 30 9 * * MON-FRI"`) | none: run every interval | run at each instant it matches instead (not with `seconds`/`minutes`/`hours` or `time`); see `tasks::Cron` for the syntax and the daylight-saving rules |
+/// | `tz` | an IANA name (`"Asia/Seoul"`) or a UTC offset written `±HH:MM`, `±HHMM` or `±HH` (`"+09:00"`, `"-0530"`, `"+01"`) | `"UTC"` | the time zone of `time` or `cron` (only with one of them) |
 /// | `count` | integer ≥ 1 | endless | stop after this many successful iterations |
 /// | `reconnect` | `true` or `false` | `true` | retry the errors of the held types (`std::io::Error`, tokio timeouts, and those added with `add_exception_type`) with a backoff |
 /// | `name` | string | the function's path (`my_crate::announce`, `my_crate::Cog::counter_loop`) | the loop's name in logs |
@@ -67,8 +68,16 @@ mod zone;
 /// The interval, `seconds + 60 × minutes + 3600 × hours`, is from zero to
 /// 100 years; a part may be negative or fractional as long as the total is
 /// in range (`minutes = 1, seconds = -15`), as in discord.py. Without
-/// `seconds`, `minutes`, `hours` or `time`, the loop runs again as soon as
-/// an iteration ends.
+/// `seconds`, `minutes`, `hours`, `time` or `cron`, the loop runs again as
+/// soon as an iteration ends.
+///
+/// ```
+/// // Weekdays at 09:30 in Seoul: read by croner at compile time.
+/// #[tasks::r#loop(cron = "0 30 9 * * MON-FRI", tz = "Asia/Seoul")]
+/// async fn standup() {}
+///
+/// assert_eq!(standup.cron().unwrap().to_string(), "0 30 9 * * MON-FRI (Asia/Seoul)");
+/// ```
 ///
 /// # What it generates, and why
 ///
@@ -129,9 +138,11 @@ mod zone;
 ///
 /// Times of day become values, read at compile time:
 /// `.times([TimeOfDay::new(8, 0, 0)?.in_zone(tz::Asia::Seoul), ..])`, and
-/// `Zone::fixed(32400)?` for `tz = "+09:00"`; `reconnect` and `name` become
-/// their setters. The builder's checks cannot fail, since the attribute
-/// made them at compile time.
+/// `Zone::fixed(32400)?` for `tz = "+09:00"`; a cron expression, checked
+/// with croner at compile time, is read again at run time
+/// (`.interval(Interval::Cron(Cron::parse("0 30 9 * * MON-FRI")?.in_zone(..)))`);
+/// `reconnect` and `name` become their setters. The builder's checks cannot
+/// fail, since the attribute made them at compile time.
 ///
 /// # Methods: a loop per instance
 ///
@@ -194,10 +205,13 @@ mod zone;
 /// Each of these is an error on the token to fix, all reported in one
 /// compile, with the loop still generated so that its uses do not add
 /// errors: a non-numeric interval, one that adds up to less than zero or
-/// more than 100 years, `count = 0`, `time` with `seconds`/`minutes`/
-/// `hours`, an empty `time` list, a time that is not a time of day
-/// (`"25:00"`, `"8am"`), an unknown time zone or an offset in another form
-/// (`"+9"`, `"+0:900"`), `tz` without `time`, an unknown or repeated
+/// more than 100 years, `count = 0`, `time` or `cron` with `seconds`/
+/// `minutes`/`hours`, `cron` with `time`, an empty `time` list, a time that
+/// is not a time of day (`"25:00"`, `"8am"`), a cron expression croner
+/// cannot read or with a field out of range (`"0 24 * * *"`, with croner's
+/// message and the field at fault), an unknown time zone or an offset in
+/// another form (`"+9"`, `"+0:900"`), `tz` without `time` or `cron`, an
+/// unknown or repeated
 /// argument, a literal of the wrong type, a function that is not `async`,
 /// is generic, or takes `&self`, and the attribute on something that is
 /// not a function. A body whose future is not `Send` is reported as such,
@@ -207,6 +221,11 @@ mod zone;
 /// ```compile_fail
 /// #[tasks::r#loop(seconds = 5, time = "08:00")] // `seconds` cannot be combined with `time`
 /// async fn announce() {}
+/// ```
+///
+/// ```compile_fail
+/// #[tasks::r#loop(cron = "0 9 * * FRY")] // illegal character 'F' in the day-of-week field
+/// async fn weekly() {}
 /// ```
 ///
 /// The arguments' types must be `'static` (references written `&str` are

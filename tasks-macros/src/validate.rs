@@ -1,10 +1,12 @@
-//! What the arguments mean: intervals, count, times of day and time zones,
-//! checked at compile time and turned into typed values.
+//! What the arguments mean: intervals, count, times of day, cron expressions
+//! and time zones, checked at compile time and turned into typed values.
 //!
 //! The rules are `tasks_syntax`'s, the ones the runtime's builder applies
-//! (time zones are read in `zone.rs`), so the generated `build` cannot
+//! (time zones are read in `zone.rs`), and cron expressions are read by
+//! croner with the runtime's settings, so the generated `build` cannot
 //! fail; the unit tests compare the two on samples.
 
+use croner::parser::{CronParser, Seconds, Year};
 use syn::{LitStr, Path};
 use tasks_syntax::IntervalError;
 
@@ -19,7 +21,9 @@ use crate::zone::{self, Zone};
 pub(crate) struct Config {
     pub(crate) interval: Interval,
     pub(crate) times: Vec<Time>,
-    /// The zone of `times`, when given.
+    /// The cron expression, when given and valid.
+    pub(crate) cron: Option<LitStr>,
+    /// The zone of `times` or `cron`, when given.
     pub(crate) zone: Option<Zone>,
     pub(crate) count: Option<u64>,
     pub(crate) reconnect: Option<bool>,
@@ -69,11 +73,39 @@ pub(crate) fn config(args: Args, ctxt: &Ctxt) -> Config {
             );
         }
     }
+    if args.cron.is_some() {
+        // Each part of an interval is reported once: against `time` above
+        // when there is one.
+        let relative = if args.time.is_none() {
+            [&args.seconds, &args.minutes, &args.hours]
+        } else {
+            [&None, &None, &None]
+        };
+        for given in relative.into_iter().flatten() {
+            let key = given.key.name;
+            ctxt.error_at(
+                given.key.span,
+                format!(
+                    "`{key}` cannot be combined with `cron`: a loop runs either every \
+                     interval or on a cron schedule, so remove `{key}` or `cron`"
+                ),
+            );
+        }
+        if let Some(time) = &args.time {
+            ctxt.error_at(
+                time.key.span,
+                "`time` cannot be combined with `cron`: a loop runs either at times of day \
+                 or on a cron schedule, so remove `time` or `cron` (a cron expression can \
+                 give several times: `cron = \"0 0 8,20 * * *\"`)",
+            );
+        }
+    }
     if let Some(tz) = &args.tz {
-        if args.time.is_none() {
+        if args.time.is_none() && args.cron.is_none() {
             ctxt.error_at(
                 tz.key.span,
-                "`tz` is the time zone of `time`: add `time = \"HH:MM\"`, or remove `tz`",
+                "`tz` is the time zone of `time` or `cron`: add `time = \"HH:MM\"` or \
+                 `cron = \"...\"`, or remove `tz`",
             );
         }
     }
@@ -83,6 +115,7 @@ pub(crate) fn config(args: Args, ctxt: &Ctxt) -> Config {
             .time
             .map(|time| times(time.value, ctxt))
             .unwrap_or_default(),
+        cron: args.cron.and_then(|cron| self::cron(cron.value, ctxt)),
         zone: args.tz.and_then(|tz| zone(&tz.value, ctxt)),
         count: args.count.and_then(|count| self::count(&count, ctxt)),
         reconnect: args.reconnect.map(|reconnect| reconnect.value.value),
@@ -240,6 +273,32 @@ fn time_of_day(text: &str) -> Option<Time> {
     })
 }
 
+/// croner as the runtime's `Cron::parse` configures it: 5 fields, or 6
+/// with seconds first.
+fn cron_parser() -> CronParser {
+    CronParser::builder()
+        .seconds(Seconds::Optional)
+        .year(Year::Disallowed)
+        .build()
+}
+
+/// The cron expression, if croner reads it; an error on it if not.
+fn cron(lit: LitStr, ctxt: &Ctxt) -> Option<LitStr> {
+    let expression = lit.value();
+    let parser = cron_parser();
+    if parser.parse(&expression).is_ok() {
+        return Some(lit);
+    }
+    let parse = |text: &str| parser.parse(text).map(drop).map_err(|e| e.to_string());
+    let reason = tasks_syntax::cron_error(&expression, parse)
+        .unwrap_or_else(|| "croner cannot read it".to_owned());
+    ctxt.error_at(
+        lit.span(),
+        format!("`{expression}` is not a valid cron expression: {reason}"),
+    );
+    None
+}
+
 /// The zone named by `lit`, or an error on it.
 fn zone(lit: &LitStr, ctxt: &Ctxt) -> Option<Zone> {
     match zone::parse(&lit.value()) {
@@ -256,7 +315,7 @@ mod tests {
     use super::*;
     use crate::args;
     use quote::quote;
-    use tasks::TimeOfDay;
+    use tasks::{ConfigError, Cron, TimeOfDay};
 
     fn check(tokens: proc_macro2::TokenStream) -> (Config, Vec<String>) {
         let ctxt = Ctxt::new();
@@ -294,6 +353,88 @@ mod tests {
             let made = time_of_day(text).map(|t| TimeOfDay::new(t.hour, t.minute, t.second));
             assert_eq!(made.map(Result::ok), runtime.map(Some), "{text:?}");
         }
+    }
+
+    #[test]
+    fn cron_expressions_follow_the_runtime() {
+        let samples = [
+            "0 30 9 * * MON-FRI",
+            "*/15 9-17 * * mon-fri",
+            "0 0 L * *",
+            "0 0 LW * ?",
+            "0 0 * * 5L",
+            "0 0 * * 1#2",
+            "0 0 15W * *",
+            "@daily",
+            "@dayly",
+            "0 0 30 2 *",
+            "",
+            "* * * *",
+            "* * * * * * *",
+            "60 * * * *",
+            "0 24 * * *",
+            "0 0 32 * *",
+            "0 0 * 13 *",
+            "0 0 * * 8",
+            "0 0 * * MOX",
+            "*/0 * * * *",
+            "0/10 * * * *",
+            "5-2 * * * *",
+            "0 0 * * 1#6",
+            "  0  9 * * *  ",
+        ];
+        for text in samples {
+            let ctxt = Ctxt::new();
+            let lit = LitStr::new(text, proc_macro2::Span::call_site());
+            let checked = cron(lit, &ctxt).map(|lit| lit.value());
+            let errors = ctxt.finish();
+            match Cron::parse(text) {
+                Ok(runtime) => {
+                    assert_eq!(checked.as_deref(), Some(text), "{text:?}");
+                    assert!(errors.is_empty(), "{text:?}: {errors:?}");
+                    assert_eq!(runtime.expression(), text.trim());
+                }
+                Err(error @ ConfigError::InvalidCron { .. }) => {
+                    assert_eq!(checked, None, "{text:?}");
+                    assert_eq!(errors, [error.to_string()], "{text:?}");
+                }
+                Err(other) => panic!("{text:?}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn cron_takes_tz_and_nothing_else_of_the_schedule() {
+        let (config, errors) = check(quote!(cron = "0 30 9 * * MON-FRI", tz = "Asia/Seoul"));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            config.cron.map(|c| c.value()).as_deref(),
+            Some("0 30 9 * * MON-FRI")
+        );
+        assert!(config.zone.is_some());
+        let (_, errors) = check(quote!(
+            cron = "@daily",
+            seconds = 5,
+            hours = 1,
+            time = "08:00"
+        ));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("`seconds` cannot be combined with `time`"));
+        assert!(errors[1].starts_with("`hours` cannot be combined with `time`"));
+        assert!(errors[2].starts_with("`time` cannot be combined with `cron`"));
+        let (_, errors) = check(quote!(minutes = 5, cron = "@daily"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("`minutes` cannot be combined with `cron`"));
+        let (config, errors) = check(quote!(cron = "0 0 32 * *", tz = "UTC"));
+        assert_eq!(
+            errors,
+            [
+                "`0 0 32 * *` is not a valid cron expression: number out of bounds in the \
+              day-of-month field `32`: days of the month go from 1 to 31, with `L` for the \
+              last day and `W` for the nearest weekday (`15W`, `LW`)"
+            ]
+        );
+        assert!(config.cron.is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::cluster::Cluster;
 use crate::error::ConfigError;
 use crate::hooks::BodyOutput;
 use crate::run::Runner;
-use crate::schedule::{AmbiguousTime, Interval, TimeOfDay, WallOptions};
+use crate::schedule::{AmbiguousTime, Cron, Interval, TimeOfDay, WallOptions};
 use crate::state::{BackoffFactory, Core, Extras, Settings, Shared, State};
 use crate::task_loop::Loop;
 
@@ -54,6 +54,7 @@ impl<A: Clone + Send + 'static> Loop<A> {
 /// | --- | --- | --- |
 /// | [`seconds`](Self::seconds), [`minutes`](Self::minutes), [`hours`](Self::hours) | 0 (summed) | same |
 /// | [`time`](Self::time) / [`times`](Self::times) | none: relative mode | `time=` |
+/// | [`cron`](Self::cron) | none: relative mode | none |
 /// | [`count`](Self::count) | endless | same |
 /// | [`reconnect`](Self::reconnect) | `true` | same |
 /// | [`name`](Self::name) | the body's type name | `name=` |
@@ -83,6 +84,7 @@ pub struct LoopBuilder<A> {
     minutes: f64,
     hours: f64,
     times: Option<Vec<TimeOfDay>>,
+    cron: Option<Result<Cron, ConfigError>>,
     count: Option<u64>,
     reconnect: bool,
     backoff: Option<BackoffFactory>,
@@ -105,6 +107,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             minutes: 0.0,
             hours: 0.0,
             times: None,
+            cron: None,
             count: None,
             reconnect: true,
             backoff: None,
@@ -142,10 +145,17 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             } => {
                 (self.seconds, self.minutes, self.hours) = (seconds, minutes, hours);
                 self.times = None;
+                self.cron = None;
             }
             Interval::Times(times) => {
                 (self.seconds, self.minutes, self.hours) = (0.0, 0.0, 0.0);
                 self.times = Some(times);
+                self.cron = None;
+            }
+            Interval::Cron(cron) => {
+                (self.seconds, self.minutes, self.hours) = (0.0, 0.0, 0.0);
+                self.times = None;
+                self.cron = Some(Ok(cron));
             }
         }
         self
@@ -162,6 +172,31 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         self.times
             .get_or_insert_with(Vec::new)
             .extend(times.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs at each instant a cron expression matches: a [`Cron`] (in its
+    /// zone), or the expression as a string (in UTC), read at `build`.
+    ///
+    /// ```
+    /// use tasks_runtime::{Cron, Loop};
+    ///
+    /// let standup = Loop::builder(|()| async {})
+    ///     .cron(Cron::parse_in("0 30 9 * * MON-FRI", "Asia/Seoul").unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(standup.cron().unwrap().expression(), "0 30 9 * * MON-FRI");
+    ///
+    /// let month_end = Loop::builder(|()| async {}).cron("0 18 L * *").build().unwrap();
+    /// assert_eq!(month_end.cron().unwrap().to_string(), "0 18 L * * (UTC)");
+    /// assert!(Loop::builder(|()| async {}).cron("0 18 32 * *").build().is_err());
+    /// ```
+    pub fn cron<C>(mut self, cron: C) -> Self
+    where
+        C: TryInto<Cron>,
+        C::Error: Into<ConfigError>,
+    {
+        self.cron = Some(cron.try_into().map_err(Into::into));
         self
     }
 
@@ -249,10 +284,11 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     /// # Errors
     ///
     /// The first value that cannot be used, as a [`ConfigError`], in
-    /// discord.py's order: a zero count, then the interval (times of day
-    /// mixed with seconds, minutes or hours; a negative, non-finite or
-    /// longer-than-100-years interval; an empty list of times), then a zero
-    /// `wall_clock_check`, then what a cluster's claim mode refuses (a
+    /// discord.py's order: a zero count, then the interval (times of day or
+    /// a cron expression mixed with seconds, minutes or hours or with each
+    /// other; a negative, non-finite or longer-than-100-years interval; an
+    /// empty list of times; a cron expression croner cannot read), then a
+    /// zero `wall_clock_check`, then what a cluster's claim mode refuses (a
     /// count, a zero interval).
     ///
     /// ```
@@ -266,14 +302,15 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             Some(count) => Some(NonZeroU64::new(count).ok_or(ConfigError::ZeroCount)?),
             None => None,
         };
-        let interval = match self.times {
-            Some(times) => {
-                if self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0 {
-                    return Err(ConfigError::MixedIntervals);
-                }
-                Interval::Times(times)
+        let relative = self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0;
+        let interval = match (self.times, self.cron) {
+            (Some(_), Some(_)) => return Err(ConfigError::MixedIntervals),
+            (Some(_), None) | (None, Some(_)) if relative => {
+                return Err(ConfigError::MixedIntervals)
             }
-            None => Interval::relative(self.seconds, self.minutes, self.hours),
+            (Some(times), None) => Interval::Times(times),
+            (None, Some(cron)) => Interval::Cron(cron?),
+            (None, None) => Interval::relative(self.seconds, self.minutes, self.hours),
         };
         let schedule = interval.validate()?;
         if self.wall.check_every.is_zero() {

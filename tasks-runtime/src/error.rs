@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A value given to the loop that cannot be used: an interval, a time of day,
-/// a count or a time zone.
+/// a cron expression, a count or a time zone.
 ///
 /// Every constructor and setter that takes user input returns this instead
 /// of panicking; a failed `change_interval` leaves the loop as it was.
@@ -58,8 +58,12 @@ pub enum ConfigError {
     /// An empty list of times of day.
     #[error("the list of times of day is empty: give at least one time")]
     EmptyTimes,
-    /// Times of day were given together with a relative interval.
-    #[error("times of day cannot be mixed with seconds, minutes or hours: give one or the other")]
+    /// Two kinds of schedule were given together: a relative interval,
+    /// times of day, a cron expression.
+    #[error(
+        "a loop runs on one kind of schedule: give seconds, minutes and hours, or times of \
+         day, or a cron expression, not two of them"
+    )]
     MixedIntervals,
     /// A string that is not a time of day.
     #[error(
@@ -68,6 +72,15 @@ pub enum ConfigError {
     InvalidTimeOfDay {
         /// The text given.
         input: String,
+    },
+    /// A string that croner cannot read as a cron expression.
+    #[error("`{input}` is not a valid cron expression: {reason}")]
+    InvalidCron {
+        /// The text given.
+        input: String,
+        /// croner's message, the field at fault and what it takes, or how
+        /// many fields to write.
+        reason: String,
     },
     /// A name that is neither an IANA time zone nor a fixed offset.
     #[error("`{input}` is not a time zone: give an IANA name such as \"Europe/Paris\" or an offset such as \"+09:00\"")]
@@ -92,6 +105,24 @@ pub enum ConfigError {
         /// The option's name.
         option: &'static str,
     },
+}
+
+/// A conversion that cannot fail fails with no `ConfigError`: so that a
+/// setter taking `impl TryInto<T>` also takes a `T`, such as
+/// [`LoopBuilder::cron`](crate::LoopBuilder::cron) a [`Cron`](crate::Cron)
+/// as well as a string.
+///
+/// ```
+/// use tasks_runtime::{ConfigError, Cron};
+///
+/// let parsed = Cron::parse("@daily").unwrap();
+/// let same: Result<Cron, ConfigError> = parsed.clone().try_into().map_err(ConfigError::from);
+/// assert_eq!(same, Ok(parsed));
+/// ```
+impl From<std::convert::Infallible> for ConfigError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
 }
 
 /// Why [`Loop::start`](crate::Loop::start) refused to start the loop.
@@ -213,8 +244,10 @@ impl StdError for LoopError {
     }
 }
 
-/// The error a run ends with when its schedule has no next iteration: the
-/// wall clock reads so close to the last date chrono can represent that no
+/// The error a run ends with when its schedule has no next iteration: a
+/// cron expression that matches no later date (`0 0 30 2 *`, February
+/// 30th), or none before croner's search limit (the year 5000), or a wall
+/// clock that reads so close to the last date chrono can represent that no
 /// time of day comes after it.
 ///
 /// ```
@@ -225,8 +258,8 @@ impl StdError for LoopError {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the schedule has no next iteration after {after}: the wall clock reads past the last \
-     date that can be scheduled"
+    "the schedule has no next iteration after {after}: its cron expression matches no later \
+     date, or the wall clock reads past the last date that can be scheduled"
 )]
 pub struct NoNextIteration {
     /// The wall-clock time when it was looked for.

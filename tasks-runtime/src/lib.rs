@@ -2,7 +2,8 @@
 //! for tokio, a port of discord.py's `discord.ext.tasks.Loop`.
 //!
 //! A [`Loop`] runs an async body on a schedule — a relative interval
-//! (`seconds`, `minutes`, `hours`) or times of day in any time zone — with
+//! (`seconds`, `minutes`, `hours`), times of day or a cron expression in any
+//! time zone — with
 //! `before_loop`, `after_loop` and `error` hooks, `start` / `stop` /
 //! `cancel` / `restart` / `change_interval` control, and retries with
 //! exponential backoff for the error types it holds.
@@ -52,7 +53,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, ConfigError, LoopError, NoNextIteration, StartError};
 pub use handle::{RunHandle, RunOutcome};
 pub use hooks::BodyOutput;
-pub use schedule::{AmbiguousTime, Interval, TimeOfDay, Zone, DEFAULT_WALL_CHECK};
+pub use schedule::{AmbiguousTime, Cron, Interval, TimeOfDay, Zone, DEFAULT_WALL_CHECK};
 pub use task_loop::Loop;
 
 /// The time-zone database, re-exported so that users name zones without a

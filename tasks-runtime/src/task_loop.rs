@@ -15,7 +15,7 @@ use crate::handle::RunHandle;
 use crate::hooks::{error_hook, plain_hook, BodyOutput};
 use crate::retry::RetriedType;
 use crate::run::{self, Runner};
-use crate::schedule::{Every, Interval, Schedule, TimeOfDay};
+use crate::schedule::{Cron, Every, Interval, Schedule, TimeOfDay};
 use crate::state::{BackoffFactory, Core};
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
@@ -253,8 +253,8 @@ impl<A> Loop<A> {
 
     /// Changes the schedule. While running, the next iteration moves at
     /// once: for a relative interval to the last scheduled iteration plus
-    /// the new interval (as in discord.py), for times of day to the first
-    /// listed time from now. Called from the body, it decides the sleep
+    /// the new interval (as in discord.py), for times of day or a cron
+    /// expression to their first instant from now. Called from the body, it decides the sleep
     /// that follows.
     ///
     /// # Errors
@@ -596,7 +596,27 @@ impl<A> Loop<A> {
     pub fn time(&self) -> Option<Vec<TimeOfDay>> {
         match &self.core().lock().schedule {
             Schedule::Times(times) => Some(times.clone()),
-            _ => None,
+            Schedule::Relative(_) | Schedule::Cron(_) | Schedule::Aligned(_) => None,
+        }
+    }
+
+    /// The cron schedule; `None` with a relative interval or times of day.
+    /// The schedule is a copy.
+    ///
+    /// ```
+    /// use tasks_runtime::{Cron, Interval, Loop};
+    ///
+    /// let report = Loop::builder(|()| async {}).hours(1.0).build().unwrap();
+    /// assert_eq!(report.cron(), None);
+    /// let month_end = Cron::parse_in("0 18 L * *", "Europe/Paris").unwrap();
+    /// report.change_interval(Interval::Cron(month_end.clone())).unwrap();
+    /// assert_eq!(report.cron(), Some(month_end));
+    /// assert_eq!(report.hours(), None);
+    /// ```
+    pub fn cron(&self) -> Option<Cron> {
+        match &self.core().lock().schedule {
+            Schedule::Cron(cron) => Some(cron.clone()),
+            Schedule::Relative(_) | Schedule::Times(_) | Schedule::Aligned(_) => None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The textual forms that the `#[tasks::r#loop]` attribute checks at compile
 //! time and the `tasks` runtime reads at run time: times of day, fixed UTC
-//! offsets, and the totals and limits of intervals and other durations.
+//! offsets, the totals and limits of intervals and other durations, and
+//! what to say about a cron expression that does not parse.
 //!
 //! Both crates call these functions, so a string the attribute accepts is
 //! exactly a string the runtime accepts. The crate has no dependencies, so
@@ -16,6 +17,10 @@
 #![warn(missing_docs)]
 
 use std::fmt;
+
+mod cron;
+
+pub use cron::cron_error;
 
 /// The longest interval, timeout, jitter or grace period a loop accepts:
 /// 100 years (of 365.25 days), in seconds.

@@ -1,6 +1,6 @@
 //! When the next iteration runs. Each kind of schedule has its own file
 //! (a relative interval in `relative.rs`, times of day in
-//! `time_of_day.rs`), and [`Schedule`] answers for all of them: the first
+//! `time_of_day.rs`, cron expressions in `cron.rs`), and [`Schedule`] answers for all of them: the first
 //! iteration of a run, the one after each iteration, and what a jump of the
 //! wall clock over an instant means. The run (`run/`) only sleeps until
 //! the instants it is given.
@@ -9,6 +9,7 @@
 //! [`Schedule`] (and of the public [`Interval`]).
 
 mod aligned;
+mod cron;
 mod relative;
 mod scheduled;
 mod time_of_day;
@@ -23,6 +24,7 @@ use tasks_syntax::IntervalError;
 
 use crate::error::ConfigError;
 pub(crate) use aligned::Aligned;
+pub use cron::Cron;
 pub(crate) use relative::Every;
 pub(crate) use scheduled::{Now, ScheduledAt};
 pub use time_of_day::TimeOfDay;
@@ -32,11 +34,11 @@ pub use zone::{AmbiguousTime, Zone};
 
 /// The schedule of a loop, as given to [`LoopBuilder::interval`] or
 /// [`Loop::change_interval`]: a relative interval (seconds, minutes and
-/// hours, summed) or a list of times of day.
+/// hours, summed), a list of times of day, or a cron expression.
 ///
 /// It is checked when used: a negative, NaN or infinite total, an empty list
 /// of times, or times mixed with a relative part are each a
-/// [`ConfigError`].
+/// [`ConfigError`] (a [`Cron`] was checked when it was parsed).
 ///
 /// [`LoopBuilder::interval`]: crate::LoopBuilder::interval
 /// [`Loop::change_interval`]: crate::Loop::change_interval
@@ -46,7 +48,8 @@ pub use zone::{AmbiguousTime, Zone};
 ///
 /// let every_90_minutes = Interval::relative(0.0, 30.0, 1.0);
 /// let twice_a_day = Interval::times(["08:00", "20:00"].map(|t| TimeOfDay::parse(t).unwrap()));
-/// # let _ = (every_90_minutes, twice_a_day);
+/// let weekdays = Interval::Cron(tasks_runtime::Cron::parse("0 30 9 * * MON-FRI").unwrap());
+/// # let _ = (every_90_minutes, twice_a_day, weekdays);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Interval {
@@ -62,6 +65,8 @@ pub enum Interval {
     },
     /// One run at each listed time of day (sorted, duplicates dropped).
     Times(Vec<TimeOfDay>),
+    /// One run at each instant a cron expression matches in its zone.
+    Cron(Cron),
 }
 
 impl Interval {
@@ -130,6 +135,7 @@ impl Interval {
                 time_of_day::sort_and_dedup(&mut times);
                 Ok(Schedule::Times(times))
             }
+            Interval::Cron(cron) => Ok(Schedule::Cron(cron)),
         }
     }
 }
@@ -151,8 +157,12 @@ pub(crate) enum Schedule {
     Relative(Every),
     /// On the wall clock.
     Times(Vec<TimeOfDay>),
-    /// A relative interval on a fixed grid of the wall clock (claim mode).
-    Aligned(Aligned),
+    /// On the wall clock. A `Cron` is a pointer and a zone (16 bytes):
+    /// every loop's state stays as small as with the other kinds.
+    Cron(Cron),
+    /// A relative interval on a fixed grid of the wall clock (claim mode;
+    /// boxed: rare, and it would make every loop's schedule larger).
+    Aligned(Box<Aligned>),
 }
 
 /// What a wall-clock schedule does about an instant that a forward step of
@@ -170,25 +180,31 @@ impl Schedule {
     pub(crate) fn is_wall_clock(&self) -> bool {
         match self {
             Schedule::Relative(_) => false,
-            Schedule::Times(_) | Schedule::Aligned(_) => true,
+            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => true,
         }
     }
 
     /// The schedule as given, for reading back.
     pub(crate) fn interval(&self) -> Interval {
         match self {
-            Schedule::Relative(every) | Schedule::Aligned(Aligned { every, .. }) => {
+            Schedule::Relative(every) => {
+                Interval::relative(every.seconds, every.minutes, every.hours)
+            }
+            Schedule::Aligned(aligned) => {
+                let every = aligned.every;
                 Interval::relative(every.seconds, every.minutes, every.hours)
             }
             Schedule::Times(times) => Interval::Times(times.clone()),
+            Schedule::Cron(cron) => Interval::Cron(cron.clone()),
         }
     }
 
     /// The relative interval it runs every, if it is one (aligned or not).
     pub(crate) fn every(&self) -> Option<Every> {
         match self {
-            Schedule::Relative(every) | Schedule::Aligned(Aligned { every, .. }) => Some(*every),
-            _ => None,
+            Schedule::Relative(every) => Some(*every),
+            Schedule::Aligned(aligned) => Some(aligned.every),
+            Schedule::Times(_) | Schedule::Cron(_) => None,
         }
     }
 
@@ -196,11 +212,9 @@ impl Schedule {
     /// laid on the grid of `anchor`, so that every replica computes the
     /// same instants; other schedules are instants already.
     pub(crate) fn aligned_to(self, anchor: DateTime<Utc>) -> Schedule {
-        match self {
-            Schedule::Relative(every) | Schedule::Aligned(Aligned { every, .. }) => {
-                Schedule::Aligned(Aligned { every, anchor })
-            }
-            other => other,
+        match self.every() {
+            Some(every) => Schedule::Aligned(Box::new(Aligned { every, anchor })),
+            None => self,
         }
     }
 
@@ -209,7 +223,9 @@ impl Schedule {
     pub(crate) fn first(&self, now: Now, options: &WallOptions) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(_) => Some(ScheduledAt::now(now)),
-            _ => self.following(None, now, options),
+            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => {
+                self.following(None, now, options)
+            }
         }
     }
 
@@ -223,7 +239,7 @@ impl Schedule {
     ) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(every) => last.map(|at| at.plus(every.period())),
-            _ => self
+            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => self
                 .next_wall(now.wall, last.map(ScheduledAt::wall), options)
                 .map(|at| ScheduledAt::at_wall(now, at)),
         }
@@ -234,7 +250,7 @@ impl Schedule {
     pub(crate) fn following_relative(&self, last: ScheduledAt) -> Option<ScheduledAt> {
         match self {
             Schedule::Relative(every) => Some(last.plus(every.period())),
-            _ => None,
+            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => None,
         }
     }
 
@@ -251,6 +267,7 @@ impl Schedule {
             Schedule::Times(times) => {
                 time_of_day::next_instant(times, now, after, options.ambiguous)
             }
+            Schedule::Cron(cron) => cron::next_instant(cron, now, after, options.ambiguous),
             Schedule::Aligned(aligned) => aligned.next_instant(now, after),
         }
     }
@@ -298,5 +315,22 @@ impl Schedule {
             }
         }
         AfterJump::Skip(self.next_wall(now, Some(skipped), options))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cron_schedule_keeps_every_loop_s_state_as_small() {
+        // No larger than the relative interval it sits beside in every
+        // loop, so the schedule is as small as before cron (32 bytes).
+        assert!(std::mem::size_of::<Cron>() <= std::mem::size_of::<Every>());
+        assert!(std::mem::size_of::<Schedule>() <= 32);
+        assert_eq!(
+            std::mem::size_of::<Option<Schedule>>(),
+            std::mem::size_of::<Schedule>()
+        );
     }
 }
