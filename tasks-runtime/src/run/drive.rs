@@ -8,15 +8,18 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::wait::{self, WallWait};
-use super::watched::{UntilCancelled, UntilRescheduled};
+use super::watched::{UntilCancelled, UntilRescheduled, UntilRetry};
 use crate::backoff::{default_backoff, Backoff};
-use crate::error::{panic_message, LoopError, Shown};
+use crate::error::{panic_message, IterationTimeout, LoopError, Shown};
 use crate::handle::RunOutcome;
 use crate::hooks::{call_guarded, BodyOutput};
+use crate::observe;
 use crate::schedule::Now;
-use crate::state::{Core, Interrupt, Shared};
+use crate::state::{Core, Interrupt, IterationSettings, Shared};
+use crate::status::IterationOutcome;
 
 /// Runs the iterations of a started loop (cancellable), and returns how
 /// the run ends; its end ([`finish`]) follows in the run's task.
@@ -50,7 +53,7 @@ where
             }
             let wall_clock = {
                 let wall = shared.core.wall();
-                let now = Now::read(wall.clock);
+                let now = Now::read(&*wall.clock);
                 let mut state = shared.core.lock();
                 state.last = None;
                 state.next = state.schedule.first(now, wall.options);
@@ -64,8 +67,11 @@ where
                     break 'run RunOutcome::Cancelled;
                 }
             }
-            if shared.core.lock().stop_requested {
-                break 'run RunOutcome::Stopped;
+            {
+                let state = shared.core.lock();
+                if state.ending() {
+                    break 'run RunOutcome::Stopped;
+                }
             }
             // What the previous iteration left to do, at the top of the next
             // one: so that no local of the iteration (its error, say) is kept
@@ -117,46 +123,78 @@ where
                             // `change_interval` moved the iteration: sleep again.
                             Err(Interrupt::Rescheduled) => moved = true,
                             Err(Interrupt::Cancelled) => break 'run RunOutcome::Cancelled,
+                            Err(Interrupt::ShutDown) => break 'run RunOutcome::Stopped,
                         }
                     }
                 }
                 // One lock for the count and, for a relative interval, the next
                 // iteration. A retry runs after its backoff, not at the next
                 // wall-clock instant.
-                let wait_for_wall_clock = {
+                let (wait_for_wall_clock, mut settings) = {
                     let mut state = shared.core.lock();
                     if succeeded && state.count_iteration() {
                         break 'run RunOutcome::Completed;
                     }
                     let wall_clock = state.schedule.is_wall_clock();
                     if !last_failed && !wall_clock {
+                        // The clock is read only for a policy other than
+                        // burst, and only after a late iteration.
+                        let missed = state.missed();
                         state.last = state.next;
-                        state.next = state
-                            .next
-                            .and_then(|last| state.schedule.following_relative(last));
+                        state.next = state.next.and_then(|last| {
+                            state
+                                .schedule
+                                .following_relative(last, missed, Instant::now)
+                        });
                     }
-                    !last_failed && wall_clock
+                    (!last_failed && wall_clock, state.iteration_settings())
                 };
                 if wait_for_wall_clock {
                     if let Err(outcome) = boxed(wall_clock_wait(&shared)).await {
                         break 'run outcome;
                     }
                     let wall = shared.core.wall();
-                    let now = Now::read(wall.clock);
+                    let now = Now::read(&*wall.clock);
                     let mut state = shared.core.lock();
                     state.last = match state.next {
                         Some(at) if state.schedule.is_wall_clock() => Some(at.reached(now)),
                         other => other,
                     };
                     state.next = state.schedule.following(state.last, now, wall.options);
+                    // Read again after the wait, so that the task does not
+                    // keep them across it.
+                    settings = state.iteration_settings();
                 }
-                let iteration = AssertUnwindSafe((shared.body)(args.clone())).catch_unwind();
-                let failure = match UntilCancelled::new(&shared.core, iteration).await {
-                    Err(_) => break 'run RunOutcome::Cancelled,
-                    Ok(Ok(output)) => output.into_result().err().map(LoopError::from_error),
-                    Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
+                let IterationSettings { timeout, timed } = settings;
+                if timed {
+                    observe::iteration_began(&shared.core);
+                }
+                // Each call built in its `await` expression, so that the
+                // task keeps no second copy of it (rust-lang/rust#62958).
+                let failure = match match timeout {
+                    None => {
+                        UntilCancelled::new(&shared.core, traced_call(&shared, &args).map(Ok)).await
+                    }
+                    // Boxed: the timer would grow every loop's task.
+                    Some(after) => {
+                        UntilCancelled::new(
+                            &shared.core,
+                            boxed(tokio::time::timeout(after, traced_call(&shared, &args))),
+                        )
+                        .await
+                    }
+                } {
+                    Err(_) => {
+                        observe::iteration_cancelled(&shared.core);
+                        break 'run RunOutcome::Cancelled;
+                    }
+                    Ok(Ok(failure)) => failure,
+                    Ok(Err(_elapsed)) => Some(timed_out(&shared)),
                 };
                 let Some(error) = failure else {
+                    if timed {
+                        observe::iteration_ended(&shared.core, IterationOutcome::Succeeded);
+                    }
                     // The backoff starts over after each success; it only
                     // exists once the run has retried.
                     if retried {
@@ -188,6 +226,7 @@ where
     match wait::until_wall_clock_slot(&shared.core, shared.name()).await {
         Ok(()) => Ok(()),
         Err(WallWait::Cancelled) => Err(RunOutcome::Cancelled),
+        Err(WallWait::ShutDown) => Err(RunOutcome::Stopped),
         Err(WallWait::NothingScheduled(error)) => Err(fail(shared, error).await),
     }
 }
@@ -223,12 +262,57 @@ where
     };
     // Walked without the lock: `source()` is user code.
     let retried = reconnect && error.error().is_some_and(|e| retry.retries(e));
+    observe::iteration_failed(&shared.core, &error, retried);
     if !retried {
         return Some(fail(shared, error).await);
     }
+    if shared.core.lock().shutdown_requested() {
+        return Some(RunOutcome::Stopped);
+    }
     let delay = retry_delay(shared, error);
-    let retry = UntilCancelled::new(&shared.core, tokio::time::sleep(delay)).await;
-    retry.err().map(|_| RunOutcome::Cancelled)
+    match UntilRetry::new(&shared.core, tokio::time::sleep(delay)).await {
+        Ok(()) => None,
+        Err(Interrupt::ShutDown) => Some(RunOutcome::Stopped),
+        Err(_) => Some(RunOutcome::Cancelled),
+    }
+}
+
+/// The error of a call of the body that ran past its timeout.
+fn timed_out<A, F>(shared: &Shared<A, F>) -> LoopError {
+    let (iteration, after) = {
+        let state = shared.core.lock();
+        (state.current_loop, state.iteration_settings().timeout)
+    };
+    LoopError::from_error(IterationTimeout {
+        loop_name: shared.name().to_owned(),
+        iteration,
+        after: after.unwrap_or_default(),
+    })
+}
+
+/// A call of the body, a panic caught, in the iteration's span: the
+/// iteration's error, if any. The span is entered while the body is
+/// called and polled, so that the body's own spans nest under it; without
+/// a subscriber it is `Span::none()`.
+fn traced_call<A, F, Fut>(
+    shared: &Shared<A, F>,
+    args: &A,
+) -> impl Future<Output = Option<LoopError>> + Send
+where
+    A: Clone,
+    F: Fn(A) -> Fut,
+    Fut: Future + Send,
+    Fut::Output: BodyOutput,
+{
+    let span = observe::iteration_span(&shared.core, shared.name());
+    let call = span.in_scope(|| (shared.body)(args.clone()));
+    AssertUnwindSafe(call)
+        .catch_unwind()
+        .map(|called| match called {
+            Ok(output) => output.into_result().err().map(LoopError::from_error),
+            Err(payload) => Some(LoopError::from_panic(panic_message(&*payload))),
+        })
+        .instrument(span)
 }
 
 /// The end of a run, whatever ended it: `after_loop` (not cancellable),
@@ -249,6 +333,8 @@ where
         }
     }
     let ended = shared.core.lock().end_run();
+    observe::run_ended(&shared.core);
+    tracing::info!(loop_name = %shared.name(), outcome = outcome_word(&outcome), "the loop ended");
     if let Some(cell) = ended.outcome {
         cell.finish(outcome);
     }
@@ -289,6 +375,17 @@ where
     }
 }
 
+/// How a run ended, in a word, for the logs: the error itself was logged
+/// (or given to the `error` hook) already.
+fn outcome_word(outcome: &RunOutcome) -> &'static str {
+    match outcome {
+        RunOutcome::Completed => "completed",
+        RunOutcome::Stopped => "stopped",
+        RunOutcome::Cancelled => "cancelled",
+        _ => "failed",
+    }
+}
+
 /// What a run does after a successful iteration.
 enum AfterIteration {
     /// `stop` was called.
@@ -309,7 +406,10 @@ enum AfterIteration {
 fn after_iteration<A>(core: &Core<A>) -> AfterIteration {
     let mut state = core.lock();
     state.take_rescheduled();
-    if state.stop_requested {
+    if let Some(extras) = state.extras.as_mut() {
+        extras.record.outcome = Some(IterationOutcome::Succeeded);
+    }
+    if state.ending() {
         return AfterIteration::Stop;
     }
     if state.schedule.is_wall_clock() {
@@ -319,10 +419,14 @@ fn after_iteration<A>(core: &Core<A>) -> AfterIteration {
     // iteration that a long body made due is left to the sleep, which
     // returns at once: reading the clock here would cost every iteration of
     // every loop a system clock read for the sake of a rare case.
-    match (state.last, state.next) {
-        (_, None) => AfterIteration::Unscheduled,
-        (Some(last), Some(next)) if next.mono <= last.mono => AfterIteration::Due,
-        (_, Some(next)) => AfterIteration::SleepUntil(next.mono),
+    let (last, next) = match (state.last, state.next) {
+        (_, None) => return AfterIteration::Unscheduled,
+        (last, Some(next)) => (last, next),
+    };
+    let jitter = state.jitter_for(next);
+    match last {
+        Some(last) if next.mono <= last.mono && jitter.is_zero() => AfterIteration::Due,
+        _ => AfterIteration::SleepUntil(next.mono + jitter),
     }
 }
 
@@ -339,9 +443,10 @@ fn retry_delay<A, F>(shared: &Shared<A, F>, error: LoopError) -> Duration {
     };
     let delay = backoff.delay();
     core.lock().put_backoff(backoff);
-    tracing::error!(
+    tracing::warn!(
         loop_name = %shared.name(),
         error = %Shown(&error),
+        backoff_seconds = delay.as_secs_f64(),
         "handling an error in the loop; retrying in {:.2}s",
         delay.as_secs_f64()
     );

@@ -15,8 +15,10 @@
 //! that their state is not part of every idle loop's task.
 
 mod drive;
+mod shutdown;
 mod task;
 mod wait;
 mod watched;
 
+pub(crate) use shutdown::shutdown;
 pub(crate) use task::{start, Runner};

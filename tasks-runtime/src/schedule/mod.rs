@@ -8,6 +8,7 @@
 //! A new kind of schedule is a new file here and one variant of
 //! [`Schedule`] (and of the public [`Interval`]).
 
+mod jitter;
 mod relative;
 mod scheduled;
 mod time_of_day;
@@ -19,8 +20,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tasks_syntax::IntervalError;
+use tokio::time::MissedTickBehavior;
 
 use crate::error::ConfigError;
+pub(crate) use jitter::Jitter;
 pub(crate) use relative::Every;
 pub(crate) use scheduled::{Now, ScheduledAt};
 pub use time_of_day::TimeOfDay;
@@ -205,11 +208,20 @@ impl Schedule {
         }
     }
 
-    /// The iteration after `last` of a relative interval, which needs no
-    /// clock; `None` for a wall-clock schedule.
-    pub(crate) fn following_relative(&self, last: ScheduledAt) -> Option<ScheduledAt> {
+    /// The iteration after `last` of a relative interval, under the
+    /// `missed` policy (see [`relative::following`]): `now` is called only
+    /// when the policy needs the monotonic clock. `None` for a wall-clock
+    /// schedule, whose late instants every policy treats alike.
+    pub(crate) fn following_relative(
+        &self,
+        last: ScheduledAt,
+        missed: MissedTickBehavior,
+        now: impl FnOnce() -> tokio::time::Instant,
+    ) -> Option<ScheduledAt> {
         match self {
-            Schedule::Relative(every) => Some(last.plus(every.period())),
+            Schedule::Relative(every) => {
+                Some(relative::following(last, every.period(), missed, now))
+            }
             Schedule::Times(_) => None,
         }
     }
