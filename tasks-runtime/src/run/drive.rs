@@ -137,15 +137,10 @@ where
                     }
                     let wall_clock = state.schedule.is_wall_clock();
                     if !last_failed && !wall_clock {
-                        // The clock is read only for a policy other than
-                        // burst, and only after a late iteration.
-                        let missed = state.missed();
                         state.last = state.next;
-                        state.next = state.next.and_then(|last| {
-                            state
-                                .schedule
-                                .following_relative(last, missed, Instant::now)
-                        });
+                        state.next = state
+                            .next
+                            .and_then(|last| state.schedule.following_relative(last));
                     }
                     (!last_failed && wall_clock, state.iteration_settings())
                 };
@@ -423,6 +418,11 @@ fn after_iteration<A>(core: &Core<A>) -> AfterIteration {
         (_, None) => return AfterIteration::Unscheduled,
         (last, Some(next)) => (last, next),
     };
+    // A policy other than burst moves an iteration that is already late;
+    // only such a policy reads the clock.
+    let missed = state.missed();
+    let next = state.schedule.reached_late(next, missed, Instant::now);
+    state.next = Some(next);
     let jitter = state.jitter_for(next);
     match last {
         Some(last) if next.mono <= last.mono && jitter.is_zero() => AfterIteration::Due,

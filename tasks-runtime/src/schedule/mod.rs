@@ -208,21 +208,29 @@ impl Schedule {
         }
     }
 
-    /// The iteration after `last` of a relative interval, under the
-    /// `missed` policy (see [`relative::following`]): `now` is called only
-    /// when the policy needs the monotonic clock. `None` for a wall-clock
-    /// schedule, whose late instants every policy treats alike.
-    pub(crate) fn following_relative(
+    /// The iteration after `last` of a relative interval, which needs no
+    /// clock; `None` for a wall-clock schedule.
+    pub(crate) fn following_relative(&self, last: ScheduledAt) -> Option<ScheduledAt> {
+        match self {
+            Schedule::Relative(every) => Some(last.plus(every.period())),
+            Schedule::Times(_) => None,
+        }
+    }
+
+    /// The iteration to run for `next` of a relative interval, which the
+    /// run may have reached late, under the `missed` policy (see
+    /// [`relative::reached_late`]): `now` is called only when the policy
+    /// needs the monotonic clock. A wall-clock schedule keeps `next`: every
+    /// policy runs one late instant, as discord.py does.
+    pub(crate) fn reached_late(
         &self,
-        last: ScheduledAt,
+        next: ScheduledAt,
         missed: MissedTickBehavior,
         now: impl FnOnce() -> tokio::time::Instant,
-    ) -> Option<ScheduledAt> {
+    ) -> ScheduledAt {
         match self {
-            Schedule::Relative(every) => {
-                Some(relative::following(last, every.period(), missed, now))
-            }
-            Schedule::Times(_) => None,
+            Schedule::Relative(every) => relative::reached_late(next, every.period(), missed, now),
+            Schedule::Times(_) => next,
         }
     }
 

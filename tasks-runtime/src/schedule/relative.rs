@@ -25,26 +25,26 @@ impl Every {
     }
 }
 
-/// The iteration after `last`, which was due at `last` on the monotonic
-/// clock, under `missed` (tokio's own [`MissedTickBehavior`]). `now` is
-/// read only for the policies that need it: `Burst` needs no clock.
+/// The iteration to run instead of `next`, which a relative interval of
+/// `period` scheduled and the run reached late, at `now` (after a body or
+/// its retries ran past it), under `missed` (tokio's own
+/// [`MissedTickBehavior`]). `now` is read only for the policies that need
+/// it: `Burst` needs no clock.
 ///
-/// - `Burst`: `last + period`, even if that is long past: missed iterations
-///   run back to back until the loop is on schedule again (discord.py).
-/// - `Delay`: if `last + period` has passed, now; the iterations after it
-///   are a period apart from that late one.
-/// - `Skip`: if `last + period` has passed, the latest instant of the
-///   original grid (`last + k × period`) at or before now, which is due at
-///   once; the one after it is the grid's next instant after now.
+/// - `Burst`: `next` itself, however late: the missed iterations run back
+///   to back until the loop is on schedule again (discord.py).
+/// - `Delay`: now; the iterations after it are a period apart from it.
+/// - `Skip`: the latest instant of the original grid (`next + k × period`)
+///   at or before now, due at once; the one after it is the grid's next
+///   instant after now.
 ///
 /// A zero period is always `Burst`: there is no grid to skip along.
-pub(crate) fn following(
-    last: ScheduledAt,
+pub(crate) fn reached_late(
+    next: ScheduledAt,
     period: Duration,
     missed: MissedTickBehavior,
     now: impl FnOnce() -> Instant,
 ) -> ScheduledAt {
-    let next = last.plus(period);
     if period.is_zero() || matches!(missed, MissedTickBehavior::Burst) {
         return next;
     }
@@ -52,13 +52,13 @@ pub(crate) fn following(
     if next.mono >= now {
         return next;
     }
-    let behind = now.saturating_duration_since(last.mono);
+    let behind = now.saturating_duration_since(next.mono);
     match missed {
         MissedTickBehavior::Skip => {
             let periods = behind.as_nanos() / period.as_nanos();
             let periods = u32::try_from(periods).unwrap_or(u32::MAX);
-            last.plus(period.saturating_mul(periods))
+            next.plus(period.saturating_mul(periods))
         }
-        _ => last.plus(behind),
+        _ => next.plus(behind),
     }
 }

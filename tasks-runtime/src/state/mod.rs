@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 
 use crate::backoff::Backoff;
 use crate::clock::Clock;
@@ -289,8 +289,7 @@ impl<A> State<A> {
         }
         self.next = match (self.last, now) {
             (Some(last), _) if !self.schedule.is_wall_clock() => {
-                self.schedule
-                    .following_relative(last, MissedTickBehavior::Burst, Instant::now)
+                self.schedule.following_relative(last)
             }
             (last, Some(now)) => self.schedule.following(last, now, options),
             (_, None) => None,
