@@ -50,6 +50,8 @@ pub use zone::{AmbiguousTime, Zone};
 /// # let _ = (every_90_minutes, twice_a_day);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Interval {
     /// `seconds + 60·minutes + 3600·hours`; components may be negative or
     /// fractional as long as the total is zero or more.
