@@ -258,11 +258,11 @@ impl<A> State<A> {
     }
 
     /// `restart`: a cancel that starts the loop again with `args` once the
-    /// run has ended. Returns the task to wake, and the arguments that are
+    /// run has ended (refused during a shutdown). Returns the task to wake, and the arguments that are
     /// not kept (these, or an earlier restart's) for the caller to drop
     /// outside the lock.
     pub(crate) fn request_restart(&mut self, args: A) -> (Option<Waker>, Option<A>) {
-        if self.being_cancelled || !self.running {
+        if self.being_cancelled || !self.running || self.shutdown_requested() {
             return (None, Some(args));
         }
         let replaced = self.restart_with.replace(args);
