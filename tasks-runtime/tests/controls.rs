@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{log_after_loop, logging_loop, sleep_ms, times, Recorder};
 use tasks_runtime::testing::VirtualClock;
 use tasks_runtime::{
-    AmbiguousTime, ConfigError, FixedBackoff, IterationOutcome, IterationTimeout, Loop,
-    LoopError, MissedTickBehavior, RunOutcome, StartError, TimeOfDay,
+    AmbiguousTime, ConfigError, FixedBackoff, IterationOutcome, IterationTimeout, Loop, LoopError,
+    MissedTickBehavior, RunOutcome, StartError, TimeOfDay,
 };
 use tokio::time::Instant;
 
@@ -105,7 +105,10 @@ async fn a_call_past_its_timeout_is_dropped_and_retried() {
     let status = lp.status();
     assert_eq!(status.retries_since_success, 0);
     let error = status.last_iteration.unwrap().error.unwrap();
-    assert!(error.ends_with("iteration 1 ran longer than its 0.5 s timeout"), "{error}");
+    assert!(
+        error.ends_with("iteration 1 ran longer than its 0.5 s timeout"),
+        "{error}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -227,8 +230,15 @@ async fn jitter_delays_each_wait_within_its_bounds_without_drift() {
         .enumerate()
         .map(|(k, at)| *at - (origin + Duration::from_secs(10 * k as u64)))
         .collect();
-    assert_eq!(delays[0], Duration::ZERO, "the first iteration runs at once");
-    assert!(delays.iter().all(|d| *d <= Duration::from_secs(3)), "{delays:?}");
+    assert_eq!(
+        delays[0],
+        Duration::ZERO,
+        "the first iteration runs at once"
+    );
+    assert!(
+        delays.iter().all(|d| *d <= Duration::from_secs(3)),
+        "{delays:?}"
+    );
     // Spread over the whole range, never adding up.
     assert!(delays.iter().any(|d| *d < Duration::from_millis(300)));
     assert!(delays.iter().any(|d| *d > Duration::from_millis(2700)));
@@ -448,9 +458,19 @@ async fn status_tells_the_last_iteration_its_timings_and_the_retries() {
     assert_eq!(last.outcome, IterationOutcome::Succeeded);
     assert_eq!(status.retries_since_success, 0);
     assert_eq!(last.lateness, Some(Duration::from_millis(600)));
-    assert_eq!(last.error.as_deref(), Some("flaky 3"), "the last error is kept");
-    assert_eq!(status.next_iteration.unwrap().to_rfc3339(), "2024-01-01T00:00:03+00:00");
-    assert_eq!(status.next_iteration_local, status.next_iteration.map(|n| n.fixed_offset()));
+    assert_eq!(
+        last.error.as_deref(),
+        Some("flaky 3"),
+        "the last error is kept"
+    );
+    assert_eq!(
+        status.next_iteration.unwrap().to_rfc3339(),
+        "2024-01-01T00:00:03+00:00"
+    );
+    assert_eq!(
+        status.next_iteration_local,
+        status.next_iteration.map(|n| n.fixed_offset())
+    );
     lp.cancel();
 }
 

@@ -51,7 +51,11 @@ async fn shutdown_all_reports_the_graceful_and_the_cancelled() {
     let outcomes: Vec<RunOutcome> = futures_join(runs).await;
     assert_eq!(
         outcomes,
-        [RunOutcome::Stopped, RunOutcome::Stopped, RunOutcome::Cancelled]
+        [
+            RunOutcome::Stopped,
+            RunOutcome::Stopped,
+            RunOutcome::Cancelled
+        ]
     );
     assert!(!never.is_running() && registered("never"));
     for status in registry::statuses()
@@ -89,12 +93,18 @@ fn a_dropped_loop_leaves_the_registry() {
     assert!(registered("kept"), "a clone keeps the loop alive");
     drop(clone);
     assert!(!registered("kept"));
-    assert!(registry::statuses().iter().all(|s| !s.name.starts_with("dropped-")));
+    assert!(registry::statuses()
+        .iter()
+        .all(|s| !s.name.starts_with("dropped-")));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_loop_ended_by_its_runtime_is_not_running_for_the_registry() {
-    let lp = Loop::builder(|()| async {}).name("finished").count(1).build().unwrap();
+    let lp = Loop::builder(|()| async {})
+        .name("finished")
+        .count(1)
+        .build()
+        .unwrap();
     lp.start(()).unwrap().await;
     let any = registry::loops()
         .into_iter()
