@@ -7,7 +7,7 @@
 //! | `tasks_iterations_total` | counter: calls of the body | `loop` |
 //! | `tasks_errors_total` | counter | `loop`, `kind`: `retried`, `unhandled`, `panic`, `timeout` |
 //! | `tasks_iteration_duration_seconds` | histogram | `loop` |
-//! | `tasks_lateness_seconds` | histogram: start minus scheduled instant | `loop` |
+//! | `tasks_lateness_seconds` | histogram: start minus scheduled instant (jitter included) | `loop` |
 //! | `tasks_running` | gauge: 1 while a run is in progress | `loop` |
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};

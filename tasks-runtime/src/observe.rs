@@ -65,7 +65,9 @@ pub(crate) fn iteration_began<A>(core: &Core<A>) {
 pub(crate) fn iteration_ended<A>(core: &Core<A>, outcome: IterationOutcome) {
     let now = Instant::now();
     let mut state = core.lock();
-    let slot = state.last;
+    // Lateness is measured from the instant the wait aimed at: the slot
+    // plus its jitter, which is deliberate.
+    let slot = state.last.map(|slot| (slot, state.jitter_chosen_for(slot)));
     let extras = state.extras_mut();
     extras.record.outcome = Some(outcome);
     if outcome == IterationOutcome::Succeeded {
@@ -74,10 +76,12 @@ pub(crate) fn iteration_ended<A>(core: &Core<A>, outcome: IterationOutcome) {
     let Some(began) = extras.record.began.take() else {
         return;
     };
-    let timing = slot.map(|slot| {
-        let lateness = began.saturating_duration_since(slot.mono);
+    let timing = slot.map(|(slot, jitter)| {
+        let aimed = slot.mono + jitter;
+        let lateness = began.saturating_duration_since(aimed);
+        let after_slot = began.saturating_duration_since(slot.mono);
         Timing {
-            started: slot.wall() + TimeDelta::from_std(lateness).unwrap_or(TimeDelta::MAX),
+            started: slot.wall() + TimeDelta::from_std(after_slot).unwrap_or(TimeDelta::MAX),
             lateness,
             duration: now.saturating_duration_since(began),
         }

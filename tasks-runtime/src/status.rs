@@ -79,7 +79,8 @@ pub struct LastIteration {
     pub error: Option<String>,
     /// When it started.
     pub started: Option<DateTime<Utc>>,
-    /// How long after its scheduled instant it started.
+    /// How long after its scheduled instant (its jitter included) it
+    /// started.
     #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
     pub lateness: Option<Duration>,
     /// How long the call took.
