@@ -111,11 +111,15 @@ pub(crate) fn config(args: Args, ctxt: &Ctxt) -> Config {
         zone: args.tz.and_then(|tz| zone(&tz.value, ctxt)),
         count: args.count.and_then(|count| self::count(&count, ctxt)),
         reconnect: args.reconnect.map(|reconnect| reconnect.value.value),
-        missed: args.missed.and_then(|missed| self::missed(&missed.value, ctxt)),
+        missed: args
+            .missed
+            .and_then(|missed| self::missed(&missed.value, ctxt)),
         timeout: args
             .timeout
             .and_then(|timeout| duration(&timeout, true, ctxt)),
-        jitter: args.jitter.and_then(|jitter| duration(&jitter, false, ctxt)),
+        jitter: args
+            .jitter
+            .and_then(|jitter| duration(&jitter, false, ctxt)),
         name: args.name.map(|name| name.value),
         krate: args.krate.map(|krate| krate.value),
     }
@@ -461,12 +465,21 @@ mod tests {
     #[test]
     fn missed_timeout_and_jitter_are_checked() {
         for (tokens, message) in [
-            (quote!(missed = "late"), "`late` is not a policy for missed iterations"),
+            (
+                quote!(missed = "late"),
+                "`late` is not a policy for missed iterations",
+            ),
             (quote!(timeout = 0), "`timeout` must be more than zero"),
             (quote!(timeout = -1), "`timeout` cannot be negative"),
             (quote!(jitter = -0.5), "`jitter` cannot be negative"),
-            (quote!(jitter = 1e10), "`jitter` is 10000000000 seconds, more than 100 years"),
-            (quote!(timeout = 1e-12), "`timeout` is shorter than a nanosecond"),
+            (
+                quote!(jitter = 1e10),
+                "`jitter` is 10000000000 seconds, more than 100 years",
+            ),
+            (
+                quote!(timeout = 1e-12),
+                "`timeout` is shorter than a nanosecond",
+            ),
         ] {
             let (config, errors) = check(tokens);
             assert_eq!(errors.len(), 1, "{message}: {errors:?}");

@@ -1,7 +1,6 @@
 //! A graceful shutdown of one run: no new iteration, a grace period for
 //! the one in progress, then a cancel.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,34 +11,26 @@ use crate::handle::{RunHandle, RunOutcome};
 /// `grace` for the run to end, cancels it then, and waits for its end
 /// (`after_loop` included). `true` when the run ended without the cancel,
 /// or was not running.
-pub(crate) fn shutdown<A>(
-    runner: Arc<dyn Runner<A>>,
-    grace: Duration,
-) -> impl Future<Output = bool> + Send + 'static
-where
-    A: 'static,
-{
-    async move {
-        let Some(outcome) = runner.core().request_shutdown() else {
-            return true;
-        };
-        tracing::info!(
-            loop_name = %runner.name(),
-            grace_seconds = grace.as_secs_f64(),
-            "shutting the loop down"
-        );
-        let run = RunHandle::new(outcome);
-        let ended = match tokio::time::timeout(grace, run.wait()).await {
-            Ok(ended) => ended,
-            Err(_) => {
-                tracing::info!(
-                    loop_name = %runner.name(),
-                    "the loop did not end within its grace period; cancelling it"
-                );
-                runner.core().cancel();
-                run.wait().await
-            }
-        };
-        ended != RunOutcome::Cancelled
-    }
+pub(crate) async fn shutdown<A: 'static>(runner: Arc<dyn Runner<A>>, grace: Duration) -> bool {
+    let Some(outcome) = runner.core().request_shutdown() else {
+        return true;
+    };
+    tracing::info!(
+        loop_name = %runner.name(),
+        grace_seconds = grace.as_secs_f64(),
+        "shutting the loop down"
+    );
+    let run = RunHandle::new(outcome);
+    let ended = match tokio::time::timeout(grace, run.wait()).await {
+        Ok(ended) => ended,
+        Err(_) => {
+            tracing::info!(
+                loop_name = %runner.name(),
+                "the loop did not end within its grace period; cancelling it"
+            );
+            runner.core().cancel();
+            run.wait().await
+        }
+    };
+    ended != RunOutcome::Cancelled
 }
