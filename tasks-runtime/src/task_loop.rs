@@ -725,8 +725,10 @@ impl<A> Loop<A> {
     }
 
     /// When the next iteration is scheduled; `None` when the loop is not
-    /// running, has been asked to stop, has not scheduled its first
-    /// iteration yet (in `before_loop`) or has done its last one.
+    /// running, has been asked to stop or to shut down, has not scheduled
+    /// its first iteration yet (in `before_loop`) or has done its last one.
+    /// With [`jitter`](crate::LoopBuilder::jitter), the instant includes
+    /// the extra delay once it is chosen (as the wait for it begins).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
