@@ -8,8 +8,9 @@
 //! Three loops run: a heartbeat that is sleeping when the shutdown comes
 //! (it ends at once), a sync whose iteration finishes within the grace
 //! period, and an export stuck in a call far longer than the grace period
-//! (it is cancelled, and its `after_loop` still runs). Without a terminal
-//! (CI, a pipe), the demo shuts itself down after 5 seconds.
+//! (it is cancelled, and its `after_loop` still runs). So that it also
+//! ends without a terminal (CI, a pipe), the demo shuts down by itself
+//! after 5 seconds if Ctrl-C has not come first.
 
 use std::time::Duration;
 
