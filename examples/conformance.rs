@@ -15,7 +15,10 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 use tasks::testing::VirtualClock;
-use tasks::{Clock, Cron, FixedBackoff, Interval, Loop, LoopError, SystemClock, TimeOfDay, Zone};
+use tasks::{
+    Clock, Cron, FixedBackoff, Interval, IterationTimeout, Loop, LoopError, MissedTickBehavior,
+    SystemClock, TimeOfDay, Zone,
+};
 use tokio::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +189,7 @@ async fn elapsed() -> tokio::time::error::Elapsed {
 }
 
 fn kind_of(error: &LoopError) -> &'static str {
-    if error.is::<tokio::time::error::Elapsed>() {
+    if error.is::<tokio::time::error::Elapsed>() || error.is::<IterationTimeout>() {
         "Timeout"
     } else if error.is::<CustomError>() {
         "Custom"
@@ -233,6 +236,15 @@ fn build(sc: &Arc<Scenario>) -> Result<Loop<()>, String> {
         );
     if let Some(count) = loop_spec.get("count").and_then(Value::as_u64) {
         builder = builder.count(count);
+    }
+    match loop_spec.get("missed").and_then(Value::as_str) {
+        None | Some("burst") => {}
+        Some("delay") => builder = builder.missed(MissedTickBehavior::Delay),
+        Some("skip") => builder = builder.missed(MissedTickBehavior::Skip),
+        Some(other) => return Err(format!("unknown missed policy {other:?}")),
+    }
+    if let Some(secs) = loop_spec.get("timeout").and_then(Value::as_f64) {
+        builder = builder.timeout(Duration::from_secs_f64(secs));
     }
     if let Some(fixed) = spec.pointer("/backoff/fixed").and_then(Value::as_f64) {
         builder = builder.backoff(move || FixedBackoff::new(Duration::from_secs_f64(fixed)));
@@ -383,6 +395,15 @@ async fn run(spec: Value, virtual_start: Option<DateTime<Utc>>) -> Result<Vec<Va
             "restart" => lp.restart(()),
             "probe" => sc.probe(),
             "change_interval" => sc.change_interval(op),
+            "shutdown" => {
+                let grace = op.get("grace").and_then(Value::as_f64).unwrap_or(0.0);
+                let shutdown = lp.shutdown(Duration::from_secs_f64(grace));
+                let sc = Arc::clone(&sc);
+                tokio::spawn(async move {
+                    let graceful = shutdown.await;
+                    sc.trace.emit("shutdown", json!({"graceful": graceful}));
+                });
+            }
             other => return Err(format!("unknown op {other:?}")),
         }
     }

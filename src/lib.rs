@@ -40,6 +40,15 @@
 //! - [`TimeOfDay`] and [`Zone`] describe times of day in IANA zones or
 //!   fixed offsets; [`testing::VirtualClock`] drives them in tests.
 //!
+//! - For a service: `missed`, `timeout` and `jitter` (attribute arguments
+//!   and setters), [`Loop::shutdown`] and [`registry::shutdown_all`] for a
+//!   clean stop, [`Loop::status`] and [`registry::statuses`], and a tracing
+//!   span per iteration.
+//!
+//! Features, all off by default: `serde` (`Serialize` for [`LoopStatus`]
+//! and what it holds) and `metrics` (every loop's iterations, errors,
+//! durations, lateness and running state through the `metrics` facade).
+//!
 //! [The guide](https://example.invalid/tasks/blob/main/docs/guide.md)
 //! ([한국어](https://example.invalid/tasks/blob/main/docs/ko/guide.md))
 //! teaches the crate chapter by chapter, from discord.py's techniques, and

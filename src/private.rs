@@ -5,8 +5,9 @@
 //! `crate = "..."` can point it at a renamed dependency.
 
 pub use std::sync::{Arc, LazyLock, Weak};
+pub use std::time::Duration;
 
-pub use tasks_runtime::{tz, ConfigError, Cron, Interval, TimeOfDay, Zone};
+pub use tasks_runtime::{tz, ConfigError, Cron, Interval, MissedTickBehavior, TimeOfDay, Zone};
 
 pub use crate::{LoopFn, LoopSlot};
 

@@ -72,6 +72,21 @@ const ARGUMENTS: &[Argument] = &[
         read: |input, key, args| store(&mut args.reconnect, key, boolean(input, key)),
     },
     Argument {
+        name: "missed",
+        example: "\"skip\"",
+        read: |input, key, args| store(&mut args.missed, key, missed(input, key)),
+    },
+    Argument {
+        name: "timeout",
+        example: "30",
+        read: |input, key, args| store(&mut args.timeout, key, number(input, key)),
+    },
+    Argument {
+        name: "jitter",
+        example: "5",
+        read: |input, key, args| store(&mut args.jitter, key, number(input, key)),
+    },
+    Argument {
         name: "name",
         example: "\"announcer\"",
         read: |input, key, args| store(&mut args.name, key, string(input, key)),
@@ -94,6 +109,9 @@ pub(crate) struct Args {
     pub(crate) tz: Option<Given<LitStr>>,
     pub(crate) count: Option<Given<Number>>,
     pub(crate) reconnect: Option<Given<LitBool>>,
+    pub(crate) missed: Option<Given<LitStr>>,
+    pub(crate) timeout: Option<Given<Number>>,
+    pub(crate) jitter: Option<Given<Number>>,
     pub(crate) name: Option<Given<LitStr>>,
     pub(crate) krate: Option<Given<Path>>,
 }
@@ -382,6 +400,20 @@ fn boolean(input: ParseStream, key: Key) -> syn::Result<LitBool> {
     ))
 }
 
+fn missed(input: ParseStream, key: Key) -> syn::Result<LitStr> {
+    if input.peek(LitStr) {
+        return input.parse();
+    }
+    Err(error_on_next_token(
+        input,
+        format!(
+            "`{name}` takes a string: `{name} = \"burst\"`, `{name} = \"delay\"` \
+             or `{name} = \"skip\"`",
+            name = key.name
+        ),
+    ))
+}
+
 fn string(input: ParseStream, key: Key) -> syn::Result<LitStr> {
     if input.peek(LitStr) {
         return input.parse();
@@ -456,10 +488,12 @@ mod tests {
     fn reads_every_argument() {
         let (args, errors) = parse_all(quote! {
             seconds = 5, minutes = 1.5, hours = 2, time = ["08:00", "20:00"], cron = "@daily",
-            tz = "Asia/Seoul", count = 3, reconnect = false, name = "n", crate = "my_tasks",
+            tz = "Asia/Seoul", count = 3, reconnect = false, missed = "skip", timeout = 30,
+            jitter = 0.5, name = "n", crate = "my_tasks",
         });
         assert!(errors.is_empty(), "{errors:?}");
         assert!(args.seconds.is_some() && args.minutes.is_some() && args.hours.is_some());
+        assert!(args.missed.is_some() && args.timeout.is_some() && args.jitter.is_some());
         assert_eq!(args.time.map(|t| t.value.times.len()), Some(2));
         assert_eq!(
             args.cron.map(|c| c.value.value()),
@@ -478,14 +512,15 @@ mod tests {
     fn every_argument_has_a_row() {
         let (_, errors) = parse_all(quote! {
             seconds = 5, minutes = 1, hours = 2, time = "08:00", cron = "* * * * *",
-            tz = "UTC", count = 3, reconnect = false, name = "n", crate = "my_tasks",
+            tz = "UTC", count = 3, reconnect = false, missed = "delay", timeout = 1,
+            jitter = 1, name = "n", crate = "my_tasks",
         });
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(ARGUMENTS.len(), 10);
+        assert_eq!(ARGUMENTS.len(), 13);
         assert_eq!(
             known(),
-            "`seconds`, `minutes`, `hours`, `time`, `cron`, `tz`, `count`, `reconnect`, `name`, \
-             `crate`"
+            "`seconds`, `minutes`, `hours`, `time`, `cron`, `tz`, `count`, `reconnect`, `missed`, \
+             `timeout`, `jitter`, `name`, `crate`"
         );
     }
 

@@ -304,6 +304,17 @@ fn setters(
     if let Some(reconnect) = config.reconnect {
         setters.extend(quote_spanned!(span=> .reconnect(#reconnect)));
     }
+    if let Some(missed) = config.missed {
+        let variant = Ident::new(missed.variant(), span);
+        setters.extend(quote_spanned!(span=> .missed(#private::MissedTickBehavior::#variant)));
+    }
+    for (setter, nanos) in [("timeout", config.timeout), ("jitter", config.jitter)] {
+        if let Some(nanos) = nanos {
+            let setter = Ident::new(setter, span);
+            let nanos = Literal::u64_suffixed(nanos);
+            setters.extend(quote_spanned!(span=> .#setter(#private::Duration::from_nanos(#nanos))));
+        }
+    }
     let name = match &config.name {
         Some(name) => name.to_token_stream(),
         None => default_name,

@@ -62,6 +62,9 @@ mod zone;
 /// | `tz` | an IANA name (`"Asia/Seoul"`) or a UTC offset written `±HH:MM`, `±HHMM` or `±HH` (`"+09:00"`, `"-0530"`, `"+01"`) | `"UTC"` | the time zone of `time` or `cron` (only with one of them) |
 /// | `count` | integer ≥ 1 | endless | stop after this many successful iterations |
 /// | `reconnect` | `true` or `false` | `true` | retry the errors of the held types (`std::io::Error`, tokio timeouts, and those added with `add_exception_type`) with a backoff |
+/// | `missed` | `"burst"`, `"delay"` or `"skip"` | `"burst"` | what a relative interval does about iterations a long body made it miss: run them back to back, run one late and go on an interval after it, or run one late and keep the original schedule (tokio's `MissedTickBehavior`; times of day always run one late) |
+/// | `timeout` | integer or float > 0, in seconds | none | a call of the body still running after this long is dropped and fails with `IterationTimeout`, retried as a timeout |
+/// | `jitter` | integer or float ≥ 0, in seconds | none | a random extra delay up to this long on each wait, without moving the schedule |
 /// | `name` | string | the function's path (`my_crate::announce`, `my_crate::Cog::counter_loop`) | the loop's name in logs |
 /// | `crate` | a path as a string | `"::tasks"` | where `tasks` is, when the dependency is renamed (`crate = "my_tasks"`) |
 ///
@@ -141,8 +144,9 @@ mod zone;
 /// `Zone::fixed(32400)?` for `tz = "+09:00"`; a cron expression, checked
 /// with croner at compile time, is read again at run time
 /// (`.interval(Interval::Cron(Cron::parse("0 30 9 * * MON-FRI")?.in_zone(..)))`);
-/// `reconnect` and `name` become their setters. The builder's checks cannot
-/// fail, since the attribute made them at compile time.
+/// `reconnect`, `missed`, `timeout`, `jitter` and `name` become their
+/// setters (`.timeout(Duration::from_nanos(30_000_000_000))`). The builder's
+/// checks cannot fail, since the attribute made them at compile time.
 ///
 /// # Methods: a loop per instance
 ///

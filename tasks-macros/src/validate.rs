@@ -27,6 +27,11 @@ pub(crate) struct Config {
     pub(crate) zone: Option<Zone>,
     pub(crate) count: Option<u64>,
     pub(crate) reconnect: Option<bool>,
+    pub(crate) missed: Option<Missed>,
+    /// In nanoseconds, more than zero.
+    pub(crate) timeout: Option<u64>,
+    /// In nanoseconds.
+    pub(crate) jitter: Option<u64>,
     pub(crate) name: Option<LitStr>,
     /// `crate = "..."`, if given.
     pub(crate) krate: Option<Path>,
@@ -39,6 +44,26 @@ pub(crate) struct Interval {
     pub(crate) seconds: Option<f64>,
     pub(crate) minutes: Option<f64>,
     pub(crate) hours: Option<f64>,
+}
+
+/// What a relative interval does about missed iterations: the variants of
+/// tokio's `MissedTickBehavior`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Missed {
+    Burst,
+    Delay,
+    Skip,
+}
+
+impl Missed {
+    /// The variant's name in `MissedTickBehavior`.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            Missed::Burst => "Burst",
+            Missed::Delay => "Delay",
+            Missed::Skip => "Skip",
+        }
+    }
 }
 
 /// A time of day, on a 24-hour clock.
@@ -119,6 +144,15 @@ pub(crate) fn config(args: Args, ctxt: &Ctxt) -> Config {
         zone: args.tz.and_then(|tz| zone(&tz.value, ctxt)),
         count: args.count.and_then(|count| self::count(&count, ctxt)),
         reconnect: args.reconnect.map(|reconnect| reconnect.value.value),
+        missed: args
+            .missed
+            .and_then(|missed| self::missed(&missed.value, ctxt)),
+        timeout: args
+            .timeout
+            .and_then(|timeout| duration(&timeout, true, ctxt)),
+        jitter: args
+            .jitter
+            .and_then(|jitter| duration(&jitter, false, ctxt)),
         name: args.name.map(|name| name.value),
         krate: args.krate.map(|krate| krate.value),
     }
@@ -220,6 +254,52 @@ fn signed_value(number: &Number) -> f64 {
     } else {
         value
     }
+}
+
+/// `missed`: one of tokio's three policies, by its name in lower case.
+fn missed(lit: &LitStr, ctxt: &Ctxt) -> Option<Missed> {
+    match lit.value().as_str() {
+        "burst" => Some(Missed::Burst),
+        "delay" => Some(Missed::Delay),
+        "skip" => Some(Missed::Skip),
+        other => {
+            ctxt.error_at(
+                lit.span(),
+                format!(
+                    "`{other}` is not a policy for missed iterations: write \"burst\" (run \
+                     them back to back, the default), \"delay\" (one late iteration, the next \
+                     ones an interval after it) or \"skip\" (one late iteration, then the \
+                     original schedule)"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `timeout` (`positive`) or `jitter`: seconds, within 100 years, in
+/// nanoseconds.
+fn duration(given: &Given<Number>, positive: bool, ctxt: &Ctxt) -> Option<u64> {
+    let name = given.key.name;
+    let seconds = signed_value(&given.value);
+    let message = if !seconds.is_finite() {
+        format!("`{name}` is too large: give at most 100 years, in seconds")
+    } else if seconds < 0.0 {
+        format!("`{name}` cannot be negative: give a number of seconds, such as `{name} = 5`")
+    } else if positive && seconds == 0.0 {
+        format!("`{name}` must be more than zero: give a number of seconds, or remove `{name}`")
+    } else if !tasks_syntax::duration_in_range(seconds) {
+        format!("`{name}` is {seconds} seconds, more than 100 years: give a shorter one")
+    } else {
+        let nanos = (seconds * 1e9).round() as u64;
+        if positive && nanos == 0 {
+            format!("`{name}` is shorter than a nanosecond: give a longer one, or remove `{name}`")
+        } else {
+            return Some(nanos);
+        }
+    };
+    ctxt.error_spanned_by(&given.value, message);
+    None
 }
 
 /// The count: a whole number, at least 1.
@@ -512,5 +592,40 @@ mod tests {
         assert_eq!(config.times.len(), 1);
         assert_eq!(config.reconnect, Some(true));
         assert!(config.count.is_none() && config.zone.is_none());
+    }
+
+    #[test]
+    fn missed_timeout_and_jitter_become_values() {
+        let (config, errors) = check(quote!(missed = "delay", timeout = 1.5, jitter = 0));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(config.missed, Some(Missed::Delay));
+        assert_eq!(config.timeout, Some(1_500_000_000));
+        assert_eq!(config.jitter, Some(0));
+    }
+
+    #[test]
+    fn missed_timeout_and_jitter_are_checked() {
+        for (tokens, message) in [
+            (
+                quote!(missed = "late"),
+                "`late` is not a policy for missed iterations",
+            ),
+            (quote!(timeout = 0), "`timeout` must be more than zero"),
+            (quote!(timeout = -1), "`timeout` cannot be negative"),
+            (quote!(jitter = -0.5), "`jitter` cannot be negative"),
+            (
+                quote!(jitter = 1e10),
+                "`jitter` is 10000000000 seconds, more than 100 years",
+            ),
+            (
+                quote!(timeout = 1e-12),
+                "`timeout` is shorter than a nanosecond",
+            ),
+        ] {
+            let (config, errors) = check(tokens);
+            assert_eq!(errors.len(), 1, "{message}: {errors:?}");
+            assert!(errors[0].starts_with(message), "{errors:?}");
+            assert!(config.missed.is_none() && config.timeout.is_none() && config.jitter.is_none());
+        }
     }
 }

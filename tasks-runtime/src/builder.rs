@@ -2,16 +2,19 @@
 
 use std::future::Future;
 use std::num::NonZeroU64;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use tokio::time::MissedTickBehavior;
 
 use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::error::ConfigError;
 use crate::hooks::BodyOutput;
+use crate::registry::{self, Registered};
 use crate::run::Runner;
-use crate::schedule::{AmbiguousTime, Cron, Interval, TimeOfDay, WallOptions};
+use crate::schedule::{AmbiguousTime, Cron, Interval, Jitter, TimeOfDay, WallOptions};
 use crate::state::{BackoffFactory, Core, Extras, Settings, Shared, State};
 use crate::task_loop::Loop;
 
@@ -63,6 +66,9 @@ impl<A: Clone + Send + 'static> Loop<A> {
 /// | [`wall_clock_check`](Self::wall_clock_check) | 60 s | none |
 /// | [`grace_period`](Self::grace_period) | none: skip | none |
 /// | [`ambiguous_time`](Self::ambiguous_time) | [`AmbiguousTime::Later`] | same |
+/// | [`missed`](Self::missed) | [`MissedTickBehavior::Burst`] | burst, fixed |
+/// | [`timeout`](Self::timeout) | none | none |
+/// | [`jitter`](Self::jitter) (and [`jitter_seed`](Self::jitter_seed)) | none | none |
 ///
 /// ```
 /// use tasks_runtime::{Loop, TimeOfDay};
@@ -91,6 +97,10 @@ pub struct LoopBuilder<A> {
     clock: Option<Arc<dyn Clock>>,
     wall: WallOptions,
     cluster: Option<Cluster>,
+    missed: MissedTickBehavior,
+    timeout: Option<Duration>,
+    jitter: Option<Duration>,
+    jitter_seed: Option<u64>,
 }
 
 impl<A: Clone + Send + 'static> LoopBuilder<A> {
@@ -102,7 +112,12 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     {
         Self {
             name: None,
-            make_shared: Box::new(move |core| Arc::new(Shared { core, body })),
+            make_shared: Box::new(move |core| {
+                let shared = Arc::new(Shared { core, body });
+                let registered: Weak<dyn Registered> = Arc::downgrade(&shared) as _;
+                registry::register(registered);
+                shared
+            }),
             seconds: 0.0,
             minutes: 0.0,
             hours: 0.0,
@@ -114,6 +129,10 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             clock: None,
             wall: WallOptions::default(),
             cluster: None,
+            missed: MissedTickBehavior::Burst,
+            timeout: None,
+            jitter: None,
+            jitter_seed: None,
         }
     }
 
@@ -279,6 +298,88 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
         self
     }
 
+    /// What a relative interval does about iterations it missed because an
+    /// iteration (or its retries) ran past the next one's time, with
+    /// tokio's own policies: [`Burst`](MissedTickBehavior::Burst) (the
+    /// default, as discord.py) runs them back to back;
+    /// [`Delay`](MissedTickBehavior::Delay) runs one late iteration at
+    /// once and the next ones an interval apart from it;
+    /// [`Skip`](MissedTickBehavior::Skip) runs one late iteration at once
+    /// and keeps the original schedule after it. With times of day every
+    /// policy runs one late iteration, as discord.py does.
+    ///
+    /// ```
+    /// use tasks_runtime::{Loop, MissedTickBehavior};
+    ///
+    /// let poll = Loop::builder(|()| async {})
+    ///     .seconds(10.0)
+    ///     .missed(MissedTickBehavior::Skip)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(poll.missed(), MissedTickBehavior::Skip);
+    /// ```
+    pub fn missed(mut self, missed: MissedTickBehavior) -> Self {
+        self.missed = missed;
+        self
+    }
+
+    /// How long a call of the body may run: one still running then is
+    /// dropped, and fails with an [`IterationTimeout`](crate::IterationTimeout),
+    /// retried where timeouts are (the default). More than zero, at most
+    /// 100 years (checked by `build`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::Loop;
+    ///
+    /// let fetch = Loop::builder(|()| async {}).timeout(Duration::from_secs(30)).build().unwrap();
+    /// assert_eq!(fetch.timeout(), Some(Duration::from_secs(30)));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// A random extra delay, up to `jitter`, added to each wait for an
+    /// iteration (the first iteration of a relative interval still runs at
+    /// once): the schedule does not move, so the delays never add up. At
+    /// most 100 years (checked by `build`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::Loop;
+    ///
+    /// let report = Loop::builder(|()| async {})
+    ///     .minutes(1.0)
+    ///     .jitter(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(report.jitter(), Some(Duration::from_secs(5)));
+    /// ```
+    pub fn jitter(mut self, jitter: Duration) -> Self {
+        self.jitter = Some(jitter);
+        self
+    }
+
+    /// Seeds the jitter's random source, so that its delays repeat from one
+    /// run of a test to the next.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::Loop;
+    ///
+    /// let report = Loop::builder(|()| async {})
+    ///     .jitter(Duration::from_secs(5))
+    ///     .jitter_seed(42)
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = report;
+    /// ```
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.jitter_seed = Some(seed);
+        self
+    }
+
     /// Checks every value and makes the loop.
     ///
     /// # Errors
@@ -288,7 +389,8 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     /// a cron expression mixed with seconds, minutes or hours or with each
     /// other; a negative, non-finite or longer-than-100-years interval; an
     /// empty list of times; a cron expression croner cannot read), then a
-    /// zero `wall_clock_check`, then what a cluster's claim mode refuses (a
+    /// zero `wall_clock_check`, a zero `timeout`, a `timeout` or `jitter`
+    /// longer than 100 years, then what a cluster's claim mode refuses (a
     /// count, a zero interval).
     ///
     /// ```
@@ -318,20 +420,35 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
                 option: "wall_clock_check",
             });
         }
+        let timeout = self
+            .timeout
+            .map(|timeout| ConfigError::check_duration("timeout", timeout, true))
+            .transpose()?;
+        let jitter = self
+            .jitter
+            .map(|jitter| ConfigError::check_duration("jitter", jitter, false))
+            .transpose()?;
         // Defaults cost nothing per loop: no settings box, no extras box.
-        let settings =
-            (self.name.is_some() || self.clock.is_some() || self.wall != WallOptions::default())
-                .then(|| {
-                    Box::new(Settings {
-                        name: self.name.map(String::into_boxed_str),
-                        clock: self.clock,
-                        wall: self.wall,
-                    })
-                });
+        let settings = (self.name.is_some() || self.wall != WallOptions::default()).then(|| {
+            Box::new(Settings {
+                name: self.name.map(String::into_boxed_str),
+                wall: self.wall,
+            })
+        });
         let mut state = State::new(schedule, count, self.reconnect);
-        if let Some(make) = self.backoff {
+        let missed = (self.missed != MissedTickBehavior::Burst).then_some(self.missed);
+        if self.backoff.is_some()
+            || self.clock.is_some()
+            || missed.is_some()
+            || timeout.is_some()
+            || jitter.is_some()
+        {
             state.extras = Some(Box::new(Extras {
-                make_backoff: Some(make),
+                make_backoff: self.backoff,
+                clock: self.clock,
+                missed,
+                timeout,
+                jitter: jitter.map(|max| Jitter::new(max, self.jitter_seed)),
                 ..Extras::default()
             }));
         }

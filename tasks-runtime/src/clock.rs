@@ -5,6 +5,8 @@
 //! clock, read through a [`Clock`] so that tests can drive it: see
 //! [`testing::VirtualClock`](crate::testing::VirtualClock).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 /// A source of wall-clock time.
@@ -39,5 +41,23 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+static SYSTEM_CLOCK: SystemClock = SystemClock;
+
+/// A loop's wall clock, taken out of its state: the system's, or a shared
+/// one (`set_clock` can replace it between runs).
+#[derive(Clone)]
+pub(crate) struct ClockRef(pub(crate) Option<Arc<dyn Clock>>);
+
+impl std::ops::Deref for ClockRef {
+    type Target = dyn Clock;
+
+    fn deref(&self) -> &(dyn Clock + 'static) {
+        match &self.0 {
+            Some(clock) => &**clock,
+            None => &SYSTEM_CLOCK,
+        }
     }
 }

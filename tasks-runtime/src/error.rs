@@ -105,6 +105,30 @@ pub enum ConfigError {
         /// The option's name.
         option: &'static str,
     },
+    /// A duration option was longer than 100 years.
+    #[error("`{option}` is longer than 100 years: give a shorter one")]
+    DurationTooLong {
+        /// The option's name.
+        option: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// Checks a duration option: at most 100 years, and more than zero
+    /// where `positive`.
+    pub(crate) fn check_duration(
+        option: &'static str,
+        duration: std::time::Duration,
+        positive: bool,
+    ) -> Result<std::time::Duration, ConfigError> {
+        if positive && duration.is_zero() {
+            return Err(ConfigError::ZeroDuration { option });
+        }
+        if !tasks_syntax::duration_in_range(duration.as_secs_f64()) {
+            return Err(ConfigError::DurationTooLong { option });
+        }
+        Ok(duration)
+    }
 }
 
 /// A conversion that cannot fail fails with no `ConfigError`: so that a
@@ -264,6 +288,35 @@ impl StdError for LoopError {
 pub struct NoNextIteration {
     /// The wall-clock time when it was looked for.
     pub after: chrono::DateTime<chrono::Utc>,
+}
+
+/// A call of the body ran longer than the loop's
+/// [`timeout`](crate::LoopBuilder::timeout): it was dropped then, and the
+/// run handles this error like any other. It counts as a timeout for the
+/// retried error types: wherever `tokio::time::error::Elapsed` (or
+/// `std::io::Error`, which holds timeouts) is retried, so is this.
+///
+/// ```
+/// use std::time::Duration;
+/// use tasks_runtime::IterationTimeout;
+///
+/// let timeout = IterationTimeout {
+///     loop_name: "sync".into(),
+///     iteration: 3,
+///     after: Duration::from_secs(30),
+/// };
+/// assert_eq!(timeout.to_string(), "loop `sync` iteration 3 ran longer than its 30 s timeout");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("loop `{loop_name}` iteration {iteration} ran longer than its {} s timeout", after.as_secs_f64())]
+pub struct IterationTimeout {
+    /// The loop's name.
+    pub loop_name: String,
+    /// Which iteration: [`current_loop`](crate::Loop::current_loop) during
+    /// the call (0 for the first).
+    pub iteration: u64,
+    /// The timeout.
+    pub after: std::time::Duration,
 }
 
 /// A user's value shown in a log line: its `Display`, or a note that it

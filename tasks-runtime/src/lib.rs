@@ -40,21 +40,30 @@ pub mod cluster;
 mod error;
 mod handle;
 mod hooks;
+#[cfg(feature = "metrics")]
+mod metrics;
+mod observe;
+pub mod registry;
 mod retry;
 mod run;
 mod schedule;
 mod state;
+mod status;
 mod task_loop;
 pub mod testing;
 
 pub use backoff::{Backoff, ExponentialBackoff, FixedBackoff};
 pub use builder::LoopBuilder;
 pub use clock::{Clock, SystemClock};
-pub use error::{BoxError, ConfigError, LoopError, NoNextIteration, StartError};
+pub use error::{BoxError, ConfigError, IterationTimeout, LoopError, NoNextIteration, StartError};
 pub use handle::{RunHandle, RunOutcome};
 pub use hooks::BodyOutput;
 pub use schedule::{AmbiguousTime, Cron, Interval, TimeOfDay, Zone, DEFAULT_WALL_CHECK};
+pub use status::{IterationOutcome, LastIteration, LoopStatus};
 pub use task_loop::Loop;
+/// tokio's policies for missed iterations, which
+/// [`LoopBuilder::missed`] and [`Loop::set_missed`] take.
+pub use tokio::time::MissedTickBehavior;
 
 /// The time-zone database, re-exported so that users name zones without a
 /// dependency of their own: `tasks_runtime::tz::Asia::Seoul`.

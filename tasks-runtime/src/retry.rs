@@ -5,6 +5,8 @@ use std::any::TypeId;
 use std::error::Error as StdError;
 use std::sync::{Arc, LazyLock};
 
+use crate::error::IterationTimeout;
+
 /// One error type the loop retries.
 #[derive(Clone, Copy)]
 pub(crate) struct RetriedType {
@@ -21,6 +23,8 @@ impl RetriedType {
             name: std::any::type_name::<T>(),
             matches: if id == TypeId::of::<std::io::Error>() {
                 is_io_error
+            } else if id == TypeId::of::<tokio::time::error::Elapsed>() {
+                is_timeout
             } else {
                 |e| e.is::<T>()
             },
@@ -33,7 +37,12 @@ impl RetriedType {
 /// as Python's `TimeoutError` is an `OSError`. So removing only the timeout
 /// type still retries timeouts while `io::Error` is retried, as in discord.py.
 fn is_io_error(error: &(dyn StdError + 'static)) -> bool {
-    error.is::<std::io::Error>() || error.is::<tokio::time::error::Elapsed>()
+    error.is::<std::io::Error>() || is_timeout(error)
+}
+
+/// A loop's own timeout is retried wherever tokio's timeout error is.
+fn is_timeout(error: &(dyn StdError + 'static)) -> bool {
+    error.is::<tokio::time::error::Elapsed>() || error.is::<IterationTimeout>()
 }
 
 impl std::fmt::Debug for RetriedType {

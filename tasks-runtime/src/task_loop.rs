@@ -7,16 +7,21 @@ use std::future::Future;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset, Utc};
+use tokio::time::MissedTickBehavior;
+
+use crate::clock::{Clock, SystemClock};
 use crate::cluster::{Cluster, Fence};
 use crate::error::{BoxError, ConfigError, LoopError, StartError};
 use crate::handle::RunHandle;
 use crate::hooks::{error_hook, plain_hook, BodyOutput};
 use crate::retry::RetriedType;
 use crate::run::{self, Runner};
-use crate::schedule::{Cron, Every, Interval, Schedule, TimeOfDay};
+use crate::schedule::{AmbiguousTime, Cron, Every, Interval, Jitter, Schedule, TimeOfDay};
 use crate::state::{BackoffFactory, Core};
+use crate::status::{local, status_of, LoopStatus};
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
 ///
@@ -208,6 +213,9 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn stop(&self) {
+        if self.is_running() {
+            tracing::info!(loop_name = %self.name(), "stop requested");
+        }
         self.core().stop();
     }
 
@@ -227,7 +235,279 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn cancel(&self) {
+        if self.is_running() {
+            tracing::info!(loop_name = %self.name(), "cancel requested");
+        }
         self.core().cancel();
+    }
+
+    /// Shuts the loop down gracefully: no new iteration starts, an
+    /// iteration in progress may finish within `grace`, then the run is
+    /// cancelled. `after_loop` runs either way
+    /// ([`is_being_cancelled`](Loop::is_being_cancelled) is true in it only
+    /// when the grace period ran out). The future ends with the run, its
+    /// `after_loop` included, and tells whether the run ended gracefully:
+    /// `true` at once for a loop that is not running.
+    ///
+    /// Unlike [`stop`](Loop::stop), a wait between iterations (a sleep, a
+    /// retry's backoff, `before_loop`'s end) ends the run at once: no
+    /// further iteration runs. A pending `restart` is dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// The shutdown is requested when the future is first polled. Dropped
+    /// after that, before it completes, the request stands (the run ends
+    /// after its current iteration), but the run is not cancelled when the
+    /// grace period would have run out.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use tasks_runtime::{Loop, RunOutcome};
+    ///
+    /// let sync = Loop::builder(|()| async { tokio::time::sleep(Duration::from_secs(2)).await })
+    ///     .seconds(10.0)
+    ///     .build()
+    ///     .unwrap();
+    /// let run = sync.start(()).unwrap();
+    /// tokio::time::sleep(Duration::from_secs(1)).await;
+    /// // The iteration in progress needs one more second: it gets it.
+    /// assert!(sync.shutdown(Duration::from_secs(5)).await);
+    /// assert_eq!(run.await, RunOutcome::Stopped);
+    /// # }
+    /// ```
+    pub fn shutdown(&self, grace: Duration) -> impl Future<Output = bool> + Send + 'static
+    where
+        A: 'static,
+    {
+        run::shutdown(Arc::clone(&self.inner), grace)
+    }
+
+    /// A snapshot of the loop: its name, whether it runs or failed, its
+    /// schedule, `current_loop`, the next iteration (in UTC and in the
+    /// schedule's zone), the last call of the body (how it ended, its
+    /// error, when it started, how late and for how long) and the retries
+    /// since the last success.
+    ///
+    /// The first call turns on the timing of iterations (two reads of the
+    /// monotonic clock per iteration, which a loop nobody watches does not
+    /// pay): the timings of `last_iteration` are there from the next
+    /// iteration on. With the `metrics` feature they always are.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let idle = Loop::builder(|()| async {}).name("idle").minutes(1.0).build().unwrap();
+    /// let status = idle.status();
+    /// assert_eq!((status.name.as_str(), status.running), ("idle", false));
+    /// assert_eq!(status.schedule, "every 60 s");
+    /// assert!(status.last_iteration.is_none());
+    /// ```
+    pub fn status(&self) -> LoopStatus {
+        status_of(self.core(), self.name())
+    }
+
+    /// Gives the loop another wall clock (times of day are read from it):
+    /// for an attribute loop, which has no builder, a
+    /// [`VirtualClock`](crate::testing::VirtualClock) in a test.
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::AlreadyRunning`] while the loop runs; the clock is
+    /// left as it was.
+    ///
+    /// ```
+    /// use tasks_runtime::testing::VirtualClock;
+    /// use tasks_runtime::{Clock, Loop};
+    ///
+    /// let daily = Loop::builder(|()| async {}).build().unwrap();
+    /// let clock = VirtualClock::starting_at("2024-03-30T12:00:00Z".parse().unwrap());
+    /// daily.set_clock(clock.clone()).unwrap();
+    /// assert_eq!(daily.clock().now().date_naive(), clock.now().date_naive());
+    /// ```
+    pub fn set_clock(&self, clock: Arc<dyn Clock>) -> Result<(), StartError> {
+        let replaced = {
+            let mut state = self.core().lock();
+            if state.running {
+                return Err(StartError::AlreadyRunning);
+            }
+            state.extras_mut().clock.replace(clock)
+        };
+        drop(replaced);
+        Ok(())
+    }
+
+    /// The wall clock times of day are read from.
+    ///
+    /// ```
+    /// use tasks_runtime::{Clock, Loop};
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// assert!((ticker.clock().now() - chrono::Utc::now()).num_seconds().abs() < 5);
+    /// ```
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        match self.core().clock().0 {
+            Some(clock) => clock,
+            None => Arc::new(SystemClock),
+        }
+    }
+
+    /// Which instant a time of day that happens twice runs at (the
+    /// builder's [`ambiguous_time`](crate::LoopBuilder::ambiguous_time)).
+    ///
+    /// ```
+    /// use tasks_runtime::{AmbiguousTime, Loop};
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// assert_eq!(ticker.ambiguous_time(), AmbiguousTime::Later);
+    /// ```
+    pub fn ambiguous_time(&self) -> AmbiguousTime {
+        self.core().wall_options().ambiguous
+    }
+
+    /// How late a time of day that a clock jump passed over may still run
+    /// (the builder's [`grace_period`](crate::LoopBuilder::grace_period));
+    /// `None`: skipped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).grace_period(Duration::from_secs(60)).build().unwrap();
+    /// assert_eq!(ticker.grace_period(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn grace_period(&self) -> Option<Duration> {
+        self.core().wall_options().grace
+    }
+
+    /// The longest a times-of-day loop sleeps before reading the wall clock
+    /// again (the builder's
+    /// [`wall_clock_check`](crate::LoopBuilder::wall_clock_check)).
+    ///
+    /// ```
+    /// use tasks_runtime::{Loop, DEFAULT_WALL_CHECK};
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// assert_eq!(ticker.wall_clock_check(), DEFAULT_WALL_CHECK);
+    /// ```
+    pub fn wall_clock_check(&self) -> Duration {
+        self.core().wall_options().check_every
+    }
+
+    /// What a relative interval does about missed iterations; see
+    /// [`LoopBuilder::missed`](crate::LoopBuilder::missed).
+    ///
+    /// ```
+    /// use tasks_runtime::{Loop, MissedTickBehavior};
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// assert_eq!(ticker.missed(), MissedTickBehavior::Burst);
+    /// ```
+    pub fn missed(&self) -> MissedTickBehavior {
+        self.core().lock().missed()
+    }
+
+    /// Changes the missed-iteration policy, read after each iteration.
+    ///
+    /// ```
+    /// use tasks_runtime::{Loop, MissedTickBehavior};
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.set_missed(MissedTickBehavior::Delay);
+    /// assert_eq!(ticker.missed(), MissedTickBehavior::Delay);
+    /// ```
+    pub fn set_missed(&self, missed: MissedTickBehavior) {
+        self.core()
+            .change_extras(|extras| extras.missed = Some(missed));
+    }
+
+    /// How long a call of the body may run; `None`: as long as it takes.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert_eq!(Loop::builder(|()| async {}).build().unwrap().timeout(), None);
+    /// ```
+    pub fn timeout(&self) -> Option<Duration> {
+        self.core().lock().iteration_settings().timeout
+    }
+
+    /// Changes the timeout, read as each call of the body begins; see
+    /// [`LoopBuilder::timeout`](crate::LoopBuilder::timeout).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroDuration`] for zero, [`ConfigError::DurationTooLong`]
+    /// beyond 100 years; the timeout is left as it was.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::Loop;
+    /// let fetch = Loop::builder(|()| async {}).build().unwrap();
+    /// fetch.set_timeout(Some(Duration::from_secs(10))).unwrap();
+    /// assert!(fetch.set_timeout(Some(Duration::ZERO)).is_err());
+    /// assert_eq!(fetch.timeout(), Some(Duration::from_secs(10)));
+    /// ```
+    pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<(), ConfigError> {
+        let timeout = timeout
+            .map(|timeout| ConfigError::check_duration("timeout", timeout, true))
+            .transpose()?;
+        self.core().change_extras(|extras| extras.timeout = timeout);
+        Ok(())
+    }
+
+    /// The longest extra delay of each wait; `None` without jitter.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// assert_eq!(Loop::builder(|()| async {}).build().unwrap().jitter(), None);
+    /// ```
+    pub fn jitter(&self) -> Option<Duration> {
+        let state = self.core().lock();
+        state
+            .extras
+            .as_ref()
+            .and_then(|extras| extras.jitter.as_ref())
+            .map(Jitter::max)
+    }
+
+    /// Changes the jitter, from the next wait on; `None` removes it. See
+    /// [`LoopBuilder::jitter`](crate::LoopBuilder::jitter).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::DurationTooLong`] beyond 100 years; the jitter is
+    /// left as it was.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.set_jitter(Some(Duration::from_secs(3))).unwrap();
+    /// assert_eq!(ticker.jitter(), Some(Duration::from_secs(3)));
+    /// ```
+    pub fn set_jitter(&self, jitter: Option<Duration>) -> Result<(), ConfigError> {
+        let jitter = jitter
+            .map(|jitter| ConfigError::check_duration("jitter", jitter, false))
+            .transpose()?;
+        self.core()
+            .change_extras(|extras| match (jitter, &mut extras.jitter) {
+                (None, kept) => *kept = None,
+                (Some(max), Some(kept)) => kept.set_max(max),
+                (Some(max), kept) => *kept = Some(Jitter::new(max, None)),
+            });
+        Ok(())
+    }
+
+    /// Seeds the jitter's random source (a loop without jitter gets a zero
+    /// one), so that its delays repeat in a test.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.seed_jitter(7);
+    /// ```
+    pub fn seed_jitter(&self, seed: u64) {
+        self.core().change_extras(|extras| {
+            extras
+                .jitter
+                .get_or_insert_with(|| Jitter::new(Duration::ZERO, None))
+                .reseed(seed);
+        });
     }
 
     /// Replaces the retry delay policy; `make` is called once per run, at
@@ -445,8 +725,10 @@ impl<A> Loop<A> {
     }
 
     /// When the next iteration is scheduled; `None` when the loop is not
-    /// running, has been asked to stop, has not scheduled its first
-    /// iteration yet (in `before_loop`) or has done its last one.
+    /// running, has been asked to stop or to shut down, has not scheduled
+    /// its first iteration yet (in `before_loop`) or has done its last one.
+    /// With [`jitter`](crate::LoopBuilder::jitter), the instant includes
+    /// the extra delay once it is chosen (as the wait for it begins).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -486,6 +768,32 @@ impl<A> Loop<A> {
     /// ```
     pub fn current_slot(&self) -> Option<DateTime<Utc>> {
         self.core().lock().last.map(|at| at.wall())
+    }
+
+    /// [`next_iteration`](Loop::next_iteration) in the schedule's zone: the
+    /// zone of its times of day (the first time's, when they mix zones),
+    /// UTC for a relative interval.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks_runtime::{Loop, TimeOfDay};
+    ///
+    /// let daily = Loop::builder(|()| async {})
+    ///     .time(TimeOfDay::parse_in("09:00", "Asia/Seoul").unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// daily.start(()).unwrap();
+    /// tokio::task::yield_now().await;
+    /// let local = daily.next_iteration_local().unwrap();
+    /// assert_eq!(local.offset().local_minus_utc(), 9 * 3600);
+    /// assert_eq!(local.format("%H:%M").to_string(), "09:00");
+    /// daily.cancel();
+    /// # }
+    /// ```
+    pub fn next_iteration_local(&self) -> Option<DateTime<FixedOffset>> {
+        let next = self.next_iteration()?;
+        Some(local(&self.core().lock().schedule, next))
     }
 
     /// Whether a run is in progress, from `start` until its `after_loop` has

@@ -2,18 +2,19 @@
 //! slot runs here only if the claim is won, with its fencing token.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 
+use super::drive::{timed_out, traced_call};
 use super::watched::UntilCancelled;
 use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome, StoreError};
-use crate::error::{panic_message, LoopError, Shown};
+use crate::error::{LoopError, Shown};
 use crate::hooks::{call_guarded, BodyOutput};
+use crate::observe;
 use crate::schedule::{Now, ScheduledAt};
-use crate::state::Shared;
+use crate::state::{IterationSettings, Shared};
 
 /// What became of a slot in claim mode.
 pub(super) enum SlotTurn {
@@ -35,9 +36,10 @@ pub(super) async fn claimed_iteration<A, F, Fut>(
     shared: &Shared<A, F>,
     args: A,
     slot: DateTime<Utc>,
+    settings: IterationSettings,
 ) -> SlotTurn
 where
-    A: Send,
+    A: Clone + Send,
     F: Fn(A) -> Fut + Send + Sync,
     Fut: Future + Send,
     Fut::Output: BodyOutput,
@@ -53,13 +55,23 @@ where
     if let Some(cluster) = shared.core.lock().cluster_mut() {
         cluster.fence = fence;
     }
-    let iteration = AssertUnwindSafe((shared.body)(args)).catch_unwind();
-    let failure = match UntilCancelled::new(&shared.core, iteration).await {
+    if settings.timed {
+        observe::iteration_began(&shared.core);
+    }
+    let call = traced_call(shared, &args);
+    let called = match settings.timeout {
+        None => UntilCancelled::new(&shared.core, call.map(Ok)).await,
+        Some(after) => UntilCancelled::new(&shared.core, tokio::time::timeout(after, call)).await,
+    };
+    let failure = match called {
         // Not recorded as finished: with takeover on, another replica may
         // run the slot once the claim's lease runs out.
-        Err(_) => return SlotTurn::Cancelled,
-        Ok(Ok(output)) => output.into_result().err().map(LoopError::from_error),
-        Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
+        Err(_) => {
+            observe::iteration_cancelled(&shared.core);
+            return SlotTurn::Cancelled;
+        }
+        Ok(Ok(failure)) => failure,
+        Ok(Err(_elapsed)) => Some(timed_out(shared)),
     };
     if let Some(fence) = fence {
         let outcome = match failure {
@@ -187,7 +199,7 @@ where
         Err(error) => return report_store_error(shared, error).await,
     };
     let wall = shared.core.wall();
-    let now = Now::read(wall.clock);
+    let now = Now::read(&*wall.clock);
     let mut state = shared.core.lock();
     let missed = state
         .schedule

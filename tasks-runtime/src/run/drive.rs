@@ -8,16 +8,19 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::claim::{self, SlotTurn};
 use super::wait::{self, WallWait};
-use super::watched::{UntilCancelled, UntilRescheduled};
+use super::watched::{UntilCancelled, UntilRescheduled, UntilRetry};
 use crate::backoff::{default_backoff, Backoff};
-use crate::error::{panic_message, LoopError, Shown};
+use crate::error::{panic_message, IterationTimeout, LoopError, Shown};
 use crate::handle::RunOutcome;
 use crate::hooks::{call_guarded, BodyOutput};
+use crate::observe;
 use crate::schedule::{Now, ScheduledAt};
-use crate::state::{Core, Interrupt, Shared};
+use crate::state::{Core, Interrupt, IterationSettings, Shared};
+use crate::status::IterationOutcome;
 
 /// Runs the iterations of a started loop (cancellable), and returns how
 /// the run ends; its end ([`finish`]) follows in the run's task.
@@ -51,7 +54,7 @@ where
             }
             let wall_clock = {
                 let wall = shared.core.wall();
-                let now = Now::read(wall.clock);
+                let now = Now::read(&*wall.clock);
                 let mut state = shared.core.lock();
                 state.last = None;
                 state.next = state.schedule.first(now, wall.options);
@@ -73,8 +76,11 @@ where
                     break 'run RunOutcome::Cancelled;
                 }
             }
-            if shared.core.lock().stop_requested {
-                break 'run RunOutcome::Stopped;
+            {
+                let state = shared.core.lock();
+                if state.ending() {
+                    break 'run RunOutcome::Stopped;
+                }
             }
             // What the previous iteration left to do, at the top of the next
             // one: so that no local of the iteration (its error, say) is kept
@@ -126,13 +132,14 @@ where
                             // `change_interval` moved the iteration: sleep again.
                             Err(Interrupt::Rescheduled) => moved = true,
                             Err(Interrupt::Cancelled) => break 'run RunOutcome::Cancelled,
+                            Err(Interrupt::ShutDown) => break 'run RunOutcome::Stopped,
                         }
                     }
                 }
                 // One lock for the count and, for a relative interval, the next
                 // iteration. A retry runs after its backoff, not at the next
                 // wall-clock instant.
-                let wait_for_wall_clock = {
+                let (wait_for_wall_clock, mut settings) = {
                     let mut state = shared.core.lock();
                     if succeeded && state.count_iteration() {
                         break 'run RunOutcome::Completed;
@@ -144,7 +151,7 @@ where
                             .next
                             .and_then(|last| state.schedule.following_relative(last));
                     }
-                    !last_failed && wall_clock
+                    (!last_failed && wall_clock, state.iteration_settings())
                 };
                 // In a cluster's claim mode, the slot just reached, to claim.
                 let to_claim = if wait_for_wall_clock {
@@ -152,13 +159,16 @@ where
                         break 'run outcome;
                     }
                     let wall = shared.core.wall();
-                    let now = Now::read(wall.clock);
+                    let now = Now::read(&*wall.clock);
                     let mut state = shared.core.lock();
                     state.last = match state.next {
                         Some(at) if state.schedule.is_wall_clock() => Some(at.reached(now)),
                         other => other,
                     };
                     state.next = state.schedule.following(state.last, now, wall.options);
+                    // Read again after the wait, so that the task does not
+                    // keep them across it.
+                    settings = state.iteration_settings();
                     state
                         .last
                         .filter(|_| state.claims_slots())
@@ -166,29 +176,56 @@ where
                 } else {
                     None
                 };
+                let IterationSettings { timeout, timed } = settings;
                 let failure = if let Some(slot) = to_claim {
-                    match boxed(claim::claimed_iteration(&shared, args.clone(), slot)).await {
+                    let turn = claim::claimed_iteration(&shared, args.clone(), slot, settings);
+                    match boxed(turn).await {
                         SlotTurn::Ran(failure) => failure,
                         SlotTurn::Cancelled => break 'run RunOutcome::Cancelled,
                         SlotTurn::Skipped => {
                             // Not an iteration of this replica: on to the
                             // next slot, unless the loop was asked to stop.
-                            if shared.core.lock().stop_requested {
+                            let state = shared.core.lock();
+                            if state.stop_requested || state.shutdown_requested() {
                                 break 'run RunOutcome::Stopped;
                             }
+                            drop(state);
                             (succeeded, last_failed) = (false, false);
                             continue;
                         }
                     }
                 } else {
-                    let iteration = AssertUnwindSafe((shared.body)(args.clone())).catch_unwind();
-                    match UntilCancelled::new(&shared.core, iteration).await {
-                        Err(_) => break 'run RunOutcome::Cancelled,
-                        Ok(Ok(output)) => output.into_result().err().map(LoopError::from_error),
-                        Ok(Err(payload)) => Some(LoopError::from_panic(panic_message(&*payload))),
+                    if timed {
+                        observe::iteration_began(&shared.core);
+                    }
+                    // Each call built in its `await` expression, so that the
+                    // task keeps no second copy of it (rust-lang/rust#62958).
+                    match match timeout {
+                        None => {
+                            UntilCancelled::new(&shared.core, traced_call(&shared, &args).map(Ok))
+                                .await
+                        }
+                        // Boxed: the timer would grow every loop's task.
+                        Some(after) => {
+                            UntilCancelled::new(
+                                &shared.core,
+                                boxed(tokio::time::timeout(after, traced_call(&shared, &args))),
+                            )
+                            .await
+                        }
+                    } {
+                        Err(_) => {
+                            observe::iteration_cancelled(&shared.core);
+                            break 'run RunOutcome::Cancelled;
+                        }
+                        Ok(Ok(failure)) => failure,
+                        Ok(Err(_elapsed)) => Some(timed_out(&shared)),
                     }
                 };
                 let Some(error) = failure else {
+                    if timed {
+                        observe::iteration_ended(&shared.core, IterationOutcome::Succeeded);
+                    }
                     // The backoff starts over after each success; it only
                     // exists once the run has retried.
                     if retried {
@@ -220,6 +257,7 @@ where
     match wait::until_wall_clock_slot(&shared.core, shared.name()).await {
         Ok(()) => Ok(()),
         Err(WallWait::Cancelled) => Err(RunOutcome::Cancelled),
+        Err(WallWait::ShutDown) => Err(RunOutcome::Stopped),
         Err(WallWait::NothingScheduled(error)) => Err(fail(shared, error).await),
     }
 }
@@ -255,12 +293,57 @@ where
     };
     // Walked without the lock: `source()` is user code.
     let retried = reconnect && error.error().is_some_and(|e| retry.retries(e));
+    observe::iteration_failed(&shared.core, &error, retried);
     if !retried {
         return Some(fail(shared, error).await);
     }
+    if shared.core.lock().shutdown_requested() {
+        return Some(RunOutcome::Stopped);
+    }
     let delay = retry_delay(shared, error);
-    let retry = UntilCancelled::new(&shared.core, tokio::time::sleep(delay)).await;
-    retry.err().map(|_| RunOutcome::Cancelled)
+    match UntilRetry::new(&shared.core, tokio::time::sleep(delay)).await {
+        Ok(()) => None,
+        Err(Interrupt::ShutDown) => Some(RunOutcome::Stopped),
+        Err(_) => Some(RunOutcome::Cancelled),
+    }
+}
+
+/// The error of a call of the body that ran past its timeout.
+pub(super) fn timed_out<A, F>(shared: &Shared<A, F>) -> LoopError {
+    let (iteration, after) = {
+        let state = shared.core.lock();
+        (state.current_loop, state.iteration_settings().timeout)
+    };
+    LoopError::from_error(IterationTimeout {
+        loop_name: shared.name().to_owned(),
+        iteration,
+        after: after.unwrap_or_default(),
+    })
+}
+
+/// A call of the body, a panic caught, in the iteration's span: the
+/// iteration's error, if any. The span is entered while the body is
+/// called and polled, so that the body's own spans nest under it; without
+/// a subscriber it is `Span::none()`.
+pub(super) fn traced_call<A, F, Fut>(
+    shared: &Shared<A, F>,
+    args: &A,
+) -> impl Future<Output = Option<LoopError>> + Send
+where
+    A: Clone,
+    F: Fn(A) -> Fut,
+    Fut: Future + Send,
+    Fut::Output: BodyOutput,
+{
+    let span = observe::iteration_span(&shared.core, shared.name());
+    let call = span.in_scope(|| (shared.body)(args.clone()));
+    AssertUnwindSafe(call)
+        .catch_unwind()
+        .map(|called| match called {
+            Ok(output) => output.into_result().err().map(LoopError::from_error),
+            Err(payload) => Some(LoopError::from_panic(panic_message(&*payload))),
+        })
+        .instrument(span)
 }
 
 /// The end of a run, whatever ended it: `after_loop` (not cancellable),
@@ -280,6 +363,8 @@ where
         }
     }
     let ended = shared.core.lock().end_run();
+    observe::run_ended(&shared.core);
+    tracing::info!(loop_name = %shared.name(), outcome = outcome_word(&outcome), "the loop ended");
     Ended {
         outcome,
         cell: ended.outcome,
@@ -352,6 +437,17 @@ where
     }
 }
 
+/// How a run ended, in a word, for the logs: the error itself was logged
+/// (or given to the `error` hook) already.
+fn outcome_word(outcome: &RunOutcome) -> &'static str {
+    match outcome {
+        RunOutcome::Completed => "completed",
+        RunOutcome::Stopped => "stopped",
+        RunOutcome::Cancelled => "cancelled",
+        _ => "failed",
+    }
+}
+
 /// What a run does after a successful iteration.
 enum AfterIteration {
     /// `stop` was called.
@@ -372,7 +468,10 @@ enum AfterIteration {
 fn after_iteration<A>(core: &Core<A>) -> AfterIteration {
     let mut state = core.lock();
     state.take_rescheduled();
-    if state.stop_requested {
+    if let Some(extras) = state.extras.as_mut() {
+        extras.record.outcome = Some(IterationOutcome::Succeeded);
+    }
+    if state.ending() {
         return AfterIteration::Stop;
     }
     if state.schedule.is_wall_clock() {
@@ -382,10 +481,19 @@ fn after_iteration<A>(core: &Core<A>) -> AfterIteration {
     // iteration that a long body made due is left to the sleep, which
     // returns at once: reading the clock here would cost every iteration of
     // every loop a system clock read for the sake of a rare case.
-    match (state.last, state.next) {
-        (_, None) => AfterIteration::Unscheduled,
-        (Some(last), Some(next)) if next.mono <= last.mono => AfterIteration::Due,
-        (_, Some(next)) => AfterIteration::SleepUntil(next.mono),
+    let (last, next) = match (state.last, state.next) {
+        (_, None) => return AfterIteration::Unscheduled,
+        (last, Some(next)) => (last, next),
+    };
+    // A policy other than burst moves an iteration that is already late;
+    // only such a policy reads the clock.
+    let missed = state.missed();
+    let next = state.schedule.reached_late(next, missed, Instant::now);
+    state.next = Some(next);
+    let jitter = state.jitter_for(next);
+    match last {
+        Some(last) if next.mono <= last.mono && jitter.is_zero() => AfterIteration::Due,
+        _ => AfterIteration::SleepUntil(next.mono + jitter),
     }
 }
 
@@ -402,9 +510,10 @@ fn retry_delay<A, F>(shared: &Shared<A, F>, error: LoopError) -> Duration {
     };
     let delay = backoff.delay();
     core.lock().put_backoff(backoff);
-    tracing::error!(
+    tracing::warn!(
         loop_name = %shared.name(),
         error = %Shown(&error),
+        backoff_seconds = delay.as_secs_f64(),
         "handling an error in the loop; retrying in {:.2}s",
         delay.as_secs_f64()
     );

@@ -40,7 +40,7 @@ where
         cluster.participation = Some(Arc::clone(&participation));
         cluster.config.clone()
     };
-    let outcome = Arc::new(OutcomeCell::default());
+    let outcome = Arc::clone(&participation.outcome);
     let guard = Leaving {
         runner: Arc::clone(&runner),
         outcome: Some(Arc::clone(&outcome)),
@@ -120,17 +120,13 @@ async fn supervise<A>(
         match answer {
             Ok(Lease::Held { fence }) => {
                 outage.over();
-                match lead(
-                    &runner,
-                    args.clone(),
-                    &config,
-                    &name,
-                    fence,
-                    sent,
-                    &mut outage,
-                )
-                .await
-                {
+                let term = Term {
+                    runner: &runner,
+                    config: &config,
+                    name: &name,
+                    participation: &participation,
+                };
+                match term.lead(args.clone(), fence, sent, &mut outage).await {
                     TermEnd::Over(outcome) => break outcome,
                     TermEnd::Lost => continue,
                 }
@@ -146,83 +142,112 @@ async fn supervise<A>(
     guard.finish(outcome);
 }
 
-/// One term: runs the loop with the term's token and renews the lease every
-/// third of it. The term is lost when a renewal is refused, or when none
-/// succeeded for the lease minus a margin by this replica's monotonic
-/// clock (judged from when the last good renewal was sent, which is no
-/// later than when the store started counting).
-async fn lead<A>(
-    runner: &Arc<dyn Runner<A>>,
-    args: A,
-    config: &Cluster,
-    name: &str,
-    fence: Fence,
-    acquired_at: Instant,
-    outage: &mut Outage,
-) -> TermEnd
+/// What a term of leadership works with.
+struct Term<'a, A> {
+    runner: &'a Arc<dyn Runner<A>>,
+    config: &'a Cluster,
+    name: &'a str,
+    participation: &'a Participation,
+}
+
+impl<A> Term<'_, A>
 where
     A: Clone + Send + 'static,
 {
-    let margin = (config.lease / 10).min(Duration::from_millis(200));
-    let mut may_act_until = acquired_at + config.lease.saturating_sub(margin);
-    let mut next_renewal = acquired_at + config.lease / 3;
-    if let Some(cluster) = runner.core().lock().cluster_mut() {
-        cluster.fence = Some(fence);
-    }
-    let run = match start_run(Arc::clone(runner), args) {
-        Ok(run) => run,
-        Err(error) => {
-            tracing::error!(loop_name = %name, %error, "the loop could not start its term");
+    /// Runs the loop with the term's token and renews the lease every
+    /// third of it. The term is lost when a renewal is refused, or when
+    /// none succeeded for the lease minus a margin by this replica's
+    /// monotonic clock (judged from when the last good renewal was sent,
+    /// which is no later than when the store started counting). When the
+    /// replica leaves meanwhile, the run ends gracefully (no new iteration)
+    /// and the lease is given back after it.
+    async fn lead(
+        &self,
+        args: A,
+        fence: Fence,
+        acquired_at: Instant,
+        outage: &mut Outage,
+    ) -> TermEnd {
+        let Term {
+            runner,
+            config,
+            name,
+            participation,
+        } = *self;
+        let margin = (config.lease / 10).min(Duration::from_millis(200));
+        let mut may_act_until = acquired_at + config.lease.saturating_sub(margin);
+        let mut next_renewal = acquired_at + config.lease / 3;
+        if participation.is_leaving() {
             release(config, name, fence).await;
-            return TermEnd::Over(RunOutcome::Cancelled);
+            return TermEnd::Over(RunOutcome::Stopped);
         }
-    };
-    let mut ended = Box::pin(run.wait());
-    loop {
-        tokio::select! {
-            outcome = ended.as_mut() => {
-                // A `restart` ends the run and starts the next one: the
-                // term goes on with it.
-                let restarted = {
-                    let state = runner.core().lock();
-                    state.latest.clone().filter(|_| state.running)
-                };
-                if let Some(next) = restarted {
-                    ended = Box::pin(RunHandle::new(next).wait());
+        if let Some(cluster) = runner.core().lock().cluster_mut() {
+            cluster.fence = Some(fence);
+        }
+        let run = match start_run(Arc::clone(runner), args) {
+            Ok(run) => run,
+            Err(error) => {
+                tracing::error!(loop_name = %name, %error, "the loop could not start its term");
+                release(config, name, fence).await;
+                return TermEnd::Over(RunOutcome::Cancelled);
+            }
+        };
+        let mut ended = Box::pin(run.wait());
+        let mut asked_to_end = false;
+        loop {
+            tokio::select! {
+                outcome = ended.as_mut() => {
+                    // A `restart` ends the run and starts the next one: the
+                    // term goes on with it.
+                    let restarted = {
+                        let state = runner.core().lock();
+                        state.latest.clone().filter(|_| state.running)
+                    };
+                    if let Some(next) = restarted {
+                        ended = Box::pin(RunHandle::new(next).wait());
+                        continue;
+                    }
+                    release(config, name, fence).await;
+                    return TermEnd::Over(outcome);
+                }
+                () = participation.left(), if !asked_to_end => {
+                    // Leaving (a shutdown, say, that found no run before
+                    // this one began): no new iteration.
+                    asked_to_end = true;
+                    drop(runner.core().request_shutdown());
                     continue;
                 }
-                release(config, name, fence).await;
-                return TermEnd::Over(outcome);
+                () = tokio::time::sleep_until(next_renewal.min(may_act_until)) => {}
             }
-            () = tokio::time::sleep_until(next_renewal.min(may_act_until)) => {}
-        }
-        if Instant::now() >= may_act_until {
-            tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
-            return lose(runner, ended.as_mut()).await;
-        }
-        let sent = Instant::now();
-        let renewal = LeaseRequest {
-            loop_name: name,
-            replica: &config.replica,
-            lease: config.lease,
-            renew: Some(fence),
-        };
-        let answer = tokio::time::timeout_at(may_act_until, config.store.lease(renewal)).await;
-        match answer {
-            Ok(Ok(Lease::Held { .. })) => {
-                outage.over();
-                may_act_until = sent + config.lease.saturating_sub(margin);
-                next_renewal = sent + config.lease / 3;
-            }
-            Ok(Ok(Lease::NotHeld { holder })) => {
-                tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
+            if Instant::now() >= may_act_until {
+                tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
                 return lose(runner, ended.as_mut()).await;
             }
-            Ok(Err(error)) => {
-                outage.report(&**runner, name, error).await;
-                next_renewal = Instant::now() + (config.lease / 10).max(Duration::from_millis(10));
+            let sent = Instant::now();
+            let renewal = LeaseRequest {
+                loop_name: name,
+                replica: &config.replica,
+                lease: config.lease,
+                renew: Some(fence),
+            };
+            let answer = tokio::time::timeout_at(may_act_until, config.store.lease(renewal)).await;
+            match answer {
+                Ok(Ok(Lease::Held { .. })) => {
+                    outage.over();
+                    may_act_until = sent + config.lease.saturating_sub(margin);
+                    next_renewal = sent + config.lease / 3;
+                }
+                Ok(Ok(Lease::NotHeld { holder })) => {
+                    tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
+                    return lose(runner, ended.as_mut()).await;
+                }
+                Ok(Err(error)) => {
+                    outage.report(&**runner, name, error).await;
+                    next_renewal =
+                        Instant::now() + (config.lease / 10).max(Duration::from_millis(10));
+                }
+                Err(_) => {}
             }
-            Err(_) => {}
         }
     }
 }

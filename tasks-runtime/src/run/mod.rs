@@ -19,8 +19,10 @@
 mod claim;
 mod drive;
 mod leader;
+mod shutdown;
 mod task;
 mod wait;
 mod watched;
 
+pub(crate) use shutdown::shutdown;
 pub(crate) use task::{start, Runner};

@@ -16,6 +16,7 @@ use crate::cluster::Mode;
 use crate::error::{panic_message, BoxError, LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
 use crate::hooks::BodyOutput;
+use crate::observe;
 use crate::state::{Core, Shared};
 
 /// What a [`Loop`](crate::Loop) needs of its [`Shared`] block, whatever
@@ -86,6 +87,7 @@ pub(super) fn start_run<A>(runner: Arc<dyn Runner<A>>, args: A) -> Result<RunHan
     let outcome = Arc::new(OutcomeCell::default());
     let leftover = runner.core().lock().begin_run(Arc::clone(&outcome))?;
     drop(leftover);
+    observe::run_started(runner.core(), runner.name());
     runner.spawn_run(args, &runtime);
     Ok(RunHandle::new(outcome))
 }
@@ -242,6 +244,7 @@ where
 /// a pending `restart`, so the run just ends, cancelled.
 fn abandon<A>(core: &Core<A>) {
     let ended = core.lock().end_run();
+    observe::run_ended(core);
     if let Some(outcome) = ended.outcome {
         outcome.finish(RunOutcome::Cancelled);
     }
@@ -269,5 +272,13 @@ mod tests {
         let task = super::run_task(shared, ());
         let size = std::mem::size_of_val(&task);
         assert!(size <= 152, "the task's future is {size} bytes");
+    }
+
+    /// The loop's shared block is in every loop, running or not: see
+    /// BENCHMARKS.md (memory per idle loop).
+    #[test]
+    fn the_core_of_a_loop_stays_small() {
+        let size = std::mem::size_of::<Core<()>>();
+        assert!(size <= 152, "the core is {size} bytes");
     }
 }

@@ -289,6 +289,14 @@ impl fmt::Display for Cron {
     }
 }
 
+/// As its text: `"0 30 9 * * MON-FRI (Asia/Seoul)"`.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Cron {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Debug for Cron {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cron")

@@ -10,6 +10,7 @@
 
 mod aligned;
 mod cron;
+mod jitter;
 mod relative;
 mod scheduled;
 mod time_of_day;
@@ -21,10 +22,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tasks_syntax::IntervalError;
+use tokio::time::MissedTickBehavior;
 
 use crate::error::ConfigError;
 pub(crate) use aligned::Aligned;
 pub use cron::Cron;
+pub(crate) use jitter::Jitter;
 pub(crate) use relative::Every;
 pub(crate) use scheduled::{Now, ScheduledAt};
 pub use time_of_day::TimeOfDay;
@@ -52,6 +55,8 @@ pub use zone::{AmbiguousTime, Zone};
 /// # let _ = (every_90_minutes, twice_a_day, weekdays);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Interval {
     /// `seconds + 60·minutes + 3600·hours`; components may be negative or
     /// fractional as long as the total is zero or more.
@@ -251,6 +256,23 @@ impl Schedule {
         match self {
             Schedule::Relative(every) => Some(last.plus(every.period())),
             Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => None,
+        }
+    }
+
+    /// The iteration to run for `next` of a relative interval, which the
+    /// run may have reached late, under the `missed` policy (see
+    /// [`relative::reached_late`]): `now` is called only when the policy
+    /// needs the monotonic clock. A wall-clock schedule keeps `next`: every
+    /// policy runs one late instant, as discord.py does.
+    pub(crate) fn reached_late(
+        &self,
+        next: ScheduledAt,
+        missed: MissedTickBehavior,
+        now: impl FnOnce() -> tokio::time::Instant,
+    ) -> ScheduledAt {
+        match self {
+            Schedule::Relative(every) => relative::reached_late(next, every.period(), missed, now),
+            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => next,
         }
     }
 

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::ScheduledAt;
+
 /// A validated relative interval, kept as given (so that `seconds()`,
 /// `minutes()` and `hours()` read back what was set).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,5 +22,43 @@ impl Every {
     pub(crate) fn period(&self) -> Duration {
         Duration::try_from_secs_f64(self.seconds + self.minutes * 60.0 + self.hours * 3600.0)
             .unwrap_or(Duration::MAX)
+    }
+}
+
+/// The iteration to run instead of `next`, which a relative interval of
+/// `period` scheduled and the run reached late, at `now` (after a body or
+/// its retries ran past it), under `missed` (tokio's own
+/// [`MissedTickBehavior`]). `now` is read only for the policies that need
+/// it: `Burst` needs no clock.
+///
+/// - `Burst`: `next` itself, however late: the missed iterations run back
+///   to back until the loop is on schedule again (discord.py).
+/// - `Delay`: now; the iterations after it are a period apart from it.
+/// - `Skip`: the latest instant of the original grid (`next + k × period`)
+///   at or before now, due at once; the one after it is the grid's next
+///   instant after now.
+///
+/// A zero period is always `Burst`: there is no grid to skip along.
+pub(crate) fn reached_late(
+    next: ScheduledAt,
+    period: Duration,
+    missed: MissedTickBehavior,
+    now: impl FnOnce() -> Instant,
+) -> ScheduledAt {
+    if period.is_zero() || matches!(missed, MissedTickBehavior::Burst) {
+        return next;
+    }
+    let now = now();
+    if next.mono >= now {
+        return next;
+    }
+    let behind = now.saturating_duration_since(next.mono);
+    match missed {
+        MissedTickBehavior::Skip => {
+            let periods = behind.as_nanos() / period.as_nanos();
+            let periods = u32::try_from(periods).unwrap_or(u32::MAX);
+            next.plus(period.saturating_mul(periods))
+        }
+        _ => next.plus(behind),
     }
 }

@@ -42,7 +42,7 @@ impl Now {
 /// these sit in every loop's state). Rounding up keeps an instant with
 /// sub-microsecond digits from running twice: once run, the stored instant
 /// is at or after the real one.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ScheduledAt {
     wall_micros: i64,
     pub(crate) mono: Instant,

@@ -235,6 +235,14 @@ impl FromStr for TimeOfDay {
     }
 }
 
+/// As its text: `"08:00:00 Asia/Seoul"`.
+#[cfg(feature = "serde")]
+impl serde::Serialize for TimeOfDay {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl fmt::Display for TimeOfDay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.time.format("%H:%M:%S%.f"), self.zone)

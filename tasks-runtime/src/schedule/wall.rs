@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::zone::AmbiguousTime;
-use crate::clock::Clock;
+use crate::clock::ClockRef;
 
 /// The default longest sleep before a times-of-day loop reads the wall
 /// clock again.
@@ -41,8 +41,8 @@ impl Default for WallOptions {
 }
 
 /// What a wall-clock schedule reads: the loop's clock and options.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct WallContext<'a> {
-    pub(crate) clock: &'a dyn Clock,
+    pub(crate) clock: ClockRef,
     pub(crate) options: &'a WallOptions,
 }

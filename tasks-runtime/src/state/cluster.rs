@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use super::State;
 use crate::cluster::{Cluster, Fence, Mode};
 use crate::error::ConfigError;
+use crate::handle::OutcomeCell;
 use crate::schedule::Schedule;
 
 /// What a loop in a cluster keeps, in its [`Extras`](super::Extras).
@@ -25,11 +26,13 @@ pub(crate) struct ClusterState {
 }
 
 /// A replica's part in a leader-mode loop, between `start` and the moment
-/// it leaves (a stop, a cancel, or the run ending by itself).
+/// it leaves (a stop, a cancel, a shutdown, or the run ending by itself).
 #[derive(Default)]
 pub(crate) struct Participation {
     leaving: AtomicBool,
     changed: Notify,
+    /// How the participation ended, for `start`'s handle and `shutdown`.
+    pub(crate) outcome: Arc<OutcomeCell>,
 }
 
 impl Participation {

@@ -8,13 +8,14 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Extras, Interrupt, State};
 use crate::backoff::Backoff;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::ClockRef;
 use crate::cluster::Cluster;
 use crate::error::ConfigError;
+use crate::handle::OutcomeCell;
 use crate::schedule::{Now, Schedule, WallContext, WallOptions};
 
 /// Makes the backoff of a run.
@@ -24,7 +25,6 @@ pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>
 /// default.
 pub(crate) struct Settings {
     pub(crate) name: Option<Box<str>>,
-    pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) wall: WallOptions,
 }
 
@@ -51,8 +51,6 @@ impl<A, F> Shared<A, F> {
     }
 }
 
-static SYSTEM_CLOCK: SystemClock = SystemClock;
-
 impl<A> Core<A> {
     pub(crate) fn new(state: State<A>, settings: Option<Box<Settings>>) -> Self {
         Self {
@@ -68,23 +66,46 @@ impl<A> Core<A> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The wall clock.
-    pub(crate) fn clock(&self) -> &dyn Clock {
-        match self.settings.as_ref().and_then(|s| s.clock.as_deref()) {
-            Some(clock) => clock,
-            None => &SYSTEM_CLOCK,
-        }
+    /// The wall clock. Takes the lock: never call it with the lock held.
+    pub(crate) fn clock(&self) -> ClockRef {
+        ClockRef(
+            self.lock()
+                .extras
+                .as_ref()
+                .and_then(|extras| extras.clock.clone()),
+        )
+    }
+
+    /// The wall-clock options the loop was built with.
+    pub(crate) fn wall_options(&self) -> &WallOptions {
+        self.settings
+            .as_ref()
+            .map_or(&WallOptions::DEFAULT, |s| &s.wall)
     }
 
     /// What wall-clock schedules read: the clock and the options.
     pub(crate) fn wall(&self) -> WallContext<'_> {
         WallContext {
             clock: self.clock(),
-            options: self
-                .settings
-                .as_ref()
-                .map_or(&WallOptions::DEFAULT, |s| &s.wall),
+            options: self.wall_options(),
         }
+    }
+
+    /// Leader mode: the replica leaves the cluster's loop. Returns the
+    /// outcome of its participation, to wait for.
+    pub(crate) fn leave_cluster_loop(&self) -> Option<Arc<OutcomeCell>> {
+        let state = self.lock();
+        let participation = state.participation()?;
+        participation.leave();
+        Some(Arc::clone(&participation.outcome))
+    }
+
+    /// `shutdown`'s request: see [`State::request_shutdown`]. Returns the
+    /// outcome of the run to wait for, `None` when the loop is not running.
+    pub(crate) fn request_shutdown(&self) -> Option<Arc<OutcomeCell>> {
+        let requested = self.lock().request_shutdown();
+        wake(requested.waker);
+        requested.outcome
     }
 
     /// Changes the rarely used part of the state. What `change` returns (a
@@ -98,25 +119,32 @@ impl<A> Core<A> {
     /// the loop is not running or is stopping. The clock is read after the
     /// lock is released.
     pub(crate) fn next_iteration(&self) -> Option<DateTime<Utc>> {
-        let (next, wall_clock) = {
+        let (next, wall_clock, jitter) = {
             let state = self.lock();
-            if !state.running || state.stop_requested {
+            if !state.running || state.ending() {
                 return None;
             }
-            (state.next?, state.schedule.is_wall_clock())
+            let next = state.next?;
+            (
+                next,
+                state.schedule.is_wall_clock(),
+                state.jitter_chosen_for(next),
+            )
         };
-        if wall_clock {
+        let at = if wall_clock {
             Some(next.wall())
         } else {
             next.expected_wall(self.now_in_caller()?)
-        }
+        };
+        at?.checked_add_signed(TimeDelta::from_std(jitter).ok()?)
     }
 
     /// Both clocks, read in a caller's task: a panic of the loop's clock
     /// (user code) is the run's to report, not the caller's, so it reads
     /// as `None` here.
     fn now_in_caller(&self) -> Option<Now> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Now::read(self.clock()))).ok()
+        let clock = self.clock();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Now::read(&*clock))).ok()
     }
 
     /// `stop`; in leader mode the replica also leaves the cluster's loop.
@@ -142,11 +170,10 @@ impl<A> Core<A> {
     /// Starts the backoff of the run over, after a success. Called without
     /// the lock held: the backoff is user code.
     pub(crate) fn reset_backoff(&self) {
-        let taken = self
-            .lock()
-            .extras
-            .as_mut()
-            .and_then(|extras| extras.backoff.take());
+        let taken = self.lock().extras.as_mut().and_then(|extras| {
+            extras.record.retries = 0;
+            extras.backoff.take()
+        });
         if let Some(mut backoff) = taken {
             backoff.reset();
             self.lock().put_backoff(backoff);
@@ -176,8 +203,7 @@ impl<A> Core<A> {
         } else {
             None
         };
-        let wall = self.wall();
-        let waker = self.lock().reschedule(schedule, now, wall.options);
+        let waker = self.lock().reschedule(schedule, now, self.wall_options());
         wake(waker);
         Ok(())
     }
@@ -202,8 +228,10 @@ impl<A> Core<A> {
         &self,
         waker: &Waker,
         watch_reschedule: bool,
+        watch_shutdown: bool,
     ) -> Option<Interrupt> {
-        self.lock().poll_interrupt(waker, watch_reschedule)
+        self.lock()
+            .poll_interrupt(waker, watch_reschedule, watch_shutdown)
     }
 }
 

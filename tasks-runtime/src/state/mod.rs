@@ -12,13 +12,18 @@ mod core;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::task::Waker;
+use std::time::Duration;
+
+use tokio::time::MissedTickBehavior;
 
 use crate::backoff::Backoff;
+use crate::clock::Clock;
 use crate::error::StartError;
 use crate::handle::OutcomeCell;
 use crate::hooks::{Hooks, PlainHook};
+use crate::observe::IterationRecord;
 use crate::retry::RetryFilter;
-use crate::schedule::{Now, Schedule, ScheduledAt, WallOptions};
+use crate::schedule::{Jitter, Now, Schedule, ScheduledAt, WallOptions};
 
 pub(crate) use self::cluster::{ClusterState, Participation};
 pub(crate) use self::core::{BackoffFactory, Core, Settings, Shared};
@@ -64,6 +69,30 @@ pub(crate) struct Extras {
     pub(crate) backoff: Option<Box<dyn Backoff>>,
     /// The loop's part in a cluster, if it joined one.
     pub(crate) cluster: Option<ClusterState>,
+    /// The wall clock, when not the system's.
+    pub(crate) clock: Option<Arc<dyn Clock>>,
+    /// What a relative interval does about missed iterations; `None`: burst.
+    pub(crate) missed: Option<MissedTickBehavior>,
+    /// How long a call of the body may run.
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) jitter: Option<Jitter>,
+    /// The outcome, retries, last error and timings, for `status`.
+    pub(crate) record: IterationRecord,
+    /// `shutdown`: no new iteration starts, the waits between them end.
+    pub(crate) shutdown_requested: bool,
+    /// The loop's metric handles, registered as its run starts.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<Arc<crate::metrics::LoopMetrics>>,
+}
+
+/// What an iteration needs to know of the loop's settings, read in the
+/// lock that schedules it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct IterationSettings {
+    pub(crate) timeout: Option<Duration>,
+    /// Whether the iteration's start and end are timed (for `status` and
+    /// the metrics).
+    pub(crate) timed: bool,
 }
 
 /// Why a wait of the run's task ended early.
@@ -73,6 +102,25 @@ pub(crate) enum Interrupt {
     Cancelled,
     /// `change_interval` moved the next iteration.
     Rescheduled,
+    /// `shutdown`: the wait between iterations ends the run.
+    ShutDown,
+}
+
+/// What `shutdown` finds; see [`State::request_shutdown`].
+pub(crate) struct ShutdownRequested<A> {
+    pub(crate) waker: Option<Waker>,
+    pub(crate) outcome: Option<Arc<OutcomeCell>>,
+    pub(crate) _restart_with: Option<A>,
+}
+
+impl<A> Default for ShutdownRequested<A> {
+    fn default() -> Self {
+        Self {
+            waker: None,
+            outcome: None,
+            _restart_with: None,
+        }
+    }
 }
 
 /// What a run leaves behind when it ends. The backoff is user code: it is
@@ -176,6 +224,9 @@ impl<A> State<A> {
         self.cancel_requested = false;
         self.rescheduled = false;
         self.being_cancelled = false;
+        if let Some(extras) = self.extras.as_mut() {
+            extras.shutdown_requested = false;
+        }
     }
 
     /// `stop`: the run ends after the current iteration.
@@ -194,12 +245,28 @@ impl<A> State<A> {
         self.waker.take()
     }
 
+    /// `shutdown`: no new iteration starts, and a wait between iterations
+    /// ends at once. Returns the task to wake, the run's outcome to wait for
+    /// (`None` when the loop is not running), and a pending restart's
+    /// arguments, which the shutdown drops (outside the lock).
+    pub(crate) fn request_shutdown(&mut self) -> ShutdownRequested<A> {
+        if !self.running {
+            return ShutdownRequested::default();
+        }
+        self.extras_mut().shutdown_requested = true;
+        ShutdownRequested {
+            waker: self.waker.take(),
+            outcome: self.latest.clone(),
+            _restart_with: self.restart_with.take(),
+        }
+    }
+
     /// `restart`: a cancel that starts the loop again with `args` once the
-    /// run has ended. Returns the task to wake, and the arguments that are
+    /// run has ended (refused during a shutdown). Returns the task to wake, and the arguments that are
     /// not kept (these, or an earlier restart's) for the caller to drop
     /// outside the lock.
     pub(crate) fn request_restart(&mut self, args: A) -> (Option<Waker>, Option<A>) {
-        if self.being_cancelled || !self.running {
+        if self.being_cancelled || !self.running || self.shutdown_requested() {
             return (None, Some(args));
         }
         let replaced = self.restart_with.replace(args);
@@ -242,9 +309,13 @@ impl<A> State<A> {
         &mut self,
         waker: &Waker,
         watch_reschedule: bool,
+        watch_shutdown: bool,
     ) -> Option<Interrupt> {
         if self.cancel_requested {
             return Some(Interrupt::Cancelled);
+        }
+        if watch_shutdown && self.shutdown_requested() {
+            return Some(Interrupt::ShutDown);
         }
         if watch_reschedule && self.rescheduled {
             self.rescheduled = false;
@@ -294,5 +365,59 @@ impl<A> State<A> {
 
     pub(crate) fn put_backoff(&mut self, backoff: Box<dyn Backoff>) {
         self.extras_mut().backoff = Some(backoff);
+    }
+
+    /// Whether `shutdown` was called during this run. Kept in the extras:
+    /// a flag more in every loop's state would cost each loop 16 bytes.
+    pub(crate) fn shutdown_requested(&self) -> bool {
+        self.extras
+            .as_ref()
+            .is_some_and(|extras| extras.shutdown_requested)
+    }
+
+    /// Whether the run is to end after the current iteration: `stop` or
+    /// `shutdown`.
+    pub(crate) fn ending(&self) -> bool {
+        self.stop_requested || self.shutdown_requested()
+    }
+
+    /// The missed-iteration policy of a relative interval.
+    pub(crate) fn missed(&self) -> MissedTickBehavior {
+        self.extras
+            .as_ref()
+            .and_then(|extras| extras.missed)
+            .unwrap_or(MissedTickBehavior::Burst)
+    }
+
+    /// The settings the next call of the body runs with.
+    pub(crate) fn iteration_settings(&self) -> IterationSettings {
+        match &self.extras {
+            None => IterationSettings::default(),
+            Some(extras) => IterationSettings {
+                timeout: extras.timeout,
+                timed: extras.record.timed(),
+            },
+        }
+    }
+
+    /// The extra delay of the wait for `slot`: zero without jitter.
+    pub(crate) fn jitter_for(&mut self, slot: ScheduledAt) -> Duration {
+        match self
+            .extras
+            .as_mut()
+            .and_then(|extras| extras.jitter.as_mut())
+        {
+            Some(jitter) => jitter.delay_for(slot),
+            None => Duration::ZERO,
+        }
+    }
+
+    /// The extra delay already chosen for the wait for `slot`, if any.
+    pub(crate) fn jitter_chosen_for(&self, slot: ScheduledAt) -> Duration {
+        self.extras
+            .as_ref()
+            .and_then(|extras| extras.jitter.as_ref())
+            .and_then(|jitter| jitter.chosen_for(slot))
+            .unwrap_or_default()
     }
 }

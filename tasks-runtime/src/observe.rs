@@ -1,0 +1,190 @@
+//! What a loop records of its iterations, for [`Loop::status`], tracing
+//! and the metrics: the outcome of the last call of the body, the retries
+//! since the last success, the last error as text, and, once timed, when
+//! the last iteration started, how late and for how long.
+//!
+//! Timing an iteration costs two reads of the monotonic clock, which a
+//! loop nobody watches does not pay: a loop is timed from its first
+//! `status()` on (and always with the `metrics` feature). The outcome and
+//! the retries cost no clock read and are always kept.
+//!
+//! [`Loop::status`]: crate::Loop::status
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::time::Instant;
+
+use crate::error::{IterationTimeout, LoopError, Shown};
+use crate::state::Core;
+use crate::status::IterationOutcome;
+
+/// The part of the record that lives in the loop's extras.
+///
+/// The outcome is kept here too: a loop without extras has never failed,
+/// so its last call, if any, succeeded (see `status_of`).
+#[derive(Default)]
+pub(crate) struct IterationRecord {
+    /// How the last call of the body ended, across runs.
+    pub(crate) outcome: Option<IterationOutcome>,
+    /// Whether iterations are timed: set by the first `status()`.
+    timed: bool,
+    pub(crate) retries: u32,
+    /// The last error of a call of the body, as text.
+    pub(crate) error: Option<Box<str>>,
+    /// When the call of the body in progress began.
+    began: Option<Instant>,
+    pub(crate) timing: Option<Timing>,
+}
+
+/// When the last timed iteration started, how late, and for how long.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) lateness: Duration,
+    pub(crate) duration: Duration,
+}
+
+impl IterationRecord {
+    pub(crate) fn timed(&self) -> bool {
+        self.timed || cfg!(feature = "metrics")
+    }
+
+    pub(crate) fn time_iterations(&mut self) {
+        self.timed = true;
+    }
+}
+
+/// A timed call of the body begins.
+pub(crate) fn iteration_began<A>(core: &Core<A>) {
+    let now = Instant::now();
+    core.lock().extras_mut().record.began = Some(now);
+}
+
+/// A call of the body ended with `outcome`; timed, or the outcome alone.
+pub(crate) fn iteration_ended<A>(core: &Core<A>, outcome: IterationOutcome) {
+    let now = Instant::now();
+    let mut state = core.lock();
+    // Lateness is measured from the instant the wait aimed at: the slot
+    // plus its jitter, which is deliberate.
+    let slot = state.last.map(|slot| (slot, state.jitter_chosen_for(slot)));
+    let extras = state.extras_mut();
+    extras.record.outcome = Some(outcome);
+    if outcome == IterationOutcome::Succeeded {
+        extras.record.retries = 0;
+    }
+    let Some(began) = extras.record.began.take() else {
+        return;
+    };
+    let timing = slot.map(|(slot, jitter)| {
+        let aimed = slot.mono + jitter;
+        let lateness = began.saturating_duration_since(aimed);
+        let after_slot = began.saturating_duration_since(slot.mono);
+        Timing {
+            started: slot.wall() + TimeDelta::from_std(after_slot).unwrap_or(TimeDelta::MAX),
+            lateness,
+            duration: now.saturating_duration_since(began),
+        }
+    });
+    extras.record.timing = timing;
+    #[cfg(feature = "metrics")]
+    let metrics = extras.metrics.clone();
+    drop(state);
+    #[cfg(feature = "metrics")]
+    if let (Some(metrics), Some(timing)) = (metrics, timing) {
+        metrics.iteration(timing, outcome);
+    }
+}
+
+/// A call of the body failed with `error`, `retried` or not.
+pub(crate) fn iteration_failed<A>(core: &Core<A>, error: &LoopError, retried: bool) {
+    let outcome = if error.panic_message().is_some() {
+        IterationOutcome::Panicked
+    } else if error.is::<IterationTimeout>() {
+        IterationOutcome::TimedOut
+    } else if retried {
+        IterationOutcome::Retried
+    } else {
+        IterationOutcome::Failed
+    };
+    // `Display` is user code: made into text before the lock is taken.
+    let text = Shown(error).to_string().into_boxed_str();
+    let replaced = {
+        let mut state = core.lock();
+        let record = &mut state.extras_mut().record;
+        if retried {
+            record.retries = record.retries.saturating_add(1);
+        }
+        record.error.replace(text)
+    };
+    drop(replaced);
+    iteration_ended(core, outcome);
+    #[cfg(feature = "metrics")]
+    {
+        let metrics = core.lock().extras.as_ref().and_then(|e| e.metrics.clone());
+        if let Some(metrics) = metrics {
+            metrics.error(outcome, retried);
+        }
+    }
+}
+
+/// A call of the body was dropped by a cancel.
+pub(crate) fn iteration_cancelled<A>(core: &Core<A>) {
+    let mut state = core.lock();
+    let record = &mut state.extras_mut().record;
+    record.outcome = Some(IterationOutcome::Cancelled);
+    record.began = None;
+}
+
+/// The span of one call of the body: `loop`, `iteration` (the
+/// `current_loop` of the call) and `slot` (the instant it was scheduled
+/// for). Without a subscriber that wants it, `Span::none()`, and the loop's
+/// state is not even read.
+pub(crate) fn iteration_span<A>(core: &Core<A>, name: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "iteration",
+        "loop" = %name,
+        iteration = tracing::field::Empty,
+        slot = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        let (iteration, slot) = {
+            let state = core.lock();
+            (state.current_loop, state.last.map(|slot| slot.wall()))
+        };
+        span.record("iteration", iteration);
+        if let Some(slot) = slot {
+            span.record("slot", tracing::field::display(slot));
+        }
+    }
+    span
+}
+
+/// A run starts: the loop's metric handles are registered (the recorder
+/// may have been installed since the loop was built), and it counts as
+/// running.
+pub(crate) fn run_started<A>(core: &Core<A>, name: &str) {
+    tracing::info!(loop_name = %name, "the loop started");
+    #[cfg(feature = "metrics")]
+    {
+        let metrics = std::sync::Arc::new(crate::metrics::LoopMetrics::register(name));
+        metrics.running(true);
+        let replaced = core.lock().extras_mut().metrics.replace(metrics);
+        drop(replaced);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = core;
+}
+
+/// A run ended.
+pub(crate) fn run_ended<A>(core: &Core<A>) {
+    #[cfg(feature = "metrics")]
+    {
+        let metrics = core.lock().extras.as_ref().and_then(|e| e.metrics.clone());
+        if let Some(metrics) = metrics {
+            metrics.running(false);
+        }
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = core;
+}
