@@ -115,7 +115,8 @@ async fn replica(args: Replica) -> Result<(), Box<dyn Error>> {
 
     let run = ticker.start(())?;
     tokio::time::sleep(Duration::try_from_secs_f64(args.run_for)?).await;
-    ticker.cancel();
+    // No new iteration; a leader gives its lease back.
+    ticker.shutdown(Duration::from_secs(2)).await;
     run.await;
     Ok(())
 }
