@@ -9,7 +9,8 @@ pub use std::time::Duration;
 
 pub use tasks_runtime::{tz, ConfigError, Cron, Interval, MissedTickBehavior, TimeOfDay, Zone};
 
-pub use crate::{LoopFn, LoopSlot};
+pub use crate::loop_fn::LoopFn;
+pub use crate::slot::LoopSlot;
 
 /// Turns the result of building a macro-made loop into the loop.
 ///

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use crate::LoopFn;
+use crate::loop_fn::LoopFn;
 
 /// The field that holds one instance's loop for a
 /// [`#[tasks::r#loop]`](attr.loop.html) method: the counterpart of

@@ -10,9 +10,10 @@
 //! | `tasks_lateness_seconds` | histogram: start minus scheduled instant (jitter included) | `loop` |
 //! | `tasks_running` | gauge: 1 while a run is in progress | `loop` |
 
+use std::time::Duration;
+
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
-use crate::observe::Timing;
 use crate::status::IterationOutcome;
 
 /// The handles of one loop's metrics.
@@ -44,11 +45,12 @@ impl LoopMetrics {
         }
     }
 
-    /// A call of the body ended.
-    pub(crate) fn iteration(&self, timing: Timing, _outcome: IterationOutcome) {
+    /// A call of the body ended, after `duration`, started `lateness`
+    /// after its scheduled instant.
+    pub(crate) fn iteration(&self, duration: Duration, lateness: Duration) {
         self.iterations.increment(1);
-        self.duration.record(timing.duration.as_secs_f64());
-        self.lateness.record(timing.lateness.as_secs_f64());
+        self.duration.record(duration.as_secs_f64());
+        self.lateness.record(lateness.as_secs_f64());
     }
 
     /// A call of the body failed: a panic and a timeout count as such,

@@ -10,50 +10,12 @@
 //!
 //! [`Loop::status`]: crate::Loop::status
 
-use std::time::Duration;
-
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use tokio::time::Instant;
 
 use crate::error::{IterationTimeout, LoopError, Shown};
-use crate::state::Core;
-use crate::status::IterationOutcome;
-
-/// The part of the record that lives in the loop's extras.
-///
-/// The outcome is kept here too: a loop without extras has never failed,
-/// so its last call, if any, succeeded (see `status_of`).
-#[derive(Default)]
-pub(crate) struct IterationRecord {
-    /// How the last call of the body ended, across runs.
-    pub(crate) outcome: Option<IterationOutcome>,
-    /// Whether iterations are timed: set by the first `status()`.
-    timed: bool,
-    pub(crate) retries: u32,
-    /// The last error of a call of the body, as text.
-    pub(crate) error: Option<Box<str>>,
-    /// When the call of the body in progress began.
-    began: Option<Instant>,
-    pub(crate) timing: Option<Timing>,
-}
-
-/// When the last timed iteration started, how late, and for how long.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Timing {
-    pub(crate) started: DateTime<Utc>,
-    pub(crate) lateness: Duration,
-    pub(crate) duration: Duration,
-}
-
-impl IterationRecord {
-    pub(crate) fn timed(&self) -> bool {
-        self.timed || cfg!(feature = "metrics")
-    }
-
-    pub(crate) fn time_iterations(&mut self) {
-        self.timed = true;
-    }
-}
+use crate::state::{Core, Timing};
+use crate::status::{describe, local, IterationOutcome, LastIteration, LoopStatus};
 
 /// A timed call of the body begins.
 pub(crate) fn iteration_began<A>(core: &Core<A>) {
@@ -92,7 +54,7 @@ pub(crate) fn iteration_ended<A>(core: &Core<A>, outcome: IterationOutcome) {
     drop(state);
     #[cfg(feature = "metrics")]
     if let (Some(metrics), Some(timing)) = (metrics, timing) {
-        metrics.iteration(timing, outcome);
+        metrics.iteration(timing.duration, timing.lateness);
     }
 }
 
@@ -187,4 +149,53 @@ pub(crate) fn run_ended<A>(core: &Core<A>) {
     }
     #[cfg(not(feature = "metrics"))]
     let _ = core;
+}
+
+/// The snapshot of the loop `name`. Its first call turns the timing of
+/// iterations on.
+pub(crate) fn status_of<A>(core: &Core<A>, name: &str) -> LoopStatus {
+    let (running, failed, schedule, current_loop, outcome, error, timing, retries) = {
+        let mut state = core.lock();
+        // Without extras the loop has never failed: its last call, if this
+        // run made one, succeeded.
+        let succeeded = (state.extras.is_none() && state.current_loop > 0)
+            .then_some(IterationOutcome::Succeeded);
+        let record = &mut state.extras_mut().record;
+        let outcome = record.outcome.or(succeeded);
+        record.time_iterations();
+        let (error, timing, retries) = (
+            record.error.as_deref().map(str::to_owned),
+            record.timing,
+            record.retries,
+        );
+        (
+            state.running,
+            state.failed,
+            state.schedule.clone(),
+            state.current_loop,
+            outcome,
+            error,
+            timing,
+            retries,
+        )
+    };
+    let next_iteration = core.next_iteration();
+    LoopStatus {
+        name: name.to_owned(),
+        running,
+        failed,
+        next_iteration_local: next_iteration.map(|at| local(&schedule, at)),
+        next_iteration,
+        schedule: describe(&schedule),
+        interval: schedule.interval(),
+        current_loop,
+        last_iteration: outcome.map(|outcome| LastIteration {
+            outcome,
+            error,
+            started: timing.map(|t| t.started),
+            lateness: timing.map(|t| t.lateness),
+            duration: timing.map(|t| t.duration),
+        }),
+        retries_since_success: retries,
+    }
 }

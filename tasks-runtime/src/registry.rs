@@ -27,9 +27,10 @@ use futures_util::future::{join_all, BoxFuture};
 use futures_util::FutureExt;
 
 use crate::hooks::BodyOutput;
+use crate::observe::status_of;
 use crate::run::{self, Runner};
 use crate::state::Shared;
-use crate::status::{status_of, LoopStatus};
+use crate::status::LoopStatus;
 
 /// What the registry needs of a loop, whatever its argument and body.
 pub(crate) trait Registered: Send + Sync {

@@ -6,7 +6,6 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::schedule::{Interval, Schedule, Zone};
-use crate::state::Core;
 
 /// One snapshot of a loop, from [`Loop::status`](crate::Loop::status) or,
 /// for every loop of the process, [`registry::statuses`](crate::registry::statuses).
@@ -121,55 +120,6 @@ fn seconds<S: serde::Serializer>(
     }
 }
 
-/// The snapshot of the loop `name`. Its first call turns the timing of
-/// iterations on.
-pub(crate) fn status_of<A>(core: &Core<A>, name: &str) -> LoopStatus {
-    let (running, failed, schedule, current_loop, outcome, error, timing, retries) = {
-        let mut state = core.lock();
-        // Without extras the loop has never failed: its last call, if this
-        // run made one, succeeded.
-        let succeeded = (state.extras.is_none() && state.current_loop > 0)
-            .then_some(IterationOutcome::Succeeded);
-        let record = &mut state.extras_mut().record;
-        let outcome = record.outcome.or(succeeded);
-        record.time_iterations();
-        let (error, timing, retries) = (
-            record.error.as_deref().map(str::to_owned),
-            record.timing,
-            record.retries,
-        );
-        (
-            state.running,
-            state.failed,
-            state.schedule.clone(),
-            state.current_loop,
-            outcome,
-            error,
-            timing,
-            retries,
-        )
-    };
-    let next_iteration = core.next_iteration();
-    LoopStatus {
-        name: name.to_owned(),
-        running,
-        failed,
-        next_iteration_local: next_iteration.map(|at| local(&schedule, at)),
-        next_iteration,
-        schedule: describe(&schedule),
-        interval: schedule.interval(),
-        current_loop,
-        last_iteration: outcome.map(|outcome| LastIteration {
-            outcome,
-            error,
-            started: timing.map(|t| t.started),
-            lateness: timing.map(|t| t.lateness),
-            duration: timing.map(|t| t.duration),
-        }),
-        retries_since_success: retries,
-    }
-}
-
 /// `at` in the schedule's zone.
 pub(crate) fn local(schedule: &Schedule, at: DateTime<Utc>) -> DateTime<FixedOffset> {
     let zone = match schedule {
@@ -181,7 +131,7 @@ pub(crate) fn local(schedule: &Schedule, at: DateTime<Utc>) -> DateTime<FixedOff
 }
 
 /// The schedule in words.
-fn describe(schedule: &Schedule) -> String {
+pub(crate) fn describe(schedule: &Schedule) -> String {
     match schedule {
         Schedule::Relative(every) => {
             format!("every {} s", every.period().as_secs_f64())

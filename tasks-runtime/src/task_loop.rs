@@ -17,11 +17,12 @@ use crate::cluster::{Cluster, Fence};
 use crate::error::{BoxError, ConfigError, LoopError, StartError};
 use crate::handle::RunHandle;
 use crate::hooks::{error_hook, plain_hook, BodyOutput};
+use crate::observe::status_of;
 use crate::retry::RetriedType;
 use crate::run::{self, Runner};
 use crate::schedule::{AmbiguousTime, Cron, Every, Interval, Jitter, Schedule, TimeOfDay};
 use crate::state::{BackoffFactory, Core};
-use crate::status::{local, status_of, LoopStatus};
+use crate::status::{local, LoopStatus};
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
 ///
@@ -523,7 +524,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn set_backoff<B, M>(&self, make: M)
     where
-        B: crate::Backoff,
+        B: crate::backoff::Backoff,
         M: Fn() -> B + Send + Sync + 'static,
     {
         let make: BackoffFactory = Arc::new(move || Box::new(make()));

@@ -46,7 +46,7 @@ pub(crate) async fn check_store(
         tzdb: "2025b",
     };
     let failed = |what: &str, got: &dyn std::fmt::Debug| Err(format!("{what}: got {got:?}"));
-    let err = |e: super::StoreError| e.to_string();
+    let err = |e: super::store::StoreError| e.to_string();
 
     // The first claim wins; the second is taken, with who and which tzdb.
     let first = match store.claim(claim(&a, due, None)).await.map_err(err)? {
@@ -180,7 +180,7 @@ async fn check_leases(store: &dyn Store, prefix: &str) -> Result<(), String> {
         renew,
     };
     let failed = |what: &str, got: &dyn std::fmt::Debug| Err(format!("{what}: got {got:?}"));
-    let err = |e: super::StoreError| e.to_string();
+    let err = |e: super::store::StoreError| e.to_string();
 
     let term = match store.lease(request(&a, None)).await.map_err(err)? {
         Lease::Held { fence } => fence,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 
-use super::drive::{timed_out, traced_call};
+use super::call::{timed_out, traced_call};
 use super::watched::UntilCancelled;
 use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome, StoreError};
 use crate::error::{LoopError, Shown};

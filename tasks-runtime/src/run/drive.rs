@@ -1,20 +1,19 @@
 //! The iterations of one run, its retries, and the paths that end it.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use tokio::time::Instant;
-use tracing::Instrument;
 
+use super::call::{timed_out, traced_call};
 use super::claim::{self, SlotTurn};
 use super::wait::{self, WallWait};
 use super::watched::{UntilCancelled, UntilRescheduled, UntilRetry};
 use crate::backoff::{default_backoff, Backoff};
-use crate::error::{panic_message, IterationTimeout, LoopError, Shown};
+use crate::error::{LoopError, Shown};
 use crate::handle::RunOutcome;
 use crate::hooks::{call_guarded, BodyOutput};
 use crate::observe;
@@ -306,44 +305,6 @@ where
         Err(Interrupt::ShutDown) => Some(RunOutcome::Stopped),
         Err(_) => Some(RunOutcome::Cancelled),
     }
-}
-
-/// The error of a call of the body that ran past its timeout.
-pub(super) fn timed_out<A, F>(shared: &Shared<A, F>) -> LoopError {
-    let (iteration, after) = {
-        let state = shared.core.lock();
-        (state.current_loop, state.iteration_settings().timeout)
-    };
-    LoopError::from_error(IterationTimeout {
-        loop_name: shared.name().to_owned(),
-        iteration,
-        after: after.unwrap_or_default(),
-    })
-}
-
-/// A call of the body, a panic caught, in the iteration's span: the
-/// iteration's error, if any. The span is entered while the body is
-/// called and polled, so that the body's own spans nest under it; without
-/// a subscriber it is `Span::none()`.
-pub(super) fn traced_call<A, F, Fut>(
-    shared: &Shared<A, F>,
-    args: &A,
-) -> impl Future<Output = Option<LoopError>> + Send
-where
-    A: Clone,
-    F: Fn(A) -> Fut,
-    Fut: Future + Send,
-    Fut::Output: BodyOutput,
-{
-    let span = observe::iteration_span(&shared.core, shared.name());
-    let call = span.in_scope(|| (shared.body)(args.clone()));
-    AssertUnwindSafe(call)
-        .catch_unwind()
-        .map(|called| match called {
-            Ok(output) => output.into_result().err().map(LoopError::from_error),
-            Err(payload) => Some(LoopError::from_panic(panic_message(&*payload))),
-        })
-        .instrument(span)
 }
 
 /// The end of a run, whatever ended it: `after_loop` (not cancellable),

@@ -3,7 +3,10 @@
 //!
 //! - `task.rs`: starting a run, and the run's task, which catches what
 //!   panics outside the body and ends the run if the task is dropped first;
+//! - `start.rs`: starting a loop: a run, or a replica's part in a
+//!   leader-mode loop;
 //! - `drive.rs`: the iterations, the retries and the end-of-run paths;
+//! - `call.rs`: one call of the body, in its span, with its timeout;
 //! - `claim.rs`: a cluster's claim mode, a claim before each slot;
 //! - `leader.rs`: a cluster's leader mode, one run per term of leadership;
 //! - `wait.rs`: the waits until the next iteration on the wall clock;
@@ -16,13 +19,16 @@
 //! the end of a run), are boxed futures, made through `drive::boxed` so
 //! that their state is not part of every idle loop's task.
 
+mod call;
 mod claim;
 mod drive;
 mod leader;
 mod shutdown;
+mod start;
 mod task;
 mod wait;
 mod watched;
 
 pub(crate) use shutdown::shutdown;
-pub(crate) use task::{start, Runner};
+pub(crate) use start::start;
+pub(crate) use task::Runner;

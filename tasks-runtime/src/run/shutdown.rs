@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Runner;
+use super::task::Runner;
 use crate::handle::{RunHandle, RunOutcome};
 
 /// `Loop::shutdown`: requests the shutdown when first polled, waits up to

@@ -11,8 +11,6 @@ use futures_util::FutureExt;
 use pin_project::{pin_project, pinned_drop};
 
 use super::drive::{drive, fail, finish, Ended};
-use super::leader;
-use crate::cluster::Mode;
 use crate::error::{panic_message, BoxError, LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
 use crate::hooks::BodyOutput;
@@ -59,25 +57,6 @@ where
     fn call(&self, args: A) -> BoxFuture<'static, Result<(), BoxError>> {
         let run = (self.body)(args);
         Box::pin(async move { run.await.into_result() })
-    }
-}
-
-/// `start`: a run of `runner` with `args` on the current runtime, or in a
-/// cluster's leader mode, the replica's participation.
-pub(crate) fn start<A>(runner: Arc<dyn Runner<A>>, args: A) -> Result<RunHandle, StartError>
-where
-    A: Clone + Send + 'static,
-{
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-    let leads = runner
-        .core()
-        .lock()
-        .cluster()
-        .is_some_and(|c| c.config.mode == Mode::Leader);
-    if leads {
-        leader::participate(runner, args, &runtime)
-    } else {
-        start_run(runner, args)
     }
 }
 

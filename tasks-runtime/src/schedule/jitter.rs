@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::ScheduledAt;
+use super::scheduled::ScheduledAt;
 
 /// A loop's jitter: the longest extra delay, the random source, and the
 /// delay chosen for the instant being waited for.

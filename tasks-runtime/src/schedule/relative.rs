@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::ScheduledAt;
+use super::scheduled::ScheduledAt;
 
 /// A validated relative interval, kept as given (so that `seconds()`,
 /// `minutes()` and `hours()` read back what was set).

@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::State;
-use crate::cluster::{Cluster, Fence, Mode};
+use crate::cluster::{Cluster, Fence};
 use crate::error::ConfigError;
 use crate::handle::OutcomeCell;
 use crate::schedule::Schedule;
 
-/// What a loop in a cluster keeps, in its [`Extras`](super::Extras).
+/// What a loop in a cluster keeps, in its extras.
 pub(crate) struct ClusterState {
     pub(crate) config: Cluster,
     /// The token of the current iteration (claim mode) or term (leader
@@ -55,65 +54,9 @@ impl Participation {
     }
 }
 
-impl<A> State<A> {
-    pub(crate) fn cluster(&self) -> Option<&ClusterState> {
-        self.extras.as_ref()?.cluster.as_ref()
-    }
-
-    pub(crate) fn cluster_mut(&mut self) -> Option<&mut ClusterState> {
-        self.extras.as_mut()?.cluster.as_mut()
-    }
-
-    /// Whether each slot is claimed before it runs.
-    pub(crate) fn claims_slots(&self) -> bool {
-        self.cluster().is_some_and(|c| c.config.mode == Mode::Claim)
-    }
-
-    /// Joins a cluster: in claim mode, relative intervals are laid on the
-    /// cluster's grid, and a count is refused (each replica would count its
-    /// own share). Refused while the loop runs. Returns the cluster it was
-    /// in, for the caller to drop outside the lock (its store is user code).
-    pub(crate) fn join_cluster(
-        &mut self,
-        config: Cluster,
-    ) -> Result<Option<ClusterState>, ConfigError> {
-        if self.running || self.participation().is_some() {
-            return Err(ConfigError::JoinWhileRunning);
-        }
-        if config.mode == Mode::Claim {
-            if self.count.is_some() {
-                return Err(ConfigError::CountInClaimMode);
-            }
-            self.schedule = claimable(self.schedule.clone(), &config)?;
-        }
-        Ok(self.extras_mut().cluster.replace(ClusterState {
-            config,
-            fence: None,
-            participation: None,
-            tzdb_mismatch_reported: false,
-        }))
-    }
-
-    /// A schedule as this loop runs it: laid on the cluster's grid in claim
-    /// mode.
-    pub(crate) fn in_cluster(&self, schedule: Schedule) -> Result<Schedule, ConfigError> {
-        match self.cluster() {
-            Some(cluster) if cluster.config.mode == Mode::Claim => {
-                claimable(schedule, &cluster.config)
-            }
-            _ => Ok(schedule),
-        }
-    }
-
-    /// Leader mode: the replica's participation, while it takes part.
-    pub(crate) fn participation(&self) -> Option<&Arc<Participation>> {
-        self.cluster()?.participation.as_ref()
-    }
-}
-
 /// A schedule that claim mode can key its slots on: a relative interval on
 /// the grid (a zero interval has none).
-fn claimable(schedule: Schedule, config: &Cluster) -> Result<Schedule, ConfigError> {
+pub(crate) fn claimable(schedule: Schedule, config: &Cluster) -> Result<Schedule, ConfigError> {
     if schedule
         .every()
         .is_some_and(|every| every.period().is_zero())

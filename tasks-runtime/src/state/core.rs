@@ -10,16 +10,12 @@ use std::task::Waker;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{Extras, Interrupt, State};
-use crate::backoff::Backoff;
+use super::transitions::{Extras, Interrupt, State};
 use crate::clock::ClockRef;
 use crate::cluster::Cluster;
 use crate::error::ConfigError;
 use crate::handle::OutcomeCell;
 use crate::schedule::{Now, Schedule, WallContext, WallOptions};
-
-/// Makes the backoff of a run.
-pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
 
 /// What a loop was built with and never changes, when it is not the
 /// default.

@@ -1,0 +1,29 @@
+//! Starting a loop: one run, or in a cluster's leader mode the replica's
+//! part in the loop, which starts a run whenever it leads.
+
+use std::sync::Arc;
+
+use super::leader;
+use super::task::{start_run, Runner};
+use crate::cluster::Mode;
+use crate::error::StartError;
+use crate::handle::RunHandle;
+
+/// `start`: a run of `runner` with `args` on the current runtime, or in a
+/// cluster's leader mode, the replica's participation.
+pub(crate) fn start<A>(runner: Arc<dyn Runner<A>>, args: A) -> Result<RunHandle, StartError>
+where
+    A: Clone + Send + 'static,
+{
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
+    let leads = runner
+        .core()
+        .lock()
+        .cluster()
+        .is_some_and(|c| c.config.mode == Mode::Leader);
+    if leads {
+        leader::participate(runner, args, &runtime)
+    } else {
+        start_run(runner, args)
+    }
+}
