@@ -11,7 +11,7 @@ use super::call::{timed_out, traced_call};
 use super::watched::UntilCancelled;
 use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome, StoreError};
 use crate::error::{LoopError, Shown};
-use crate::hooks::{call_guarded, BodyOutput};
+use crate::hooks::BodyOutput;
 use crate::observe;
 use crate::schedule::{Now, ScheduledAt};
 use crate::state::{IterationSettings, Shared};
@@ -217,13 +217,10 @@ where
     F: Send + Sync,
 {
     tracing::warn!(loop_name = %shared.name(), error = %Shown(&error), "the store could not be reached for a slot");
-    let hook = shared.core.lock().hooks().and_then(|h| h.error.clone());
-    if let Some(hook) = hook {
-        let error = LoopError::from_error(error);
-        if let Err(hook_error) = call_guarded(|| hook(error)).await {
-            tracing::error!(loop_name = %shared.name(), hook_error = %Shown(&hook_error), "the error hook failed");
-        }
-    }
+    shared
+        .core
+        .report(shared.name(), LoopError::from_error(error))
+        .await;
 }
 
 /// Another replica computed its slots with another time-zone database:

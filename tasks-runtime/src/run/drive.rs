@@ -351,17 +351,7 @@ where
     F: Send + Sync,
 {
     tracing::error!(loop_name = %shared.name(), error = %Shown(&error), "the after_loop hook failed");
-    let hook = shared.core.lock().hooks().and_then(|h| h.error.clone());
-    if let Some(hook) = hook {
-        if let Err(hook_error) = call_guarded(|| hook(error.clone())).await {
-            tracing::error!(
-                loop_name = %shared.name(),
-                error = %Shown(&error),
-                hook_error = %Shown(&hook_error),
-                "the error hook failed"
-            );
-        }
-    }
+    shared.core.report(shared.name(), error).await;
 }
 
 /// An unhandled error: `failed()` becomes true, then the `error` hook runs

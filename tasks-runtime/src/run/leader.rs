@@ -14,7 +14,6 @@ use super::task::{start_run, Runner};
 use crate::cluster::{Cluster, Fence, Lease, LeaseRequest, StoreError};
 use crate::error::{LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
-use crate::hooks::call_guarded;
 use crate::state::Participation;
 
 /// Starts taking part in a leader-mode loop: the returned handle ends when
@@ -291,12 +290,9 @@ impl Outage {
             return;
         }
         tracing::warn!(loop_name = %name, error = %Shown(&error), "the store could not be reached for the loop's lease");
-        let hook = runner.core().lock().hooks().and_then(|h| h.error.clone());
-        if let Some(hook) = hook {
-            let error = LoopError::from_error(error);
-            if let Err(hook_error) = call_guarded(|| hook(error)).await {
-                tracing::error!(loop_name = %name, hook_error = %Shown(&hook_error), "the error hook failed");
-            }
-        }
+        runner
+            .core()
+            .report(name, LoopError::from_error(error))
+            .await;
     }
 }

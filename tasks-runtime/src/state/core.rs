@@ -13,8 +13,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::transitions::{Extras, Interrupt, State};
 use crate::clock::ClockRef;
 use crate::cluster::Cluster;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, LoopError, Shown};
 use crate::handle::OutcomeCell;
+use crate::hooks::call_guarded;
 use crate::schedule::{Now, Schedule, WallContext, WallOptions};
 
 /// What a loop was built with and never changes, when it is not the
@@ -181,6 +182,22 @@ impl<A> Core<A> {
     pub(crate) fn cancel_run(&self) {
         let waker = self.lock().request_cancel();
         wake(waker);
+    }
+
+    /// Gives `error` to the `error` hook without failing the run (a store
+    /// outage, a failing `after_loop`); a failure of the hook itself is
+    /// logged. The hook is called without the lock held.
+    pub(crate) async fn report(&self, name: &str, error: LoopError) {
+        let hook = self.lock().hooks().and_then(|hooks| hooks.error.clone());
+        let Some(hook) = hook else { return };
+        if let Err(hook_error) = call_guarded(|| hook(error.clone())).await {
+            tracing::error!(
+                loop_name = %name,
+                error = %Shown(&error),
+                hook_error = %Shown(&hook_error),
+                "the error hook failed"
+            );
+        }
     }
 
     /// `restart`.
