@@ -14,101 +14,18 @@
 //! has no transition, the runs are also held against croner's own
 //! iteration over zoned date-times.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use proptest::prelude::*;
 use tasks_runtime::{AmbiguousTime, Cron};
 
-/// The zones of the DST suite.
-const ZONES: &[Tz] = &[
-    chrono_tz::America::New_York,
-    chrono_tz::Europe::London,
-    chrono_tz::Europe::Berlin,
-    chrono_tz::Europe::Dublin,
-    chrono_tz::Australia::Sydney,
-    chrono_tz::Australia::Lord_Howe,
-    chrono_tz::America::Santiago,
-    chrono_tz::Pacific::Auckland,
-    chrono_tz::Pacific::Chatham,
-    chrono_tz::America::Sao_Paulo,
-    chrono_tz::Europe::Moscow,
-    chrono_tz::Asia::Tehran,
-    chrono_tz::Africa::Casablanca,
-    chrono_tz::Pacific::Apia,
-    chrono_tz::America::Nuuk,
-    chrono_tz::America::St_Johns,
-    chrono_tz::America::Havana,
-    chrono_tz::Antarctica::Troll,
-    chrono_tz::Asia::Gaza,
-    chrono_tz::Asia::Kolkata,
-];
+#[path = "support/transitions.rs"]
+mod transitions;
 
-/// From `at` on, the zone is `after` seconds ahead of UTC instead of
-/// `before`.
-#[derive(Clone, Copy, Debug)]
-struct Transition {
-    at: DateTime<Utc>,
-    before: i32,
-    after: i32,
-}
-
-fn offset(tz: Tz, at: DateTime<Utc>) -> i32 {
-    tz.offset_from_utc_datetime(&at.naive_utc())
-        .fix()
-        .local_minus_utc()
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
-
-/// Every offset change from 1970 to 2037: a scan in 6-hour steps, then a
-/// bisection to the second (as in the DST suite).
-fn scan(tz: Tz) -> Vec<Transition> {
-    let step = TimeDelta::hours(6);
-    let end = utc("2038-01-01T00:00:00Z");
-    let mut found = Vec::new();
-    let mut at = utc("1970-01-01T00:00:00Z");
-    let mut current = offset(tz, at);
-    while at < end {
-        let next = at + step;
-        let there = offset(tz, next);
-        if there != current {
-            let (mut lo, mut hi) = (at.timestamp(), next.timestamp());
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if offset(tz, DateTime::from_timestamp(mid, 0).unwrap()) == current {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            let hi = DateTime::from_timestamp(hi, 0).unwrap();
-            let after = offset(tz, hi);
-            found.push(Transition {
-                at: hi,
-                before: current,
-                after,
-            });
-            current = after;
-            assert_eq!(after, there, "two offset changes within 6 h in {tz}");
-        }
-        at = next;
-    }
-    found
-}
-
-fn transitions(tz: Tz) -> &'static [Transition] {
-    static ALL: OnceLock<HashMap<Tz, Vec<Transition>>> = OnceLock::new();
-    ALL.get_or_init(|| ZONES.iter().map(|&tz| (tz, scan(tz))).collect())
-        .get(&tz)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-}
+use transitions::{offset, transitions, utc, Transition, ZONES};
 
 /// The transitions within two days of `local` read as UTC.
 fn near(tz: Tz, local: NaiveDateTime) -> Vec<Transition> {
