@@ -28,10 +28,15 @@
 //! # }
 //! ```
 //!
+//! Features, both off by default: `serde` (`Serialize` for [`LoopStatus`]
+//! and what it holds) and `metrics` (every loop's iterations, errors,
+//! durations, lateness and running state through the `metrics` facade).
+//!
 //! How the crate is laid out, and how a run flows from `start` to
 //! `after_loop`, is in the repository's `ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
 mod builder;

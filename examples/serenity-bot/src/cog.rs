@@ -137,16 +137,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_ready_starts_nothing() {
+        let _turn = crate::shutdown::LOOPS_IN_TESTS.lock().await;
         let http = crate::fake_discord::http_answering(&[]).await;
         let cog = CounterCog::new(ChannelId::new(1), TimeOfDay::parse("09:00").unwrap()).unwrap();
         assert_eq!(cog.start_loops(&http), 2);
         assert_eq!(cog.start_loops(&http), 0, "a reconnect, or another shard");
         assert!(cog.loops().iter().all(|each| each.is_running()));
 
-        crate::shutdown::shutdown_loops(&cog.loops(), std::time::Duration::from_secs(5)).await;
+        let report = crate::shutdown::shutdown_loops(std::time::Duration::from_secs(5)).await;
+        assert_eq!(report.graceful.len(), 2, "{report:?}");
         assert!(cog.loops().iter().all(|each| !each.is_running()));
-        assert_eq!(cog.start_loops(&http), 2, "stopped loops start again");
-        crate::shutdown::shutdown_loops(&cog.loops(), std::time::Duration::from_secs(5)).await;
+        assert_eq!(cog.start_loops(&http), 2, "loops shut down start again");
+        crate::shutdown::shutdown_loops(std::time::Duration::from_secs(5)).await;
     }
 
     #[tokio::test]

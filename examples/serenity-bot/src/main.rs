@@ -1,8 +1,8 @@
 //! A Discord bot on serenity whose background work runs on `tasks` loops:
 //! a cog with a counter that a loop posts and a `/count` command reads and
 //! resets, a daily report at a time of day in the guild's zone, retries of
-//! the Discord errors worth retrying, and the loops stopped on Ctrl-C before
-//! the client. See README.md for how to run it.
+//! the Discord errors worth retrying, and the loops shut down gracefully on
+//! Ctrl-C before the client. See README.md for how to run it.
 
 mod cog;
 mod config;
@@ -26,8 +26,8 @@ use crate::cog::CounterCog;
 use crate::config::{Config, USAGE};
 use crate::shutdown::shutdown_loops;
 
-/// How long the loops get to finish (their `after_loop` hooks included) on
-/// Ctrl-C before the client shuts down.
+/// How long an iteration in progress gets to finish on Ctrl-C before it is
+/// cancelled; the client shuts down once every loop has ended.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// The gateway's events, handed to the cog.
@@ -111,9 +111,7 @@ async fn main() -> ExitCode {
         }
     };
 
-    let handler = Handler {
-        cog: Arc::clone(&cog),
-    };
+    let handler = Handler { cog };
     let mut client = match Client::builder(&config.token, GatewayIntents::GUILDS)
         .event_handler(handler)
         .await
@@ -125,16 +123,17 @@ async fn main() -> ExitCode {
         }
     };
 
-    // Ctrl-C: the loops first (their last posts still have a client to go
-    // through), then the shards, which makes `client.start()` return.
+    // Ctrl-C: the loops first (an iteration in progress and the `after_loop`
+    // hooks still have a client to post through), then the shards, which
+    // makes `client.start()` return.
     let shard_manager = Arc::clone(&client.shard_manager);
     tokio::spawn(async move {
         if let Err(error) = tokio::signal::ctrl_c().await {
             error!(%error, "cannot listen for Ctrl-C");
             return;
         }
-        info!("Ctrl-C: stopping the loops, then the client");
-        shutdown_loops(&cog.loops(), SHUTDOWN_GRACE).await;
+        info!("Ctrl-C: shutting the loops down, then the client");
+        shutdown_loops(SHUTDOWN_GRACE).await;
         shard_manager.shutdown_all().await;
     });
 

@@ -2,48 +2,53 @@
 
 use std::time::Duration;
 
-use tasks::Loop;
-use tokio::time::Instant;
+use tasks::registry::{self, ShutdownReport};
 use tracing::{info, warn};
 
-/// Stops `loops` and waits, for at most `grace` in all, until each run has
-/// ended (its `after_loop` hook included).
+/// Shuts every loop of the process down (the cog's, and any other) with
+/// one grace period for all, and logs which ended gracefully.
 ///
-/// Each loop is cancelled (the body or sleep in progress is dropped), then
-/// its run is awaited through the handle that `task()` returns. A loop
-/// still running when `grace` is over is left behind, logged.
-pub async fn shutdown_loops<A>(loops: &[&Loop<A>], grace: Duration) {
-    let deadline = Instant::now() + grace;
-    for each in loops {
-        each.cancel();
+/// No loop starts a new iteration; an iteration in progress may finish
+/// within `grace`, and is cancelled then. Each `after_loop` hook runs
+/// either way, before this returns, while the client can still send.
+pub async fn shutdown_loops(grace: Duration) -> ShutdownReport {
+    let report = registry::shutdown_all(grace).await;
+    for name in &report.graceful {
+        info!(loop_name = %name, "ended gracefully");
     }
-    for each in loops {
-        let Some(run) = each.task() else { continue };
-        match tokio::time::timeout_at(deadline, run.wait()).await {
-            Ok(outcome) => info!(loop_name = each.name(), ?outcome, "stopped"),
-            Err(_) => warn!(
-                loop_name = each.name(),
-                ?grace,
-                "still running: left behind"
-            ),
-        }
+    for name in &report.cancelled {
+        warn!(loop_name = %name, ?grace, "cancelled: still busy when the grace period ran out");
     }
+    report
 }
+
+/// For the tests: [`shutdown_loops`] ends every loop of the test binary,
+/// so the tests that start loops take turns.
+#[cfg(test)]
+pub static LOOPS_IN_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
-    use tasks::RunOutcome;
+    use tasks::{Loop, RunOutcome};
 
     use super::*;
 
     #[tokio::test]
-    async fn every_loop_ends_with_its_after_loop() {
+    async fn every_running_loop_ends_gracefully_with_its_after_loop() {
+        let _turn = LOOPS_IN_TESTS.lock().await;
         let cleaned = Arc::new(AtomicBool::new(false));
-        let ticker = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
-        let never_started = Loop::builder(|()| async {}).build().unwrap();
+        let ticker = Loop::builder(|()| async {})
+            .seconds(1.0)
+            .name("test-ticker")
+            .build()
+            .unwrap();
+        let _never_started = Loop::builder(|()| async {})
+            .name("test-never-started")
+            .build()
+            .unwrap();
         let flag = Arc::clone(&cleaned);
         ticker.after_loop(move || {
             let flag = Arc::clone(&flag);
@@ -54,20 +59,30 @@ mod tests {
         });
         let run = ticker.start(()).unwrap();
 
-        shutdown_loops(&[&ticker, &never_started], Duration::from_secs(5)).await;
-        assert!(cleaned.load(Ordering::SeqCst));
-        assert_eq!(run.outcome(), Some(RunOutcome::Cancelled));
+        let report = shutdown_loops(Duration::from_secs(5)).await;
+        assert_eq!(report.graceful, ["test-ticker"]);
+        assert!(report.all_graceful());
+        assert!(
+            cleaned.load(Ordering::SeqCst),
+            "after_loop ran before the return"
+        );
+        assert_eq!(run.outcome(), Some(RunOutcome::Stopped));
     }
 
     #[tokio::test]
-    async fn a_slow_after_loop_is_left_behind_after_the_grace() {
-        let stuck = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
-        stuck.after_loop(std::future::pending::<()>);
-        stuck.start(()).unwrap();
+    async fn an_iteration_still_busy_after_the_grace_is_cancelled() {
+        let _turn = LOOPS_IN_TESTS.lock().await;
+        let busy = Loop::builder(|()| tokio::time::sleep(Duration::from_secs(60)))
+            .seconds(1.0)
+            .name("test-busy")
+            .build()
+            .unwrap();
+        let run = busy.start(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
 
-        let started = Instant::now();
-        shutdown_loops(&[&stuck], Duration::from_millis(50)).await;
-        assert!(started.elapsed() >= Duration::from_millis(50));
-        assert!(stuck.is_running());
+        let report = shutdown_loops(Duration::from_millis(50)).await;
+        assert_eq!(report.cancelled, ["test-busy"]);
+        assert!(!busy.is_running());
+        assert_eq!(run.outcome(), Some(RunOutcome::Cancelled));
     }
 }

@@ -118,6 +118,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_loop_retries_transient_errors_and_ends_on_the_others() {
+        let _turn = crate::shutdown::LOOPS_IN_TESTS.lock().await;
         let calls = Arc::new(AtomicU32::new(0));
         let post = Loop::builder(|calls: Arc<AtomicU32>| async move {
             match calls.fetch_add(1, Ordering::SeqCst) {

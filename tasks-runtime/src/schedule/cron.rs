@@ -291,6 +291,7 @@ impl fmt::Display for Cron {
 
 /// As its text: `"0 30 9 * * MON-FRI (Asia/Seoul)"`.
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl serde::Serialize for Cron {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -237,6 +237,7 @@ impl FromStr for TimeOfDay {
 
 /// As its text: `"08:00:00 Asia/Seoul"`.
 #[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl serde::Serialize for TimeOfDay {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
