@@ -254,6 +254,15 @@ impl<A> Loop<A> {
     /// retry's backoff, `before_loop`'s end) ends the run at once: no
     /// further iteration runs. A pending `restart` is dropped.
     ///
+    /// The grace period bounds the iteration, not `after_loop`, which is
+    /// never interrupted: bound the whole future with
+    /// [`tokio::time::timeout`] where a hook could hang (a process exiting on
+    /// Ctrl-C, say).
+    ///
+    /// In a cluster's leader mode the replica also leaves: a run it leads
+    /// ends as above, the lease is given back, and the future ends once the
+    /// replica no longer takes part.
+    ///
     /// # Cancel safety
     ///
     /// The shutdown is requested when the future is first polled. Dropped

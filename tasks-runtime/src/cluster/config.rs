@@ -138,16 +138,20 @@ impl Cluster {
 
     /// Claim mode: when the loop starts, a slot that every replica missed
     /// (they were all down) runs once, if it is within the loop's grace
-    /// period and later than the last slot the store saw finish.
+    /// period and later than the last slot the store saw finish. It needs
+    /// the grace period ([`LoopBuilder::grace_period`](crate::LoopBuilder::grace_period)):
+    /// without one there is nothing to catch up on.
     #[must_use]
     pub fn catch_up(mut self, catch_up: bool) -> Self {
         self.catch_up = catch_up;
         self
     }
 
-    /// Runs a slot even when the store cannot be reached to claim it, for
-    /// loops whose body is idempotent (without a fencing token). By default
-    /// such a slot is skipped: a double run is worse than a missed one.
+    /// Claim mode: runs a slot even when the store cannot be reached to
+    /// claim it, for loops whose body is idempotent (without a fencing
+    /// token). By default such a slot is skipped: a double run is worse
+    /// than a missed one. (In leader mode a replica that cannot reach the
+    /// store never leads.)
     #[must_use]
     pub fn run_during_outage(mut self, run: bool) -> Self {
         self.run_during_outage = run;

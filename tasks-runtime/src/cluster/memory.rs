@@ -19,6 +19,11 @@ use crate::clock::{Clock, SystemClock};
 /// [`set_available`](MemoryStore::set_available) to simulate an outage).
 /// It keeps the claims of the last day.
 ///
+/// On tokio's paused clock, give the store and the loops one
+/// `VirtualClock` ([`with_clock`](MemoryStore::with_clock) and
+/// `LoopBuilder::clock`): in claim mode a loop waits for its slots on the
+/// wall clock, which a paused test does not move otherwise.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
