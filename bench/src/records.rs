@@ -164,3 +164,61 @@ impl Record {
         }
     }
 }
+
+/// One iteration of the cluster scenario: the loop's index, its slot (Unix
+/// milliseconds) and how late it started (microseconds).
+pub type ReplicaRun = (u32, i64, i64);
+
+/// What one process of the cluster scenario ran: printed by
+/// `tasks-bench replica` as one JSON line.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ReplicaRecord {
+    /// When every loop had started (Unix milliseconds).
+    pub ready_ms: i64,
+    /// When the process stopped its loops (Unix milliseconds).
+    pub stopped_ms: i64,
+    pub runs: Vec<ReplicaRun>,
+    /// Errors the loops' `error` hook saw (a store that did not answer).
+    pub store_errors: u64,
+}
+
+/// A claim's cost on one store, against the same call sent by hand.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ClaimCost {
+    pub store: String,
+    /// How the floor was sent.
+    pub floor: String,
+    pub claims: u64,
+    pub floor_p50_ns: i64,
+    pub floor_mean_ns: f64,
+    pub tasks_p50_ns: i64,
+    pub tasks_mean_ns: f64,
+}
+
+/// One run of many loops in the cluster scenario, as the parent read it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ReplicaRunSummary {
+    pub label: String,
+    pub processes: u32,
+    pub loops: u32,
+    /// The whole seconds every process covered.
+    pub window_s: u64,
+    /// Iterations in the window.
+    pub iterations: u64,
+    /// Slots in the window, one per loop and second (the cluster only).
+    pub slots_expected: Option<u64>,
+    pub slots_missed: Option<u64>,
+    /// Slots that ran more than once, in or out of the window.
+    pub slots_run_twice: Option<u64>,
+    pub store_errors: u64,
+    pub lateness: Lateness,
+}
+
+/// What `tasks-bench cluster` found: `bench/results/cluster*.json`.
+#[derive(Serialize, Deserialize)]
+pub struct ClusterResults {
+    pub machine: Vec<(String, String)>,
+    pub claims: Vec<ClaimCost>,
+    pub replicas: Vec<ReplicaRunSummary>,
+    pub failures: Vec<String>,
+}

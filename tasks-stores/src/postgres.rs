@@ -613,6 +613,14 @@ impl PostgresStore {
         PostgresStoreBuilder::default()
     }
 
+    /// The claim's statement as this store sends it (its parameters are
+    /// described where it is written): the cluster benchmark sends it by
+    /// hand, on the same connection, as the floor a claim is held against.
+    #[doc(hidden)]
+    pub fn claim_statement(&self) -> &str {
+        &self.inner.sql.claim
+    }
+
     /// Connects and creates the tables now rather than on the first call,
     /// to learn at start-up that the database is there and the tables
     /// usable.
