@@ -228,6 +228,33 @@ async fn claim_with(
     }
 }
 
+/// Claims in batches that alternate between the floor (`floor_batch`,
+/// given the index of its first claim) and the store's claim, of new slots
+/// of `loop_name`; the first batch of each side warms up and is left out.
+async fn alternate(
+    plan: &Plan,
+    store: &dyn Store,
+    loop_name: &str,
+    replica: &ReplicaId,
+    base: DateTime<Utc>,
+    mut floor_batch: impl AsyncFnMut(u32) -> Result<Vec<i64>, String>,
+) -> Result<(Vec<i64>, Vec<i64>), String> {
+    let (mut floor_ns, mut tasks_ns) = (Vec::new(), Vec::new());
+    for batch in 0..=plan.claims / plan.batch {
+        let first = batch * plan.batch;
+        let floor_took = floor_batch(first).await?;
+        let tasks_took = timed(plan.batch, |index| {
+            claim_with(store, loop_name, replica, slot(base, first + index))
+        })
+        .await?;
+        if batch > 0 {
+            floor_ns.extend(floor_took);
+            tasks_ns.extend(tasks_took);
+        }
+    }
+    Ok((floor_ns, tasks_ns))
+}
+
 async fn postgres_claims(url: &str, plan: &Plan) -> Result<ClaimCost, String> {
     let config: Config = url.parse().map_err(|error| format!("{error}"))?;
     let pool = Pool::builder(Manager::new(config, NoTls))
@@ -246,57 +273,47 @@ async fn postgres_claims(url: &str, plan: &Plan) -> Result<ClaimCost, String> {
     let floor_key = floor_name.as_bytes().to_vec();
     let base = Utc::now() - TimeDelta::hours(1);
 
-    let (mut floor_ns, mut tasks_ns) = (Vec::new(), Vec::new());
-    let batches = plan.claims / plan.batch + 1;
-    for batch in 0..batches {
-        let first = batch * plan.batch;
-        // The floor: the statement on the pool's one connection, by hand.
-        let client = pool.get().await.map_err(|error| error.to_string())?;
-        let statement = client
-            .prepare_cached(&statement_text)
+    let (floor_ns, tasks_ns) =
+        alternate(plan, &store, &tasks_name, &replica, base, async |first| {
+            // The floor: the statement on the pool's one connection, by hand;
+            // the connection goes back to the pool for the store's batch.
+            let client = pool.get().await.map_err(|error| error.to_string())?;
+            let statement = client
+                .prepare_cached(&statement_text)
+                .await
+                .map_err(|error| error.to_string())?;
+            timed(plan.batch, |index| {
+                let (client, statement, key) = (&client, &statement, &floor_key);
+                let (replica, name) = (replica.as_str(), floor_name.as_str());
+                async move {
+                    let at = slot(base, first + index);
+                    let slot_ns = at.timestamp_nanos_opt().unwrap_or_default();
+                    let not_before = at - TimeDelta::milliseconds(100);
+                    let row = client
+                        .query_one(
+                            statement,
+                            &[
+                                key,
+                                &slot_ns,
+                                &not_before,
+                                &replica,
+                                &"bench",
+                                &30_000_000_i64,
+                                &at,
+                                &86_400_000_000_i64,
+                                &None::<DateTime<Utc>>,
+                                &name,
+                            ],
+                        )
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    let won: Option<i64> = row.try_get(2).map_err(|error| error.to_string())?;
+                    won.map(drop).ok_or_else(|| "a new slot not won".to_owned())
+                }
+            })
             .await
-            .map_err(|error| error.to_string())?;
-        let took = timed(plan.batch, |index| {
-            let (client, statement, key) = (&client, &statement, &floor_key);
-            let (replica, name) = (replica.as_str(), floor_name.as_str());
-            async move {
-                let at = slot(base, first + index);
-                let slot_ns = at.timestamp_nanos_opt().unwrap_or_default();
-                let not_before = at - TimeDelta::milliseconds(100);
-                let row = client
-                    .query_one(
-                        statement,
-                        &[
-                            key,
-                            &slot_ns,
-                            &not_before,
-                            &replica,
-                            &"bench",
-                            &30_000_000_i64,
-                            &at,
-                            &86_400_000_000_i64,
-                            &None::<DateTime<Utc>>,
-                            &name,
-                        ],
-                    )
-                    .await
-                    .map_err(|error| error.to_string())?;
-                let won: Option<i64> = row.try_get(2).map_err(|error| error.to_string())?;
-                won.map(drop).ok_or_else(|| "a new slot not won".to_owned())
-            }
         })
         .await?;
-        drop(client);
-        // The store, on the same connection.
-        let store_took = timed(plan.batch, |index| {
-            claim_with(&store, &tasks_name, &replica, slot(base, first + index))
-        })
-        .await?;
-        if batch > 0 {
-            floor_ns.extend(took);
-            tasks_ns.extend(store_took);
-        }
-    }
     Ok(cost(
         "PostgreSQL",
         "the claim statement, prepared, on the pool's one connection",
@@ -323,48 +340,39 @@ async fn redis_claims(url: &str, plan: &Plan) -> Result<ClaimCost, String> {
     let fence_key = format!("{floor_tag}:fence");
     let base = Utc::now() - TimeDelta::hours(1);
 
-    let (mut floor_ns, mut tasks_ns) = (Vec::new(), Vec::new());
-    let batches = plan.claims / plan.batch + 1;
-    for batch in 0..batches {
-        let first = batch * plan.batch;
-        let took = timed(plan.batch, |index| {
-            let (script, fence_key, replica) = (&script, &fence_key, replica.as_str());
-            let floor_tag = &floor_tag;
-            let mut connection = connection.clone();
-            async move {
-                let at = slot(base, first + index);
-                let slot_us = at.timestamp_micros();
-                let claim_key = format!("{floor_tag}:claim:{}", slot_us * 1_000);
-                let answer: Vec<Option<String>> = script
-                    .key(fence_key)
-                    .key(claim_key)
-                    .arg(replica)
-                    .arg("bench")
-                    .arg(slot_us - 100_000)
-                    .arg(30_000_000_i64)
-                    .arg("0")
-                    .arg(0)
-                    .arg(slot_us)
-                    .arg(86_400_000_i64)
-                    .invoke_async(&mut connection)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                match answer.first().and_then(Option::as_deref) {
-                    Some("won") => Ok(()),
-                    _ => Err(format!("a new slot not won: {answer:?}")),
+    let (floor_ns, tasks_ns) =
+        alternate(plan, &store, &tasks_name, &replica, base, async |first| {
+            timed(plan.batch, |index| {
+                let (script, fence_key, replica) = (&script, &fence_key, replica.as_str());
+                let floor_tag = &floor_tag;
+                let mut connection = connection.clone();
+                async move {
+                    let at = slot(base, first + index);
+                    let slot_us = at.timestamp_micros();
+                    let claim_key = format!("{floor_tag}:claim:{}", slot_us * 1_000);
+                    let answer: Vec<Option<String>> = script
+                        .key(fence_key)
+                        .key(claim_key)
+                        .arg(replica)
+                        .arg("bench")
+                        .arg(slot_us - 100_000)
+                        .arg(30_000_000_i64)
+                        .arg("0")
+                        .arg(0)
+                        .arg(slot_us)
+                        .arg(86_400_000_i64)
+                        .invoke_async(&mut connection)
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    match answer.first().and_then(Option::as_deref) {
+                        Some("won") => Ok(()),
+                        _ => Err(format!("a new slot not won: {answer:?}")),
+                    }
                 }
-            }
+            })
+            .await
         })
         .await?;
-        let store_took = timed(plan.batch, |index| {
-            claim_with(&store, &tasks_name, &replica, slot(base, first + index))
-        })
-        .await?;
-        if batch > 0 {
-            floor_ns.extend(took);
-            tasks_ns.extend(store_took);
-        }
-    }
     Ok(cost(
         "Redis",
         "the claim script (EVALSHA), on a connection manager of its own",
