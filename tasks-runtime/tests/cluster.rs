@@ -404,3 +404,123 @@ async fn in_leader_mode_restart_keeps_the_term_and_stop_leaves_with_the_lease_gi
     second.cancel();
     waiting.await;
 }
+
+type Slots = Arc<Mutex<Vec<(String, DateTime<Utc>)>>>;
+
+/// A replica of a loop every minute, logging the slot of each iteration;
+/// the grace period, if any, is the loop's.
+fn minutely(
+    name: &str,
+    cluster: Cluster,
+    clock: &Arc<VirtualClock>,
+    grace: Option<Duration>,
+    slots: &Slots,
+) -> Loop<()> {
+    let cell: Arc<std::sync::OnceLock<Loop<()>>> = Arc::default();
+    let (inside, slots, replica) = (cell.clone(), slots.clone(), name.to_owned());
+    let mut builder = Loop::builder(move |()| {
+        let slot = inside.get().unwrap().current_slot().unwrap();
+        slots.lock().unwrap().push((replica.clone(), slot));
+        async {}
+    })
+    .minutes(1.0)
+    .name("minutely")
+    .clock(clock.clone())
+    .cluster(cluster.replica(ReplicaId::new(name)));
+    if let Some(grace) = grace {
+        builder = builder.grace_period(grace);
+    }
+    let lp = builder.build().unwrap();
+    let _ = cell.set(lp.clone());
+    lp
+}
+
+/// Runs one replica from 09:00:30 over the slot of 09:01 and stops it, so
+/// that the store saw 09:01 finish; then every replica is down until
+/// 09:04:30, missing 09:02, 09:03 and 09:04.
+async fn run_then_all_down(store: &Arc<MemoryStore>, clock: &Arc<VirtualClock>, slots: &Slots) {
+    let first = minutely("first", Cluster::claim(store.clone()), clock, None, slots);
+    first.start(()).unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    first.cancel();
+    tokio::time::sleep(Duration::from_secs(180)).await;
+    assert_eq!(clock.now(), utc("2026-12-02T09:04:30Z"));
+    assert_eq!(
+        *slots.lock().unwrap(),
+        [("first".to_owned(), utc("2026-12-02T09:01:00Z"))]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn catch_up_runs_the_latest_slot_every_replica_missed_once_on_one_replica() {
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:30Z"));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let slots = Slots::default();
+    run_then_all_down(&store, &clock, &slots).await;
+
+    // Two replicas come back with catch-up and a grace period of 10 minutes.
+    let grace = Some(Duration::from_secs(600));
+    let back: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let cluster = Cluster::claim(store.clone()).catch_up(true);
+            minutely(name, cluster, &clock, grace, &slots)
+        })
+        .collect();
+    for lp in &back {
+        lp.start(()).unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ran: Vec<DateTime<Utc>> = slots.lock().unwrap()[1..].iter().map(|s| s.1).collect();
+    // 09:04 runs once, at once; 09:02 and 09:03 are not run.
+    assert_eq!(ran, [utc("2026-12-02T09:04:00Z")]);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let ran: Vec<DateTime<Utc>> = slots.lock().unwrap()[1..].iter().map(|s| s.1).collect();
+    assert_eq!(
+        ran,
+        [utc("2026-12-02T09:04:00Z"), utc("2026-12-02T09:05:00Z")]
+    );
+    for lp in &back {
+        lp.cancel();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_catch_up_a_slot_every_replica_missed_stays_missed() {
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:30Z"));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let slots = Slots::default();
+    run_then_all_down(&store, &clock, &slots).await;
+    let grace = Some(Duration::from_secs(600));
+    let back = minutely("a", Cluster::claim(store.clone()), &clock, grace, &slots);
+    back.start(()).unwrap();
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let ran: Vec<DateTime<Utc>> = slots.lock().unwrap()[1..].iter().map(|s| s.1).collect();
+    assert_eq!(ran, [utc("2026-12-02T09:05:00Z")]);
+    back.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn catch_up_without_a_grace_period_looks_back_twice_the_lease() {
+    for (lease_s, caught_up) in [(10, false), (40, true)] {
+        let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:30Z"));
+        let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+        let slots = Slots::default();
+        run_then_all_down(&store, &clock, &slots).await;
+        // 09:04 passed 30 s ago: within 80 s, not within 20 s.
+        let cluster = Cluster::claim(store.clone())
+            .lease(Duration::from_secs(lease_s))
+            .catch_up(true);
+        let back = minutely("a", cluster, &clock, None, &slots);
+        back.start(()).unwrap();
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        let ran: Vec<DateTime<Utc>> = slots.lock().unwrap()[1..].iter().map(|s| s.1).collect();
+        let expected = if caught_up {
+            vec![utc("2026-12-02T09:04:00Z"), utc("2026-12-02T09:05:00Z")]
+        } else {
+            vec![utc("2026-12-02T09:05:00Z")]
+        };
+        assert_eq!(ran, expected, "a lease of {lease_s} s");
+        back.cancel();
+    }
+}

@@ -136,11 +136,12 @@ impl Cluster {
         self
     }
 
-    /// Claim mode: when the loop starts, a slot that every replica missed
-    /// (they were all down) runs once, if it is within the loop's grace
-    /// period and later than the last slot the store saw finish. It needs
-    /// the grace period ([`LoopBuilder::grace_period`](crate::LoopBuilder::grace_period)):
-    /// without one there is nothing to catch up on.
+    /// Claim mode: when the loop starts, the latest slot that every replica
+    /// missed (they were all down) runs once, on the replica that claims it,
+    /// if it is later than the last slot the store saw finish and within
+    /// the loop's grace period
+    /// ([`LoopBuilder::grace_period`](crate::LoopBuilder::grace_period);
+    /// twice the lease, without one). The slots before it are not run.
     #[must_use]
     pub fn catch_up(mut self, catch_up: bool) -> Self {
         self.catch_up = catch_up;

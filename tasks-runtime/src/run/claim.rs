@@ -105,16 +105,7 @@ where
     A: Send,
     F: Send + Sync,
 {
-    // A slot may be taken over within the grace period; without one, for
-    // twice the lease (long enough for the lease to run out and be seen).
-    let takeover = cluster.takeover.then(|| {
-        shared
-            .core
-            .wall()
-            .options
-            .grace
-            .unwrap_or(cluster.lease * 2)
-    });
+    let takeover = cluster.takeover.then(|| late_window(shared, cluster));
     let mut waited_for_takeover = false;
     for _ in 0..EARLY_ATTEMPTS {
         let request = SlotClaim {
@@ -175,6 +166,18 @@ where
     Decision::Skip
 }
 
+/// How long after its slot a slot may still run: taken over from a holder
+/// whose lease ran out, or caught up on at start. The loop's grace period;
+/// without one, twice the lease (long enough for a lease to run out and be
+/// seen). Reads no lock: the caller may hold the loop's.
+fn late_window<A, F>(shared: &Shared<A, F>, cluster: &Cluster) -> Duration {
+    shared
+        .core
+        .wall_options()
+        .grace
+        .unwrap_or(cluster.lease.saturating_mul(2))
+}
+
 /// Claim mode with catch-up, at the start of a run: the latest slot that
 /// every replica missed (later than the last slot the store saw finish,
 /// within the grace period) becomes the run's first one, and runs at once
@@ -184,15 +187,15 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let (store, grace) = {
+    let (store, window) = {
         let state = shared.core.lock();
         let Some(cluster) = state.cluster().filter(|c| c.config.catch_up) else {
             return;
         };
-        let Some(grace) = shared.core.wall().options.grace else {
-            return;
-        };
-        (cluster.config.store.clone(), grace)
+        (
+            cluster.config.store.clone(),
+            late_window(shared, &cluster.config),
+        )
     };
     let last_finished = match store.last_finished(shared.name()).await {
         Ok(last) => last.map(|finished| finished.slot),
@@ -203,7 +206,7 @@ where
     let mut state = shared.core.lock();
     let missed = state
         .schedule
-        .missed_since(now.wall, grace, last_finished, wall.options);
+        .latest_missed(now.wall, window, last_finished, wall.options);
     if let Some(missed) = missed {
         state.next = Some(ScheduledAt::at_wall(now, missed));
     }

@@ -294,21 +294,48 @@ impl Schedule {
         }
     }
 
-    /// The earliest instant of a wall-clock schedule that passed at most
-    /// `grace` before `now` and after `last_run`: a slot to catch up on.
-    pub(crate) fn missed_since(
+    /// The latest instant of a wall-clock schedule before `now` that passed
+    /// at most `window` before it and after `last_run`: the one slot to
+    /// catch up on.
+    pub(crate) fn latest_missed(
         &self,
         now: DateTime<Utc>,
-        grace: Duration,
+        window: Duration,
         last_run: Option<DateTime<Utc>>,
         options: &WallOptions,
     ) -> Option<DateTime<Utc>> {
-        let oldest = TimeDelta::from_std(grace)
+        let oldest = TimeDelta::from_std(window)
             .ok()
-            .and_then(|grace| now.checked_sub_signed(grace))
+            .and_then(|window| now.checked_sub_signed(window))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        self.next_wall(oldest, last_run, options)
+        let passed = |from: DateTime<Utc>| {
+            self.next_wall(from.max(oldest), last_run, options)
+                .filter(|at| *at < now)
+        };
+        // Looks back 1 ms, 2 ms, 4 ms... until an instant turns up, so that
+        // a long window over a short period is not walked instant by
+        // instant; then walks forward over the few instants of the last
+        // stretch to the latest.
+        let mut back = TimeDelta::milliseconds(1);
+        let mut latest = loop {
+            let from = now
+                .checked_sub_signed(back)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            if let Some(at) = passed(from) {
+                break at;
+            }
+            if from <= oldest {
+                return None;
+            }
+            back = back.checked_mul(2).unwrap_or(TimeDelta::MAX);
+        };
+        while let Some(at) = self
+            .next_wall(latest, Some(latest), options)
             .filter(|at| *at < now)
+        {
+            latest = at;
+        }
+        Some(latest)
     }
 
     /// The wall clock reads `now`, carried past `skipped` by a step or a
@@ -353,6 +380,65 @@ mod tests {
         assert_eq!(
             std::mem::size_of::<Option<Schedule>>(),
             std::mem::size_of::<Schedule>()
+        );
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn every_ms(ms: f64) -> Schedule {
+        Schedule::Aligned(Box::new(Aligned {
+            every: Every {
+                seconds: ms / 1e3,
+                minutes: 0.0,
+                hours: 0.0,
+            },
+            anchor: DateTime::<Utc>::UNIX_EPOCH,
+        }))
+    }
+
+    #[test]
+    fn the_slot_to_catch_up_on_is_the_latest_passed_within_the_window() {
+        let options = WallOptions::DEFAULT;
+        let now = utc("2026-12-02T09:04:30Z");
+        let minutely = every_ms(60_000.0);
+        let window = Duration::from_secs(600);
+        let last = Some(utc("2026-12-02T09:01:00Z"));
+        assert_eq!(
+            minutely.latest_missed(now, window, last, &options),
+            Some(utc("2026-12-02T09:04:00Z"))
+        );
+        // Nothing after the last finished slot, or nothing in the window.
+        let finished = Some(utc("2026-12-02T09:04:00Z"));
+        assert_eq!(
+            minutely.latest_missed(now, window, finished, &options),
+            None
+        );
+        let short = Duration::from_secs(20);
+        assert_eq!(minutely.latest_missed(now, short, last, &options), None);
+        // A slot exactly now has not passed.
+        let on_slot = utc("2026-12-02T09:05:00Z");
+        assert_eq!(
+            minutely.latest_missed(on_slot, window, last, &options),
+            Some(utc("2026-12-02T09:04:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_long_window_over_a_short_period_is_not_walked_slot_by_slot() {
+        // A year of 1 ms slots: thirty billion of them, found in a few
+        // dozen steps.
+        let options = WallOptions::DEFAULT;
+        let now = utc("2026-12-02T09:04:30.0005Z");
+        let year = Duration::from_secs(365 * 86_400);
+        assert_eq!(
+            every_ms(1.0).latest_missed(now, year, None, &options),
+            Some(utc("2026-12-02T09:04:30Z"))
+        );
+        assert_eq!(
+            every_ms(1.0).latest_missed(now, Duration::MAX, None, &options),
+            Some(utc("2026-12-02T09:04:30Z"))
         );
     }
 }
