@@ -179,39 +179,63 @@ async fn run_during_outage_runs_without_a_fence() {
     assert!(ran.iter().all(|r| r.fence.is_none()));
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_replica_whose_clock_runs_ahead_never_runs_a_slot_early() {
+/// A replica whose clock runs three seconds ahead of the store's, with
+/// `early_tolerance` (the default without one), for eight seconds: each
+/// slot it ran, and the store's time when the body began.
+async fn ahead_by_three_seconds(
+    tolerance: Option<Duration>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let store_clock = VirtualClock::starting_at(utc("2026-12-02T09:00:00.500Z"));
     let store = Arc::new(MemoryStore::with_clock(store_clock.clone()));
     let ahead = VirtualClock::starting_at(utc("2026-12-02T09:00:03.500Z"));
-    let log = Log::default();
+    let ran: Arc<Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>> = Arc::default();
     let cell: Arc<std::sync::OnceLock<Loop<()>>> = Arc::default();
-    let (inside, seen, at) = (cell.clone(), log.clone(), store_clock.clone());
+    let (inside, seen, at) = (cell.clone(), ran.clone(), store_clock.clone());
+    let mut cluster = Cluster::claim(store).replica(ReplicaId::new("ahead"));
+    if let Some(tolerance) = tolerance {
+        cluster = cluster.early_tolerance(tolerance);
+    }
     let lp = Loop::builder(move |()| {
-        seen.lock().unwrap().push(Ran {
-            replica: "ahead".into(),
-            fence: inside.get().unwrap().fence(),
-            at: at.now(),
-        });
+        let slot = inside.get().unwrap().current_slot().unwrap();
+        seen.lock().unwrap().push((slot, at.now()));
         async {}
     })
     .seconds(1.0)
     .name("tick")
     .clock(ahead)
-    .cluster(Cluster::claim(store).replica(ReplicaId::new("ahead")))
+    .cluster(cluster)
     .build()
     .unwrap();
     let _ = cell.set(lp.clone());
     lp.start(()).unwrap();
     tokio::time::sleep(Duration::from_secs(8)).await;
     lp.cancel();
-    let ran = log.lock().unwrap().clone();
-    assert!(!ran.is_empty());
-    // The replica's clock is three seconds ahead: each slot it claims is
-    // three seconds after the store's time, so it waits for the store.
-    for r in &ran {
-        let slot = r.at.timestamp();
-        assert!(r.at >= DateTime::from_timestamp(slot, 0).unwrap(), "{r:?}");
+    let ran = ran.lock().unwrap().clone();
+    ran
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_whose_clock_runs_ahead_never_runs_a_slot_early() {
+    let ran = ahead_by_three_seconds(None).await;
+    assert!(ran.len() >= 4, "{ran:?}");
+    // Each slot the replica claims is three seconds ahead of the store's
+    // time: the store refuses it until its time (within the default 50 ms).
+    for (slot, store_now) in &ran {
+        assert!(*store_now >= *slot - TimeDelta::milliseconds(50), "{ran:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wider_early_tolerance_lets_a_clock_ahead_run_early_within_it() {
+    let ran = ahead_by_three_seconds(Some(Duration::from_secs(5))).await;
+    assert!(ran.len() >= 4, "{ran:?}");
+    // Accepted at once, three seconds before the slot on the store's clock.
+    for (slot, store_now) in &ran {
+        let early = *slot - *store_now;
+        assert!(
+            early > TimeDelta::milliseconds(2_900) && early <= TimeDelta::seconds(5),
+            "{ran:?}"
+        );
     }
 }
 
@@ -523,4 +547,22 @@ async fn catch_up_without_a_grace_period_looks_back_twice_the_lease() {
         assert_eq!(ran, expected, "a lease of {lease_s} s");
         back.cancel();
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_anchor_moves_the_grid_of_a_relative_interval() {
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:30Z"));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let slots = Slots::default();
+    // Fifteen seconds past each minute, whatever the replica's start.
+    let cluster = Cluster::claim(store.clone()).anchor(utc("2000-01-01T00:00:15Z"));
+    let lp = minutely("a", cluster, &clock, None, &slots);
+    lp.start(()).unwrap();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let ran: Vec<DateTime<Utc>> = slots.lock().unwrap().iter().map(|s| s.1).collect();
+    assert_eq!(
+        ran,
+        [utc("2026-12-02T09:01:15Z"), utc("2026-12-02T09:02:15Z")]
+    );
+    lp.cancel();
 }
