@@ -179,6 +179,9 @@ async fn run_during_outage_runs_without_a_fence() {
     assert!(ran.iter().all(|r| r.fence.is_none()));
 }
 
+/// A slot run, and the store's time when its body began.
+type RanAt = (DateTime<Utc>, DateTime<Utc>);
+
 /// A replica whose clock runs three seconds ahead of the store's, with
 /// `early_tolerance` (the default without one), for eight seconds: each
 /// slot it ran, and the store's time when the body began.
@@ -188,7 +191,7 @@ async fn ahead_by_three_seconds(
     let store_clock = VirtualClock::starting_at(utc("2026-12-02T09:00:00.500Z"));
     let store = Arc::new(MemoryStore::with_clock(store_clock.clone()));
     let ahead = VirtualClock::starting_at(utc("2026-12-02T09:00:03.500Z"));
-    let ran: Arc<Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>> = Arc::default();
+    let ran: Arc<Mutex<Vec<RanAt>>> = Arc::default();
     let cell: Arc<std::sync::OnceLock<Loop<()>>> = Arc::default();
     let (inside, seen, at) = (cell.clone(), ran.clone(), store_clock.clone());
     let mut cluster = Cluster::claim(store).replica(ReplicaId::new("ahead"));
