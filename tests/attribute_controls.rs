@@ -1,6 +1,7 @@
 //! What the attribute's loops get from the production controls: a test
 //! clock given to a `static` loop (times of day through a DST change, on
-//! a `VirtualClock`), `missed`, `timeout` and `jitter` as arguments.
+//! a `VirtualClock`), `missed`, `timeout`, `jitter` and `grace_period` as
+//! arguments.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -78,4 +79,16 @@ fn the_attribute_sets_missed_timeout_and_jitter() {
     assert_eq!(guarded.missed(), MissedTickBehavior::Delay);
     assert_eq!(guarded.timeout(), Some(Duration::from_millis(500)));
     assert_eq!(guarded.jitter(), Some(Duration::from_millis(250)));
+}
+
+#[tasks::r#loop(time = "03:00", tz = "Europe/Paris", grace_period = 90.5)]
+async fn forgiving() {}
+
+#[test]
+fn the_attribute_sets_the_grace_period() {
+    assert_eq!(
+        forgiving.grace_period(),
+        Some(Duration::from_millis(90_500))
+    );
+    assert_eq!(guarded.grace_period(), None);
 }

@@ -87,6 +87,11 @@ const ARGUMENTS: &[Argument] = &[
         read: |input, key, args| store(&mut args.jitter, key, number(input, key)),
     },
     Argument {
+        name: "grace_period",
+        example: "60",
+        read: |input, key, args| store(&mut args.grace_period, key, number(input, key)),
+    },
+    Argument {
         name: "name",
         example: "\"announcer\"",
         read: |input, key, args| store(&mut args.name, key, string(input, key)),
@@ -112,6 +117,7 @@ pub(crate) struct Args {
     pub(crate) missed: Option<Given<LitStr>>,
     pub(crate) timeout: Option<Given<Number>>,
     pub(crate) jitter: Option<Given<Number>>,
+    pub(crate) grace_period: Option<Given<Number>>,
     pub(crate) name: Option<Given<LitStr>>,
     pub(crate) krate: Option<Given<Path>>,
 }
@@ -513,14 +519,14 @@ mod tests {
         let (_, errors) = parse_all(quote! {
             seconds = 5, minutes = 1, hours = 2, time = "08:00", cron = "* * * * *",
             tz = "UTC", count = 3, reconnect = false, missed = "delay", timeout = 1,
-            jitter = 1, name = "n", crate = "my_tasks",
+            jitter = 1, grace_period = 60, name = "n", crate = "my_tasks",
         });
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(ARGUMENTS.len(), 13);
+        assert_eq!(ARGUMENTS.len(), 14);
         assert_eq!(
             known(),
             "`seconds`, `minutes`, `hours`, `time`, `cron`, `tz`, `count`, `reconnect`, `missed`, \
-             `timeout`, `jitter`, `name`, `crate`"
+             `timeout`, `jitter`, `grace_period`, `name`, `crate`"
         );
     }
 

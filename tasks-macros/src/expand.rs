@@ -308,7 +308,11 @@ fn setters(
         let variant = Ident::new(missed.variant(), span);
         setters.extend(quote_spanned!(span=> .missed(#private::MissedTickBehavior::#variant)));
     }
-    for (setter, nanos) in [("timeout", config.timeout), ("jitter", config.jitter)] {
+    for (setter, nanos) in [
+        ("timeout", config.timeout),
+        ("jitter", config.jitter),
+        ("grace_period", config.grace_period),
+    ] {
         if let Some(nanos) = nanos {
             let setter = Ident::new(setter, span);
             let nanos = Literal::u64_suffixed(nanos);

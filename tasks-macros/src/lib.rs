@@ -65,6 +65,7 @@ mod zone;
 /// | `missed` | `"burst"`, `"delay"` or `"skip"` | `"burst"` | what a relative interval does about iterations a long body made it miss: run them back to back, run one late and go on an interval after it, or run one late and keep the original schedule (tokio's `MissedTickBehavior`; times of day always run one late) |
 /// | `timeout` | integer or float > 0, in seconds | none | a call of the body still running after this long is dropped and fails with `IterationTimeout`, retried as a timeout |
 /// | `jitter` | integer or float ≥ 0, in seconds | none | a random extra delay up to this long on each wait, without moving the schedule |
+/// | `grace_period` | integer or float ≥ 0, in seconds | none: skip | how late a time of day or cron instant that a clock jump passed over may still run, once; in a cluster's claim mode, how late a slot may be taken over or caught up on |
 /// | `name` | string | the function's path (`my_crate::announce`, `my_crate::Cog::counter_loop`) | the loop's name in logs |
 /// | `crate` | a path as a string | `"::tasks"` | where `tasks` is, when the dependency is renamed (`crate = "my_tasks"`) |
 ///
@@ -144,8 +145,8 @@ mod zone;
 /// `Zone::fixed(32400)?` for `tz = "+09:00"`; a cron expression, checked
 /// with croner at compile time, is read again at run time
 /// (`.interval(Interval::Cron(Cron::parse("0 30 9 * * MON-FRI")?.in_zone(..)))`);
-/// `reconnect`, `missed`, `timeout`, `jitter` and `name` become their
-/// setters (`.timeout(Duration::from_nanos(30_000_000_000))`). The builder's
+/// `reconnect`, `missed`, `timeout`, `jitter`, `grace_period` and `name`
+/// become their setters (`.timeout(Duration::from_nanos(30_000_000_000))`). The builder's
 /// checks cannot fail, since the attribute made them at compile time.
 ///
 /// # Methods: a loop per instance

@@ -32,6 +32,8 @@ pub(crate) struct Config {
     pub(crate) timeout: Option<u64>,
     /// In nanoseconds.
     pub(crate) jitter: Option<u64>,
+    /// In nanoseconds.
+    pub(crate) grace_period: Option<u64>,
     pub(crate) name: Option<LitStr>,
     /// `crate = "..."`, if given.
     pub(crate) krate: Option<Path>,
@@ -153,6 +155,9 @@ pub(crate) fn config(args: Args, ctxt: &Ctxt) -> Config {
         jitter: args
             .jitter
             .and_then(|jitter| duration(&jitter, false, ctxt)),
+        grace_period: args
+            .grace_period
+            .and_then(|grace| duration(&grace, false, ctxt)),
         name: args.name.map(|name| name.value),
         krate: args.krate.map(|krate| krate.value),
     }
@@ -277,8 +282,8 @@ fn missed(lit: &LitStr, ctxt: &Ctxt) -> Option<Missed> {
     }
 }
 
-/// `timeout` (`positive`) or `jitter`: seconds, within 100 years, in
-/// nanoseconds.
+/// `timeout` (`positive`), `jitter` or `grace_period`: seconds, within
+/// 100 years, in nanoseconds.
 fn duration(given: &Given<Number>, positive: bool, ctxt: &Ctxt) -> Option<u64> {
     let name = given.key.name;
     let seconds = signed_value(&given.value);
@@ -595,12 +600,18 @@ mod tests {
     }
 
     #[test]
-    fn missed_timeout_and_jitter_become_values() {
-        let (config, errors) = check(quote!(missed = "delay", timeout = 1.5, jitter = 0));
+    fn missed_timeout_jitter_and_grace_period_become_values() {
+        let (config, errors) = check(quote!(
+            missed = "delay",
+            timeout = 1.5,
+            jitter = 0,
+            grace_period = 60
+        ));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(config.missed, Some(Missed::Delay));
         assert_eq!(config.timeout, Some(1_500_000_000));
         assert_eq!(config.jitter, Some(0));
+        assert_eq!(config.grace_period, Some(60_000_000_000));
     }
 
     #[test]
@@ -621,11 +632,20 @@ mod tests {
                 quote!(timeout = 1e-12),
                 "`timeout` is shorter than a nanosecond",
             ),
+            (
+                quote!(grace_period = -60),
+                "`grace_period` cannot be negative",
+            ),
+            (
+                quote!(grace_period = 1e10),
+                "`grace_period` is 10000000000 seconds, more than 100 years",
+            ),
         ] {
             let (config, errors) = check(tokens);
             assert_eq!(errors.len(), 1, "{message}: {errors:?}");
             assert!(errors[0].starts_with(message), "{errors:?}");
             assert!(config.missed.is_none() && config.timeout.is_none() && config.jitter.is_none());
+            assert!(config.grace_period.is_none());
         }
     }
 }
