@@ -462,11 +462,20 @@ fn minutely(
     lp
 }
 
+/// The slots run so far, past the first `skip`, on any replica.
+fn slots_run(slots: &Slots, skip: usize) -> Vec<DateTime<Utc>> {
+    slots.lock().unwrap()[skip..].iter().map(|s| s.1).collect()
+}
+
 /// Runs one replica from 09:00:30 over the slot of 09:01 and stops it, so
 /// that the store saw 09:01 finish; then every replica is down until
-/// 09:04:30, missing 09:02, 09:03 and 09:04.
-async fn run_then_all_down(store: &Arc<MemoryStore>, clock: &Arc<VirtualClock>, slots: &Slots) {
-    let first = minutely("first", Cluster::claim(store.clone()), clock, None, slots);
+/// 09:04:30, missing 09:02, 09:03 and 09:04. Returns the clock, the store
+/// and the log of slots run.
+async fn run_then_all_down() -> (Arc<VirtualClock>, Arc<MemoryStore>, Slots) {
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:30Z"));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let slots = Slots::default();
+    let first = minutely("first", Cluster::claim(store.clone()), &clock, None, &slots);
     first.start(()).unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
     first.cancel();
@@ -476,14 +485,12 @@ async fn run_then_all_down(store: &Arc<MemoryStore>, clock: &Arc<VirtualClock>, 
         *slots.lock().unwrap(),
         [("first".to_owned(), utc("2026-12-02T09:01:00Z"))]
     );
+    (clock, store, slots)
 }
 
 #[tokio::test(start_paused = true)]
 async fn catch_up_runs_the_latest_slot_every_replica_missed_once_on_one_replica() {
-    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:30Z"));
-    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let slots = Slots::default();
-    run_then_all_down(&store, &clock, &slots).await;
+    let (clock, store, slots) = run_then_all_down().await;
 
     // Two replicas come back with catch-up and a grace period of 10 minutes.
     let grace = Some(Duration::from_secs(600));
@@ -498,11 +505,11 @@ async fn catch_up_runs_the_latest_slot_every_replica_missed_once_on_one_replica(
         lp.start(()).unwrap();
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let ran: Vec<DateTime<Utc>> = slots.lock().unwrap()[1..].iter().map(|s| s.1).collect();
+    let ran = slots_run(&slots, 1);
     // 09:04 runs once, at once; 09:02 and 09:03 are not run.
     assert_eq!(ran, [utc("2026-12-02T09:04:00Z")]);
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let ran: Vec<DateTime<Utc>> = slots.lock().unwrap()[1..].iter().map(|s| s.1).collect();
+    let ran = slots_run(&slots, 1);
     assert_eq!(
         ran,
         [utc("2026-12-02T09:04:00Z"), utc("2026-12-02T09:05:00Z")]
@@ -514,15 +521,12 @@ async fn catch_up_runs_the_latest_slot_every_replica_missed_once_on_one_replica(
 
 #[tokio::test(start_paused = true)]
 async fn without_catch_up_a_slot_every_replica_missed_stays_missed() {
-    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:30Z"));
-    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-    let slots = Slots::default();
-    run_then_all_down(&store, &clock, &slots).await;
+    let (clock, store, slots) = run_then_all_down().await;
     let grace = Some(Duration::from_secs(600));
     let back = minutely("a", Cluster::claim(store.clone()), &clock, grace, &slots);
     back.start(()).unwrap();
     tokio::time::sleep(Duration::from_secs(31)).await;
-    let ran: Vec<DateTime<Utc>> = slots.lock().unwrap()[1..].iter().map(|s| s.1).collect();
+    let ran = slots_run(&slots, 1);
     assert_eq!(ran, [utc("2026-12-02T09:05:00Z")]);
     back.cancel();
 }
@@ -530,10 +534,7 @@ async fn without_catch_up_a_slot_every_replica_missed_stays_missed() {
 #[tokio::test(start_paused = true)]
 async fn catch_up_without_a_grace_period_looks_back_twice_the_lease() {
     for (lease_s, caught_up) in [(10, false), (40, true)] {
-        let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:30Z"));
-        let store = Arc::new(MemoryStore::with_clock(clock.clone()));
-        let slots = Slots::default();
-        run_then_all_down(&store, &clock, &slots).await;
+        let (clock, store, slots) = run_then_all_down().await;
         // 09:04 passed 30 s ago: within 80 s, not within 20 s.
         let cluster = Cluster::claim(store.clone())
             .lease(Duration::from_secs(lease_s))
@@ -541,7 +542,7 @@ async fn catch_up_without_a_grace_period_looks_back_twice_the_lease() {
         let back = minutely("a", cluster, &clock, None, &slots);
         back.start(()).unwrap();
         tokio::time::sleep(Duration::from_secs(31)).await;
-        let ran: Vec<DateTime<Utc>> = slots.lock().unwrap()[1..].iter().map(|s| s.1).collect();
+        let ran = slots_run(&slots, 1);
         let expected = if caught_up {
             vec![utc("2026-12-02T09:04:00Z"), utc("2026-12-02T09:05:00Z")]
         } else {
@@ -562,7 +563,7 @@ async fn an_anchor_moves_the_grid_of_a_relative_interval() {
     let lp = minutely("a", cluster, &clock, None, &slots);
     lp.start(()).unwrap();
     tokio::time::sleep(Duration::from_secs(120)).await;
-    let ran: Vec<DateTime<Utc>> = slots.lock().unwrap().iter().map(|s| s.1).collect();
+    let ran = slots_run(&slots, 0);
     assert_eq!(
         ran,
         [utc("2026-12-02T09:01:15Z"), utc("2026-12-02T09:02:15Z")]
