@@ -146,8 +146,9 @@ mod zone;
 /// with croner at compile time, is read again at run time
 /// (`.interval(Interval::Cron(Cron::parse("0 30 9 * * MON-FRI")?.in_zone(..)))`);
 /// `reconnect`, `missed`, `timeout`, `jitter`, `grace_period` and `name`
-/// become their setters (`.timeout(Duration::from_nanos(30_000_000_000))`). The builder's
-/// checks cannot fail, since the attribute made them at compile time.
+/// become their setters (`.timeout(Duration::from_nanos(30_000_000_000))`).
+/// The builder's checks cannot fail, since the attribute made them at
+/// compile time.
 ///
 /// # Methods: a loop per instance
 ///

@@ -73,14 +73,17 @@ impl<A> Core<A> {
         )
     }
 
-    /// The wall-clock options the loop was built with.
+    /// The wall-clock options the loop was built with. Takes no lock: safe
+    /// with the lock held.
     pub(crate) fn wall_options(&self) -> &WallOptions {
         self.settings
             .as_ref()
             .map_or(&WallOptions::DEFAULT, |s| &s.wall)
     }
 
-    /// What wall-clock schedules read: the clock and the options.
+    /// What wall-clock schedules read: the clock and the options. Takes the
+    /// lock (for the clock): never call it with the lock held; under the
+    /// lock, read [`wall_options`](Self::wall_options) alone.
     pub(crate) fn wall(&self) -> WallContext<'_> {
         WallContext {
             clock: self.clock(),
