@@ -20,7 +20,7 @@
 //! }
 //!
 //! announce
-//!     .before_loop(|| async { println!("waiting until the bot is ready") })
+//!     .before_loop(|| async { println!("before the first announcement") })
 //!     .after_loop(|| async { println!("announcements done") })
 //!     .error(|err| async move { eprintln!("announce failed: {err}") });
 //! announce.start(Channel("general"))?.await;
