@@ -20,7 +20,7 @@
 //! }
 //!
 //! announce
-//!     .before_loop(|| async { println!("waiting until the bot is ready") })
+//!     .before_loop(|| async { println!("before the first announcement") })
 //!     .after_loop(|| async { println!("announcements done") })
 //!     .error(|err| async move { eprintln!("announce failed: {err}") });
 //! announce.start(Channel("general"))?.await;
@@ -49,11 +49,10 @@
 //! and what it holds) and `metrics` (every loop's iterations, errors,
 //! durations, lateness and running state through the `metrics` facade).
 //!
-//! [The guide](https://example.invalid/tasks/blob/main/docs/guide.md)
-//! ([한국어](https://example.invalid/tasks/blob/main/docs/ko/guide.md))
+//! In the repository, `docs/guide.md` (in Korean, `docs/ko/guide.md`)
 //! teaches the crate chapter by chapter, from discord.py's techniques, and
-//! [from-discord-py.md](https://example.invalid/tasks/blob/main/docs/from-discord-py.md)
-//! gives the `tasks` name of everything in discord.py's `tasks.Loop`.
+//! `docs/from-discord-py.md` gives the `tasks` name of everything in
+//! discord.py's `tasks.Loop`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -90,6 +89,11 @@ pub use tasks_runtime::*;
 )]
 #[doc(inline)]
 pub use tasks_stores as stores;
+
+/// The README's code blocks, run by `cargo test` as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// The guide's code blocks, run by `cargo test` as doctests.
 #[cfg(doctest)]

@@ -1,16 +1,16 @@
-//! The cog: a counter shared by a loop and a command, and a daily report.
+//! The cog: a counter shared by a loop and a command, and a daily report,
+//! both waiting until the gateway is ready.
 
 use std::sync::Arc;
 
 use serenity::all::{ChannelId, Http};
 use tasks::{BoxError, Interval, Loop, LoopError, LoopSlot, StartError, TimeOfDay};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 use tracing::{error, info};
 
 use crate::transient::{classify, Transient};
 
-/// What the cog's loops take at `start`: the client's HTTP handle, known
-/// once the gateway is ready.
+/// What the cog's loops take at `start`: the client's HTTP handle.
 pub type Args = Arc<Http>;
 /// The loops' bodies return this: a serenity error, or a [`Transient`] one.
 type Body = Result<(), BoxError>;
@@ -19,6 +19,9 @@ type Body = Result<(), BoxError>;
 pub struct CounterCog {
     channel: ChannelId,
     count: Mutex<u64>,
+    /// `true` once the gateway is ready: the loops' `before_loop` waits for
+    /// it, as discord.py's `await bot.wait_until_ready()`.
+    ready: watch::Sender<bool>,
     /// Where this instance keeps its `counter_loop`.
     counter_loop: LoopSlot<Args, Body>,
     /// Where this instance keeps its `daily_report`.
@@ -27,12 +30,14 @@ pub struct CounterCog {
 
 impl CounterCog {
     /// A cog posting to `channel`, with its daily report at `daily_at` (a
-    /// time of day in the guild's zone). Its loops retry [`Transient`]
-    /// errors and log the others.
+    /// time of day in the guild's zone). Its loops wait until
+    /// [`set_ready`](Self::set_ready) before their first iteration, retry
+    /// [`Transient`] errors and log the others.
     pub fn new(channel: ChannelId, daily_at: TimeOfDay) -> Result<Arc<Self>, tasks::ConfigError> {
         let cog = Arc::new(Self {
             channel,
             count: Mutex::new(0),
+            ready: watch::Sender::new(false),
             counter_loop: LoopSlot::new(),
             daily_report: LoopSlot::new(),
         });
@@ -42,7 +47,15 @@ impl CounterCog {
             .change_interval(Interval::times([daily_at]))?;
         for each in cog.loops() {
             let name = each.name().to_owned();
-            each.add_exception_type::<Transient>()
+            // A watch keeps its value: a run that starts after `ready` (a
+            // restart) goes through at once. The hook holds a receiver, not
+            // the cog, which owns the loop: no cycle.
+            let ready = cog.ready.subscribe();
+            each.before_loop(move || {
+                let mut ready = ready.clone();
+                async move { ready.wait_for(|ready| *ready).await.map(|_| ()) }
+            })
+            .add_exception_type::<Transient>()
                 .error(move |error: LoopError| {
                     let name = name.clone();
                     async move {
@@ -85,6 +98,13 @@ impl CounterCog {
         std::mem::take(&mut *self.count.lock().await)
     }
 
+    /// The gateway is ready: the loops waiting in `before_loop` go on to
+    /// their first iteration. Called by the `ready` event, again after each
+    /// reconnection, which changes nothing.
+    pub fn set_ready(&self) {
+        self.ready.send_replace(true);
+    }
+
     /// The channel the loops post to.
     pub fn channel(&self) -> ChannelId {
         self.channel
@@ -95,10 +115,10 @@ impl CounterCog {
         [self.counter_loop().as_loop(), self.daily_report().as_loop()]
     }
 
-    /// Starts every loop that is not running yet; how many it started. The
-    /// gateway's `ready` event calls this on every (re)connection and for
-    /// every shard: a loop that already runs refuses a second start, and
-    /// stays as it is.
+    /// Starts every loop that is not running yet; how many it started. A
+    /// loop that already runs refuses a second start, and stays as it is.
+    /// `main` calls this before the client connects: the loops wait in
+    /// `before_loop` until [`set_ready`](Self::set_ready).
     pub fn start_loops(self: &Arc<Self>, http: &Arc<Http>) -> usize {
         let mut started = 0;
         for each in self.loops() {
@@ -119,6 +139,8 @@ impl CounterCog {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]
@@ -136,12 +158,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_second_ready_starts_nothing() {
+    async fn a_second_start_starts_nothing() {
         let _turn = crate::shutdown::LOOPS_IN_TESTS.lock().await;
         let http = crate::fake_discord::http_answering(&[]).await;
         let cog = CounterCog::new(ChannelId::new(1), TimeOfDay::parse("09:00").unwrap()).unwrap();
+        cog.set_ready();
         assert_eq!(cog.start_loops(&http), 2);
-        assert_eq!(cog.start_loops(&http), 0, "a reconnect, or another shard");
+        assert_eq!(cog.start_loops(&http), 0, "the loops were running already");
         assert!(cog.loops().iter().all(|each| each.is_running()));
 
         let report = crate::shutdown::shutdown_loops(std::time::Duration::from_secs(5)).await;
@@ -149,6 +172,41 @@ mod tests {
         assert!(cog.loops().iter().all(|each| !each.is_running()));
         assert_eq!(cog.start_loops(&http), 2, "loops shut down start again");
         crate::shutdown::shutdown_loops(std::time::Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn the_loops_wait_until_the_gateway_is_ready() {
+        let _turn = crate::shutdown::LOOPS_IN_TESTS.lock().await;
+        let http = crate::fake_discord::http_answering(&[]).await;
+        let cog = CounterCog::new(ChannelId::new(1), TimeOfDay::parse("09:00").unwrap()).unwrap();
+        assert_eq!(cog.start_loops(&http), 2);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(*cog.count.lock().await, 0, "no iteration before ready");
+
+        cog.set_ready();
+        // The counter loop's first iteration counts, then posts (and the
+        // stand-in answers 503: the post is retried, the count stays).
+        let counted = tokio::time::timeout(Duration::from_secs(5), async {
+            while *cog.count.lock().await == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(counted.is_ok(), "the counter loop ran once ready");
+        crate::shutdown::shutdown_loops(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn loops_still_waiting_for_ready_are_cancelled_at_shutdown() {
+        let _turn = crate::shutdown::LOOPS_IN_TESTS.lock().await;
+        let http = crate::fake_discord::http_answering(&[]).await;
+        let cog = CounterCog::new(ChannelId::new(1), TimeOfDay::parse("09:00").unwrap()).unwrap();
+        assert_eq!(cog.start_loops(&http), 2);
+
+        let report = crate::shutdown::shutdown_loops(Duration::from_millis(50)).await;
+        assert_eq!(report.cancelled.len(), 2, "{report:?}");
+        assert!(cog.loops().iter().all(|each| !each.is_running()));
+        assert_eq!(*cog.count.lock().await, 0);
     }
 
     #[tokio::test]

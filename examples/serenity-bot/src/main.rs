@@ -1,7 +1,8 @@
 //! A Discord bot on serenity whose background work runs on `tasks` loops:
 //! a cog with a counter that a loop posts and a `/count` command reads and
-//! resets, a daily report at a time of day in the guild's zone, retries of
-//! the Discord errors worth retrying, and the loops shut down gracefully on
+//! resets, a daily report at a time of day in the guild's zone, the loops
+//! started at once and waiting until the gateway is ready, retries of the
+//! Discord errors worth retrying, and the loops shut down gracefully on
 //! Ctrl-C before the client. See README.md for how to run it.
 
 mod cog;
@@ -38,13 +39,11 @@ struct Handler {
 #[async_trait]
 impl EventHandler for Handler {
     /// Fires on the first connection and again after every reconnection
-    /// that could not resume, once per shard: the loops start the first
-    /// time and refuse the later starts.
+    /// that could not resume, once per shard: the first one lets the loops
+    /// (waiting in `before_loop`) run, the later ones change nothing.
     async fn ready(&self, ctx: Context, ready: Ready) {
         info!(user = %ready.user.name, shard = ?ready.shard, "connected");
-        if self.cog.start_loops(&ctx.http) == 0 {
-            info!("the loops were already running: this is a reconnection or another shard");
-        }
+        self.cog.set_ready();
         register_commands(&ctx, &self.cog).await;
     }
 
@@ -111,7 +110,9 @@ async fn main() -> ExitCode {
         }
     };
 
-    let handler = Handler { cog };
+    let handler = Handler {
+        cog: Arc::clone(&cog),
+    };
     let mut client = match Client::builder(&config.token, GatewayIntents::GUILDS)
         .event_handler(handler)
         .await
@@ -122,6 +123,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+
+    // As discord.py's cogs start their loops when loaded: the loops start
+    // now and wait in `before_loop` until `ready` sets the cog's signal.
+    cog.start_loops(&client.http);
 
     // Ctrl-C: the loops first (an iteration in progress and the `after_loop`
     // hooks still have a client to post through), then the shards, which
