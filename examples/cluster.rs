@@ -8,7 +8,8 @@
 //! cargo run --example cluster --features sqlite
 //! ```
 //!
-//! With arguments, one replica (the contract of `shared/cluster/README.md`):
+//! With arguments, one replica (the contract of `checks/cluster/README.md`,
+//! which `checks/cluster/check` holds it to):
 //!
 //! ```text
 //! cluster --replica NAME --store URL --mode claim|leader --seconds S --for D --name LOOP --lease L

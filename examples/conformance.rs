@@ -1,6 +1,7 @@
-//! The conformance driver: runs one scenario of `shared/conformance` (see
-//! its `FORMAT.md`) through `tasks::Loop` and prints the event trace, one
-//! JSON object per line, for comparison with discord.py's.
+//! The conformance driver: runs one scenario (the format is in
+//! `checks/conformance/FORMAT.md`) through `tasks::Loop` and prints the event
+//! trace, one JSON object per line, for comparison with discord.py's
+//! (`checks/conformance/run` does both and compares).
 //!
 //! ```text
 //! cargo run --release --example conformance -- path/to/scenario.json
