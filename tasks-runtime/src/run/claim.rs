@@ -30,6 +30,31 @@ pub(super) enum SlotTurn {
 /// slot is given up.
 const EARLY_ATTEMPTS: usize = 4;
 
+/// Before looking again at a slot another replica holds, the wait is its
+/// lease, plus the lease divided by this (5 %), plus [`TAKEOVER_SLACK`]: the
+/// store sees the lease run out by its own clock, which may run a little
+/// slower than this replica's, and the claim takes a round trip to reach
+/// it.
+const TAKEOVER_LEASE_DIVISOR: u32 = 20;
+
+/// The fixed part of the wait before a takeover: a round trip to a local
+/// store, so that a short lease is not looked at again a hair too early.
+const TAKEOVER_SLACK: Duration = Duration::from_millis(10);
+
+/// A claim the store finds early is made again once the store's clock has
+/// reached the slot, plus this much: enough for the store's clock to be
+/// past it, not so much that the slot runs noticeably late.
+const EARLY_SLACK: Duration = Duration::from_millis(5);
+
+/// The longest wait for a store's clock that is behind: a store further
+/// behind is waited for in steps, [`EARLY_ATTEMPTS`] at most, so that a
+/// store with a wrong clock costs the slot, not the loop.
+const EARLY_WAIT_MAX: Duration = Duration::from_secs(1);
+
+/// Without a grace period, a slot may still run this many leases after
+/// its time: long enough for a holder's lease to run out and be seen.
+const LATE_WINDOW_LEASES: u32 = 2;
+
 /// Claims the slot at `slot` and, if this replica wins it, runs the body
 /// with the claim's token and records how it ended.
 pub(super) async fn claimed_iteration<A, F, Fut>(
@@ -133,7 +158,7 @@ where
                 // At least once: if the holder dies, its claim runs out
                 // unfinished; look again then, and take the slot over.
                 waited_for_takeover = true;
-                let wait = cluster.lease + cluster.lease / 20 + Duration::from_millis(10);
+                let wait = cluster.lease + cluster.lease / TAKEOVER_LEASE_DIVISOR + TAKEOVER_SLACK;
                 if UntilCancelled::new(&shared.core, tokio::time::sleep(wait))
                     .await
                     .is_err()
@@ -144,7 +169,7 @@ where
             Ok(Claimed::TooEarly { store_now }) => {
                 // The store's clock is behind this replica's: wait for it.
                 let behind = (slot - store_now).to_std().unwrap_or_default();
-                let wait = (behind + Duration::from_millis(5)).min(Duration::from_secs(1));
+                let wait = (behind + EARLY_SLACK).min(EARLY_WAIT_MAX);
                 if UntilCancelled::new(&shared.core, tokio::time::sleep(wait))
                     .await
                     .is_err()
@@ -168,14 +193,14 @@ where
 
 /// How long after its slot a slot may still run: taken over from a holder
 /// whose lease ran out, or caught up on at start. The loop's grace period;
-/// without one, twice the lease (long enough for a lease to run out and be
-/// seen). Reads no lock: the caller may hold the loop's.
+/// without one, [`LATE_WINDOW_LEASES`] leases. Reads no lock: the caller
+/// may hold the loop's.
 fn late_window<A, F>(shared: &Shared<A, F>, cluster: &Cluster) -> Duration {
     shared
         .core
         .wall_options()
         .grace
-        .unwrap_or(cluster.lease.saturating_mul(2))
+        .unwrap_or(cluster.lease.saturating_mul(LATE_WINDOW_LEASES))
 }
 
 /// Claim mode with catch-up, at the start of a run: the latest slot that

@@ -309,7 +309,7 @@ where
 
 /// The end of a run, whatever ended it: `after_loop` (not cancellable),
 /// then the bookkeeping; the outcome is for the caller to publish.
-pub(super) async fn finish<A, F>(shared: &Shared<A, F>, outcome: RunOutcome) -> Ended<A>
+pub(super) async fn finish<A, F>(shared: &Shared<A, F>, outcome: RunOutcome) -> Finished<A>
 where
     A: Send,
     F: Send + Sync,
@@ -323,20 +323,20 @@ where
             report_after_loop_failure(shared, error).await;
         }
     }
-    let ended = shared.core.lock().end_run();
+    let leftovers = shared.core.lock().end_run();
     observe::run_ended(&shared.core);
     tracing::info!(loop_name = %shared.name(), outcome = outcome_word(&outcome), "the loop ended");
-    Ended {
+    Finished {
         outcome,
-        cell: ended.outcome,
-        restart_with: ended.restart_with,
+        cell: leftovers.outcome,
+        restart_with: leftovers.restart_with,
     }
 }
 
-/// A run that has ended, its outcome not yet published: a pending `restart`
-/// begins first, so that whoever the outcome wakes finds the next run
-/// already started.
-pub(super) struct Ended<A> {
+/// A run that has finished, its outcome not yet published: a pending
+/// `restart` begins first, so that whoever the outcome wakes finds the
+/// next run already started.
+pub(super) struct Finished<A> {
     pub(super) outcome: RunOutcome,
     pub(super) cell: Option<std::sync::Arc<crate::handle::OutcomeCell>>,
     pub(super) restart_with: Option<A>,

@@ -16,6 +16,36 @@ use crate::error::{LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
 use crate::state::Participation;
 
+/// A replica that does not lead asks for the lease this many times per
+/// lease: a lease left to run out is taken over within a quarter of it.
+const POLLS_PER_LEASE: u32 = 4;
+
+/// The shortest wait between two asks for the lease: a very short lease
+/// does not turn the asking into a busy loop against the store.
+const MIN_POLL: Duration = Duration::from_millis(20);
+
+/// The leader renews its lease this many times per lease: two renewals in
+/// a row may fail (a slow store, a lost reply) before the lease runs out.
+const RENEWALS_PER_LEASE: u32 = 3;
+
+/// The leader stops acting the lease divided by this (a tenth) before the
+/// lease runs out by its own clock: the store's clock may run faster, and
+/// its reply took time to arrive.
+const SAFETY_MARGIN_DIVISOR: u32 = 10;
+
+/// The largest safety margin: beyond it a long lease would idle a leader
+/// that is still entitled to act.
+const MAX_SAFETY_MARGIN: Duration = Duration::from_millis(200);
+
+/// A renewal the store did not answer is tried again after the lease
+/// divided by this (a tenth): several tries fit before the leader must
+/// give up.
+const RENEWAL_RETRY_DIVISOR: u32 = 10;
+
+/// The shortest wait before a renewal is tried again: a store that is down
+/// is not hammered.
+const MIN_RENEWAL_RETRY: Duration = Duration::from_millis(10);
+
 /// Starts taking part in a leader-mode loop: the returned handle ends when
 /// the replica leaves (a stop or a cancel, or the run it leads ending by
 /// itself).
@@ -99,7 +129,7 @@ async fn supervise<A>(
 {
     let runner = Arc::clone(&guard.runner);
     let name = runner.name().to_owned();
-    let poll = (config.lease / 4).max(Duration::from_millis(20));
+    let poll = (config.lease / POLLS_PER_LEASE).max(MIN_POLL);
     let mut outage = Outage::default();
     let outcome = loop {
         if participation.is_leaving() {
@@ -173,9 +203,9 @@ where
             name,
             participation,
         } = *self;
-        let margin = (config.lease / 10).min(Duration::from_millis(200));
+        let margin = (config.lease / SAFETY_MARGIN_DIVISOR).min(MAX_SAFETY_MARGIN);
         let mut may_act_until = acquired_at + config.lease.saturating_sub(margin);
-        let mut next_renewal = acquired_at + config.lease / 3;
+        let mut next_renewal = acquired_at + config.lease / RENEWALS_PER_LEASE;
         if participation.is_leaving() {
             release(config, name, fence).await;
             return TermEnd::Over(RunOutcome::Stopped);
@@ -234,7 +264,7 @@ where
                 Ok(Ok(Lease::Held { .. })) => {
                     outage.over();
                     may_act_until = sent + config.lease.saturating_sub(margin);
-                    next_renewal = sent + config.lease / 3;
+                    next_renewal = sent + config.lease / RENEWALS_PER_LEASE;
                 }
                 Ok(Ok(Lease::NotHeld { holder })) => {
                     tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
@@ -242,8 +272,8 @@ where
                 }
                 Ok(Err(error)) => {
                     outage.report(&**runner, name, error).await;
-                    next_renewal =
-                        Instant::now() + (config.lease / 10).max(Duration::from_millis(10));
+                    next_renewal = Instant::now()
+                        + (config.lease / RENEWAL_RETRY_DIVISOR).max(MIN_RENEWAL_RETRY);
                 }
                 Err(_) => {}
             }

@@ -117,9 +117,10 @@ impl<A> Default for ShutdownRequested<A> {
     }
 }
 
-/// What a run leaves behind when it ends. The backoff is user code: it is
-/// dropped once the lock is released.
-pub(crate) struct Ended<A> {
+/// What a run leaves behind in the state when it ends, for the caller to
+/// hand on or drop. The backoff is user code: it is dropped once the lock
+/// is released.
+pub(crate) struct Leftovers<A> {
     /// The arguments of a pending `restart`.
     pub(crate) restart_with: Option<A>,
     /// Where the run's outcome goes.
@@ -186,12 +187,12 @@ impl<A> State<A> {
     }
 
     /// Marks the run as ended and clears what belonged to it.
-    pub(crate) fn end_run(&mut self) -> Ended<A> {
+    pub(crate) fn end_run(&mut self) -> Leftovers<A> {
         self.running = false;
         self.reset_run();
         // The waker holds the task's allocation: let it go with the task.
         self.waker = None;
-        Ended {
+        Leftovers {
             restart_with: self.restart_with.take(),
             outcome: self.latest.clone(),
             _backoff: self
