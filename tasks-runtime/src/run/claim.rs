@@ -13,7 +13,7 @@ use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome
 use crate::error::{LoopError, Shown};
 use crate::hooks::BodyOutput;
 use crate::observe;
-use crate::schedule::{Now, ScheduledAt};
+use crate::schedule::Now;
 use crate::state::{IterationSettings, Shared};
 
 /// What became of a slot in claim mode.
@@ -69,7 +69,7 @@ where
     Fut: Future + Send,
     Fut::Output: BodyOutput,
 {
-    let Some(cluster) = shared.core.lock().cluster().map(|c| c.config.clone()) else {
+    let Some(cluster) = shared.core.lock().cluster_config().cloned() else {
         return SlotTurn::Skipped;
     };
     let fence = match claim(shared, &cluster, slot).await {
@@ -77,9 +77,7 @@ where
         Decision::Skip => return SlotTurn::Skipped,
         Decision::Cancelled => return SlotTurn::Cancelled,
     };
-    if let Some(cluster) = shared.core.lock().cluster_mut() {
-        cluster.fence = fence;
-    }
+    shared.core.lock().set_fence(fence);
     if settings.timed {
         observe::iteration_began(&shared.core);
     }
@@ -130,7 +128,10 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let takeover = cluster.takeover.then(|| late_window(shared, cluster));
+    let takeover = cluster.takeover.then(|| {
+        let grace = shared.core.lock().wall_options().grace;
+        late_window(grace, cluster)
+    });
     let mut waited_for_takeover = false;
     for _ in 0..EARLY_ATTEMPTS {
         let request = SlotClaim {
@@ -193,14 +194,9 @@ where
 
 /// How long after its slot a slot may still run: taken over from a holder
 /// whose lease ran out, or caught up on at start. The loop's grace period;
-/// without one, [`LATE_WINDOW_LEASES`] leases. Reads no lock: the caller
-/// may hold the loop's.
-fn late_window<A, F>(shared: &Shared<A, F>, cluster: &Cluster) -> Duration {
-    shared
-        .core
-        .wall_options()
-        .grace
-        .unwrap_or(cluster.lease.saturating_mul(LATE_WINDOW_LEASES))
+/// without one (`grace`), [`LATE_WINDOW_LEASES`] leases.
+fn late_window(grace: Option<Duration>, cluster: &Cluster) -> Duration {
+    grace.unwrap_or(cluster.lease.saturating_mul(LATE_WINDOW_LEASES))
 }
 
 /// Claim mode with catch-up, at the start of a run: the latest slot that
@@ -214,27 +210,18 @@ where
 {
     let (store, window) = {
         let state = shared.core.lock();
-        let Some(cluster) = state.cluster().filter(|c| c.config.catch_up) else {
+        let Some(cluster) = state.cluster_config().filter(|c| c.catch_up) else {
             return;
         };
-        (
-            cluster.config.store.clone(),
-            late_window(shared, &cluster.config),
-        )
+        let window = late_window(state.wall_options().grace, cluster);
+        (cluster.store.clone(), window)
     };
     let last_finished = match store.last_finished(shared.name()).await {
         Ok(last) => last.map(|finished| finished.slot),
         Err(error) => return report_store_error(shared, error).await,
     };
-    let wall = shared.core.wall();
-    let now = Now::read(&*wall.clock);
-    let mut state = shared.core.lock();
-    let missed = state
-        .schedule
-        .latest_missed(now.wall, window, last_finished, wall.options);
-    if let Some(missed) = missed {
-        state.next = Some(ScheduledAt::at_wall(now, missed));
-    }
+    let now = Now::read(&*shared.core.clock());
+    shared.core.lock().catch_up(now, window, last_finished);
 }
 
 /// A store error: logged, and given to the `error` hook without failing the
@@ -255,11 +242,7 @@ where
 /// times of day around a rule change may differ between them. Reported
 /// once per loop.
 fn report_tzdb_mismatch<A, F>(shared: &Shared<A, F>, holder: &str, theirs: &str) {
-    let first = shared
-        .core
-        .lock()
-        .cluster_mut()
-        .is_some_and(|c| !std::mem::replace(&mut c.tzdb_mismatch_reported, true));
+    let first = shared.core.lock().report_tzdb_mismatch();
     if first {
         tracing::warn!(
             loop_name = %shared.name(),

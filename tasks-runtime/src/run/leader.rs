@@ -58,18 +58,11 @@ where
     A: Clone + Send + 'static,
 {
     let participation = Arc::new(Participation::default());
-    let config = {
-        let mut state = runner.core().lock();
-        if state.running || state.participation().is_some() {
-            return Err(StartError::AlreadyRunning);
-        }
-        let Some(cluster) = state.cluster_mut() else {
-            return Err(StartError::AlreadyRunning);
-        };
-        cluster.participation = Some(Arc::clone(&participation));
-        cluster.config.clone()
-    };
-    let outcome = Arc::clone(&participation.outcome);
+    let config = runner
+        .core()
+        .lock()
+        .begin_participation(Arc::clone(&participation))?;
+    let outcome = Arc::clone(participation.outcome());
     let guard = Leaving {
         runner: Arc::clone(&runner),
         outcome: Some(Arc::clone(&outcome)),
@@ -94,10 +87,7 @@ impl<A> Leaving<A> {
     }
 
     fn end(&self) {
-        if let Some(cluster) = self.runner.core().lock().cluster_mut() {
-            cluster.participation = None;
-            cluster.fence = None;
-        }
+        self.runner.core().lock().end_participation();
     }
 }
 
@@ -210,9 +200,7 @@ where
             release(config, name, fence).await;
             return TermEnd::Over(RunOutcome::Stopped);
         }
-        if let Some(cluster) = runner.core().lock().cluster_mut() {
-            cluster.fence = Some(fence);
-        }
+        runner.core().lock().set_fence(Some(fence));
         let run = match start_run(Arc::clone(runner), args) {
             Ok(run) => run,
             Err(error) => {
@@ -228,10 +216,7 @@ where
                 outcome = ended.as_mut() => {
                     // A `restart` ends the run and starts the next one: the
                     // term goes on with it.
-                    let restarted = {
-                        let state = runner.core().lock();
-                        state.latest.clone().filter(|_| state.running)
-                    };
+                    let restarted = runner.core().lock().running_outcome();
                     if let Some(next) = restarted {
                         ended = Box::pin(RunHandle::new(next).wait());
                         continue;
@@ -289,9 +274,7 @@ where
 {
     runner.core().cancel_run();
     ended.await;
-    if let Some(cluster) = runner.core().lock().cluster_mut() {
-        cluster.fence = None;
-    }
+    runner.core().lock().set_fence(None);
     TermEnd::Lost
 }
 
