@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
+use tokio::time::error::Elapsed;
 use tokio::time::Instant;
 
 use super::call::{timed_out, traced_call};
@@ -38,7 +39,7 @@ use crate::status::IterationOutcome;
 #[allow(clippy::manual_async_fn)]
 pub(super) fn drive<A, F, Fut>(
     shared: Arc<Shared<A, F>>,
-    args: A,
+    mut args: A,
 ) -> impl Future<Output = RunOutcome> + Send
 where
     A: Clone + Send + 'static,
@@ -53,93 +54,62 @@ where
         // What the previous iteration left to do, read at the top of the
         // next one: no local of an iteration (its error, say) is kept in
         // the task across the sleep.
-        let mut previous = Previous::NotRun;
-        let mut retried = false;
+        let (mut previous, mut retried, mut moved) = (Previous::NotRun, false, false);
         loop {
             // discord.py's order: the stop check, the sleep until the next
             // relative iteration, then the count.
-            let mut moved = false;
-            while previous == Previous::Succeeded {
-                let woke = match wait_after_success(&shared.core, moved) {
-                    Wake::Stop => return RunOutcome::Stopped,
-                    Wake::Now => break,
-                    Wake::Yield => {
-                        // A zero interval: spend a unit of the task's coop
-                        // budget, which yields to the runtime once it is
-                        // used up, so a tight loop never starves it. A
-                        // cancel is seen before the next body.
-                        tokio::task::coop::consume_budget().await;
-                        break;
-                    }
-                    Wake::WallClock => match boxed(wall_clock_wait(&shared)).await {
-                        Ok(()) => break,
-                        Err(outcome) => return outcome,
-                    },
-                    Wake::Sleep(deadline) => {
-                        let sleep = tokio::time::sleep_until(deadline);
-                        UntilRescheduled::new(&shared.core, sleep).await
-                    }
-                };
-                match woke {
-                    Ok(()) => break,
-                    // `change_interval` moved the iteration: sleep again.
-                    Err(Interrupt::Rescheduled) => moved = true,
-                    Err(interrupt) => return interrupted(interrupt),
-                }
-            }
-            let (settings, slot) = match begin_iteration(&shared.core, previous) {
-                NextIteration::Completed => return RunOutcome::Completed,
-                NextIteration::Run(settings) => (settings, None),
-                NextIteration::WaitForWallClock => {
-                    if let Err(outcome) = boxed(wall_clock_wait(&shared)).await {
-                        return outcome;
-                    }
-                    reach_wall_clock_slot(&shared.core)
+            let woke = match wait_after(&shared.core, previous, moved) {
+                Wake::Stop => return RunOutcome::Stopped,
+                Wake::Now => Ok(()),
+                // A unit of the coop budget: a tight loop yields to the
+                // runtime once it is used up. A cancel is seen before the body.
+                Wake::Yield => tokio::task::coop::consume_budget().map(Ok).await,
+                Wake::WallClock => match boxed(wall_clock_wait(&shared)).await {
+                    Ok(()) => Ok(()),
+                    Err(outcome) => return outcome,
+                },
+                Wake::Sleep(deadline) => {
+                    UntilRescheduled::new(&shared.core, tokio::time::sleep_until(deadline)).await
                 }
             };
-            let IterationSettings { timeout, timed } = settings;
-            let failure = if let Some(slot) = slot {
-                let turn = claim::claimed_iteration(&shared, args.clone(), slot, settings);
-                match boxed(turn).await {
-                    SlotTurn::Ran(failure) => failure,
-                    SlotTurn::Cancelled => return RunOutcome::Cancelled,
-                    SlotTurn::Skipped if ending(&shared.core) => return RunOutcome::Stopped,
-                    // Not an iteration of this replica: on to the next slot.
-                    SlotTurn::Skipped => {
-                        previous = Previous::NotRun;
+            match woke {
+                Ok(()) => moved = false,
+                // `change_interval` moved the iteration: sleep again.
+                Err(Interrupt::Rescheduled) => {
+                    moved = true;
+                    continue;
+                }
+                Err(interrupt) => return interrupted(interrupt),
+            }
+            let IterationSettings { timeout, timed } =
+                match prepare(&shared, &mut args, previous, retried).await {
+                    Ok(settings) => settings,
+                    Err(Done::Ended(outcome)) => return outcome,
+                    Err(Done::Next(next)) => {
+                        previous = next;
+                        retried |= next == Previous::Retried;
                         continue;
                     }
-                }
-            } else {
-                if timed {
-                    observe::iteration_began(&shared.core);
-                }
-                match match timeout {
-                    None => {
-                        UntilCancelled::new(&shared.core, traced_call(&shared, &args).map(Ok)).await
-                    }
-                    // Boxed: the timer would grow every loop's task.
-                    Some(after) => {
-                        let call = tokio::time::timeout(after, traced_call(&shared, &args));
-                        UntilCancelled::new(&shared.core, boxed(call)).await
-                    }
-                } {
-                    Err(_) => return cancelled(&shared.core),
-                    Ok(Ok(failure)) => failure,
-                    Ok(Err(_elapsed)) => Some(timed_out(&shared)),
-                }
-            };
-            let Some(error) = failure else {
-                succeeded(&shared.core, timed, retried);
-                previous = Previous::Succeeded;
-                continue;
-            };
-            // One await for the whole error path: a local kept across two
-            // awaits would be stored in the task beside every other one.
-            match boxed(on_error(&shared, error)).await {
-                Some(outcome) => return outcome,
-                None => (previous, retried) = (Previous::Retried, true),
+                };
+            if timed {
+                observe::iteration_began(&shared.core);
             }
+            // Each call built in its `await` expression, and matched in
+            // the same statement, so that the task keeps neither a second
+            // copy of it nor its output across the next await.
+            let failure = match match timeout {
+                None => call(&shared, &args).await,
+                Some(after) => call_with_timeout(&shared, &args, after).await,
+            } {
+                Err(_) => return cancelled(&shared.core),
+                Ok(Ok(failure)) => failure,
+                Ok(Err(_elapsed)) => Some(timed_out(&shared)),
+            };
+            previous = match settle(&shared, failure, timed, retried).await {
+                Ok(next) => next,
+                Err(outcome) => return outcome,
+            };
+            retried |= previous == Previous::Retried;
         }
     }
 }
@@ -318,11 +288,11 @@ fn outcome_word(outcome: &RunOutcome) -> &'static str {
     }
 }
 
-/// The wait after a successful iteration.
+/// The wait before an iteration.
 enum Wake {
     /// `stop` or `shutdown` was called: the run ends.
     Stop,
-    /// None: the next iteration's own wait, if any, comes before its body.
+    /// None here: the iteration's own wait, if any, comes before its body.
     Now,
     /// The next iteration is already due (a zero interval).
     Yield,
@@ -333,11 +303,14 @@ enum Wake {
     WallClock,
 }
 
-/// Decides the wait after a successful iteration (see
-/// [`State::after_success`](crate::state::State::after_success)): a
-/// wall-clock schedule waits before the body, not here, unless the
-/// schedule was `moved` to one during this wait.
-fn wait_after_success<A>(core: &Core<A>, moved: bool) -> Wake {
+/// Decides the wait before the next iteration: after a success, see
+/// [`State::after_success`](crate::state::State::after_success); a
+/// wall-clock schedule waits before the body (in [`prepare`]), not here,
+/// unless the schedule was `moved` to one during this wait.
+fn wait_after<A>(core: &Core<A>, previous: Previous, moved: bool) -> Wake {
+    if previous != Previous::Succeeded {
+        return Wake::Now;
+    }
     match core.lock().after_success() {
         AfterSuccess::Stop => Wake::Stop,
         AfterSuccess::Unscheduled => Wake::Now,
@@ -346,6 +319,143 @@ fn wait_after_success<A>(core: &Core<A>, moved: bool) -> Wake {
         AfterSuccess::Due => Wake::Yield,
         AfterSuccess::SleepUntil(deadline) => Wake::Sleep(deadline),
     }
+}
+
+/// Why an iteration does not call the body here.
+enum Done {
+    /// The run ends: the count is reached, the wall-clock wait ended it,
+    /// or a claimed iteration ended it.
+    Ended(RunOutcome),
+    /// Claim mode: the iteration is over (this replica ran it, or another
+    /// replica has the slot); the next one follows.
+    Next(Previous),
+}
+
+/// The next iteration begins: it counts the previous one (which may
+/// complete the run), waits for a wall-clock instant, and in a cluster's
+/// claim mode claims the slot and runs the body there (boxed, as the
+/// wall-clock wait: most loops take neither). `Ok` with the settings of
+/// the call of the body to make here.
+///
+/// `args` is borrowed mutably (and never changed): a shared borrow kept
+/// across an `await` would need `A: Sync`.
+async fn prepare<A, F, Fut>(
+    shared: &Shared<A, F>,
+    args: &mut A,
+    previous: Previous,
+    retried: bool,
+) -> Result<IterationSettings, Done>
+where
+    A: Clone + Send,
+    F: Fn(A) -> Fut + Send + Sync,
+    Fut: Future + Send,
+    Fut::Output: BodyOutput,
+{
+    match begin_iteration(&shared.core, previous) {
+        NextIteration::Completed => return Err(Done::Ended(RunOutcome::Completed)),
+        NextIteration::Run(settings) => return Ok(settings),
+        NextIteration::WaitForWallClock => {}
+    }
+    if let Err(outcome) = boxed(wall_clock_wait(shared)).await {
+        return Err(Done::Ended(outcome));
+    }
+    let (settings, slot) = reach_wall_clock_slot(&shared.core);
+    let Some(slot) = slot else {
+        return Ok(settings);
+    };
+    let claimed = claimed_iteration(shared, args.clone(), slot, settings, retried);
+    match boxed(claimed).await {
+        Ok(next) => Err(Done::Next(next)),
+        Err(outcome) => Err(Done::Ended(outcome)),
+    }
+}
+
+/// Claim mode: the slot at `slot` is claimed, run here if this replica
+/// wins it, and settled. `Ok` with how the next iteration begins.
+async fn claimed_iteration<A, F, Fut>(
+    shared: &Shared<A, F>,
+    args: A,
+    slot: DateTime<Utc>,
+    settings: IterationSettings,
+    retried: bool,
+) -> Result<Previous, RunOutcome>
+where
+    A: Clone + Send,
+    F: Fn(A) -> Fut + Send + Sync,
+    Fut: Future + Send,
+    Fut::Output: BodyOutput,
+{
+    match claim::claimed_iteration(shared, args, slot, settings).await {
+        SlotTurn::Ran(failure) => settle(shared, failure, settings.timed, retried).await,
+        SlotTurn::Cancelled => Err(RunOutcome::Cancelled),
+        SlotTurn::Skipped if ending(&shared.core) => Err(RunOutcome::Stopped),
+        // Not an iteration of this replica: on to the next slot.
+        SlotTurn::Skipped => Ok(Previous::NotRun),
+    }
+}
+
+/// How a call of the body that ran ended: a success is recorded (when
+/// `timed`) and starts the backoff over (there is one only if the run has
+/// `retried`); a failure is retried after its backoff or ends the run (one
+/// boxed await for the whole error path: a local kept across two awaits
+/// would be stored in the task beside every other one). `Ok` with how the
+/// next iteration begins.
+async fn settle<A, F>(
+    shared: &Shared<A, F>,
+    failure: Option<LoopError>,
+    timed: bool,
+    retried: bool,
+) -> Result<Previous, RunOutcome>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let Some(error) = failure else {
+        if timed {
+            observe::iteration_ended(&shared.core, IterationOutcome::Succeeded);
+        }
+        if retried {
+            shared.core.reset_backoff();
+        }
+        return Ok(Previous::Succeeded);
+    };
+    match boxed(on_error(shared, error)).await {
+        Some(outcome) => Err(outcome),
+        None => Ok(Previous::Retried),
+    }
+}
+
+/// A call of the body that only a cancel interrupts. Built in the
+/// `await` expression, so that the task keeps no second copy of it
+/// (rust-lang/rust#62958).
+fn call<'a, A, F, Fut>(
+    shared: &'a Shared<A, F>,
+    args: &'a A,
+) -> UntilCancelled<'a, A, impl Future<Output = Result<Option<LoopError>, Elapsed>> + Send + 'a>
+where
+    A: Clone,
+    F: Fn(A) -> Fut,
+    Fut: Future + Send + 'a,
+    Fut::Output: BodyOutput,
+{
+    UntilCancelled::new(&shared.core, traced_call(shared, args).map(Ok))
+}
+
+/// A call of the body under its timeout. Boxed: the timer would grow
+/// every loop's task.
+fn call_with_timeout<'a, A, F, Fut>(
+    shared: &'a Shared<A, F>,
+    args: &'a A,
+    after: Duration,
+) -> UntilCancelled<'a, A, BoxedWait<'a, Result<Option<LoopError>, Elapsed>>>
+where
+    A: Clone,
+    F: Fn(A) -> Fut,
+    Fut: Future + Send + 'a,
+    Fut::Output: BodyOutput,
+{
+    let call = tokio::time::timeout(after, traced_call(shared, args));
+    UntilCancelled::new(&shared.core, boxed(call))
 }
 
 /// The next iteration begins (see
@@ -359,17 +469,6 @@ fn begin_iteration<A>(core: &Core<A>, previous: Previous) -> NextIteration {
 fn reach_wall_clock_slot<A>(core: &Core<A>) -> (IterationSettings, Option<DateTime<Utc>>) {
     let now = Now::read(&*core.clock());
     core.lock().reach_wall_clock_slot(now)
-}
-
-/// A successful iteration is recorded (when timed), and the backoff starts
-/// over (it only exists once the run has `retried`).
-fn succeeded<A>(core: &Core<A>, timed: bool, retried: bool) {
-    if timed {
-        observe::iteration_ended(core, IterationOutcome::Succeeded);
-    }
-    if retried {
-        core.reset_backoff();
-    }
 }
 
 /// Whether the run is to end rather than go on: `stop` or `shutdown`.

@@ -193,9 +193,6 @@ where
             name,
             participation,
         } = *self;
-        let margin = (config.lease / SAFETY_MARGIN_DIVISOR).min(MAX_SAFETY_MARGIN);
-        let mut may_act_until = acquired_at + config.lease.saturating_sub(margin);
-        let mut next_renewal = acquired_at + config.lease / RENEWALS_PER_LEASE;
         if participation.is_leaving() {
             release(config, name, fence).await;
             return TermEnd::Over(RunOutcome::Stopped);
@@ -209,6 +206,7 @@ where
                 return TermEnd::Over(RunOutcome::Cancelled);
             }
         };
+        let mut deadlines = Deadlines::renewed_at(acquired_at, config.lease);
         let mut ended = Box::pin(run.wait());
         let mut asked_to_end = false;
         loop {
@@ -231,38 +229,82 @@ where
                     drop(runner.core().request_shutdown());
                     continue;
                 }
-                () = tokio::time::sleep_until(next_renewal.min(may_act_until)) => {}
+                () = tokio::time::sleep_until(deadlines.wake_at()) => {}
             }
-            if Instant::now() >= may_act_until {
+            if Instant::now() >= deadlines.may_act_until {
                 tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
                 return lose(runner, ended.as_mut()).await;
             }
-            let sent = Instant::now();
-            let renewal = LeaseRequest {
-                loop_name: name,
-                replica: &config.replica,
-                lease: config.lease,
-                renew: Some(fence),
-            };
-            let answer = tokio::time::timeout_at(may_act_until, config.store.lease(renewal)).await;
-            match answer {
-                Ok(Ok(Lease::Held { .. })) => {
-                    outage.over();
-                    may_act_until = sent + config.lease.saturating_sub(margin);
-                    next_renewal = sent + config.lease / RENEWALS_PER_LEASE;
-                }
-                Ok(Ok(Lease::NotHeld { holder })) => {
-                    tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
-                    return lose(runner, ended.as_mut()).await;
-                }
-                Ok(Err(error)) => {
-                    outage.report(&**runner, name, error).await;
-                    next_renewal = Instant::now()
-                        + (config.lease / RENEWAL_RETRY_DIVISOR).max(MIN_RENEWAL_RETRY);
-                }
-                Err(_) => {}
+            if !self.renew(fence, &mut deadlines, outage).await {
+                return lose(runner, ended.as_mut()).await;
             }
         }
+    }
+
+    /// Renews the lease held with `fence`, waiting for the store's answer
+    /// no longer than the term may act. Returns whether the term goes on:
+    /// not when the store gives the lease to another replica.
+    async fn renew(&self, fence: Fence, deadlines: &mut Deadlines, outage: &mut Outage) -> bool {
+        let Term {
+            runner,
+            config,
+            name,
+            ..
+        } = *self;
+        let sent = Instant::now();
+        let renewal = LeaseRequest {
+            loop_name: name,
+            replica: &config.replica,
+            lease: config.lease,
+            renew: Some(fence),
+        };
+        let answer =
+            tokio::time::timeout_at(deadlines.may_act_until, config.store.lease(renewal)).await;
+        match answer {
+            Ok(Ok(Lease::Held { .. })) => {
+                outage.over();
+                *deadlines = Deadlines::renewed_at(sent, config.lease);
+            }
+            Ok(Ok(Lease::NotHeld { holder })) => {
+                tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
+                return false;
+            }
+            Ok(Err(error)) => {
+                outage.report(&**runner, name, error).await;
+                deadlines.retry_soon(config.lease);
+            }
+            Err(_) => {}
+        }
+        true
+    }
+}
+
+/// When a leader renews its lease next, and until when it may act without
+/// a renewal, by its own monotonic clock.
+struct Deadlines {
+    next_renewal: Instant,
+    may_act_until: Instant,
+}
+
+impl Deadlines {
+    /// After a renewal (or the acquisition) of a `lease` sent at `sent`,
+    /// which is no later than when the store started counting it.
+    fn renewed_at(sent: Instant, lease: Duration) -> Self {
+        let margin = (lease / SAFETY_MARGIN_DIVISOR).min(MAX_SAFETY_MARGIN);
+        Self {
+            next_renewal: sent + lease / RENEWALS_PER_LEASE,
+            may_act_until: sent + lease.saturating_sub(margin),
+        }
+    }
+
+    /// A renewal failed: try again soon, within the same deadline to act.
+    fn retry_soon(&mut self, lease: Duration) {
+        self.next_renewal = Instant::now() + (lease / RENEWAL_RETRY_DIVISOR).max(MIN_RENEWAL_RETRY);
+    }
+
+    /// When the leader wakes up: to renew, or to stop acting.
+    fn wake_at(&self) -> Instant {
+        self.next_renewal.min(self.may_act_until)
     }
 }
 
