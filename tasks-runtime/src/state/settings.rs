@@ -35,8 +35,10 @@ pub(crate) struct Settings {
     /// How long a call of the body may run.
     timeout: Option<Duration>,
     jitter: JitterSetting,
-    /// How a wall-clock schedule watches the wall clock.
-    wall: WallOptions,
+    /// How a wall-clock schedule watches the wall clock; `None`: the
+    /// defaults (boxed: most loops keep them, and every loop with extras
+    /// would carry them).
+    wall: Option<Box<WallOptions>>,
 }
 
 /// The jitter, or a seed given before it, kept for when it is set.
@@ -90,7 +92,7 @@ impl Settings {
             && self.missed.is_none()
             && self.timeout.is_none()
             && matches!(self.jitter, JitterSetting::Off)
-            && self.wall == WallOptions::DEFAULT
+            && self.wall.is_none()
     }
 
     pub(crate) fn retry(&self) -> &RetryFilter {
@@ -150,14 +152,17 @@ impl Settings {
     }
 
     /// A new jitter keeps the random source of the one it replaces, or
-    /// takes the seed given before it; `None` removes it and its source.
+    /// takes the seed given before it; `None` removes the jitter and its
+    /// source (a seed waiting for a jitter keeps waiting).
     ///
     /// # Errors
     ///
     /// A jitter longer than 100 years; left as it was.
     pub(crate) fn set_jitter(&mut self, jitter: Option<Duration>) -> Result<(), ConfigError> {
         let Some(max) = check_jitter(jitter)? else {
-            self.jitter = JitterSetting::Off;
+            if let JitterSetting::On(_) = self.jitter {
+                self.jitter = JitterSetting::Off;
+            }
             return Ok(());
         };
         match &mut self.jitter {
@@ -199,21 +204,33 @@ impl Settings {
 
     pub(crate) fn wall(&self) -> WallOptions {
         self.wall
+            .as_deref()
+            .copied()
+            .unwrap_or(WallOptions::DEFAULT)
     }
 
     /// # Errors
     ///
     /// A zero duration; left as it was.
     pub(crate) fn set_wall_clock_check(&mut self, every: Duration) -> Result<(), ConfigError> {
-        self.wall.check_every = check_wall_clock_check(every)?;
+        let every = check_wall_clock_check(every)?;
+        self.change_wall(|wall| wall.check_every = every);
         Ok(())
     }
 
     pub(crate) fn set_grace_period(&mut self, grace: Option<Duration>) {
-        self.wall.grace = grace;
+        self.change_wall(|wall| wall.grace = grace);
     }
 
     pub(crate) fn set_ambiguous_time(&mut self, choice: AmbiguousTime) {
-        self.wall.ambiguous = choice;
+        self.change_wall(|wall| wall.ambiguous = choice);
+    }
+
+    /// Changes the wall-clock options; back at their defaults, they cost
+    /// a null pointer again.
+    fn change_wall(&mut self, change: impl FnOnce(&mut WallOptions)) {
+        let mut wall = self.wall();
+        change(&mut wall);
+        self.wall = (wall != WallOptions::DEFAULT).then(|| Box::new(wall));
     }
 }
