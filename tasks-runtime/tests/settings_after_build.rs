@@ -80,14 +80,17 @@ async fn a_jitter_seed_given_before_its_jitter_is_kept_for_it() {
 
 // --- the wall-clock options, on the loop ---
 
+/// The wall-clock instants a loop's body began at.
+type Runs = Arc<Mutex<Vec<DateTime<Utc>>>>;
+
 /// A times-of-day loop on a virtual clock, whose body logs the wall clock.
 fn wall_clock_loop(
     start: &str,
     time: TimeOfDay,
     configure: impl FnOnce(LoopBuilder<()>) -> LoopBuilder<()>,
-) -> (Loop<()>, Arc<VirtualClock>, Arc<Mutex<Vec<DateTime<Utc>>>>) {
+) -> (Loop<()>, Arc<VirtualClock>, Runs) {
     let clock = VirtualClock::starting_at(utc(start));
-    let runs: Arc<Mutex<Vec<DateTime<Utc>>>> = Arc::default();
+    let runs: Runs = Arc::default();
     let body = {
         let (clock, runs) = (Arc::clone(&clock), Arc::clone(&runs));
         move |()| {
@@ -138,7 +141,7 @@ async fn an_ambiguous_time_set_on_the_loop_picks_the_instant() {
         (AmbiguousTime::Later, "2024-10-27T01:30:00Z"),
         (AmbiguousTime::Earlier, "2024-10-27T00:30:00Z"),
     ] {
-        let (lp, _clock, _runs) = wall_clock_loop("2024-10-26T22:00:00Z", twice.clone(), |b| b);
+        let (lp, _clock, _runs) = wall_clock_loop("2024-10-26T22:00:00Z", twice, |b| b);
         lp.set_ambiguous_time(choice);
         assert_eq!(lp.ambiguous_time(), choice);
         lp.start(()).unwrap();
