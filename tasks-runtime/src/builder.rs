@@ -1,7 +1,6 @@
 //! Building a [`Loop`]: its schedule, count, retry policy and clocks.
 
 use std::future::Future;
-use std::num::NonZeroU64;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -10,12 +9,13 @@ use tokio::time::MissedTickBehavior;
 use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::cluster::Cluster;
-use crate::error::ConfigError;
-use crate::hooks::BodyOutput;
+use crate::error::{ConfigError, LoopError};
+use crate::hooks::{error_hook, plain_hook, BodyOutput};
 use crate::registry::{self, Registered};
+use crate::retry::{RetriedType, RetryFilter};
 use crate::run::Runner;
-use crate::schedule::{AmbiguousTime, Cron, Interval, Jitter, TimeOfDay, WallOptions};
-use crate::state::{BackoffFactory, Core, Extras, Settings, Shared, State};
+use crate::schedule::{AmbiguousTime, Cron, Interval, TimeOfDay, WallOptions};
+use crate::state::{check_count, BackoffFactory, Core, Hooks, Settings, Shared, State};
 use crate::task_loop::Loop;
 
 /// Makes the loop's shared block around the body, once its core is known.
@@ -53,22 +53,37 @@ impl<A: Clone + Send + 'static> Loop<A> {
 /// them all and returns the first problem as a [`ConfigError`], in
 /// discord.py's order (count, then interval).
 ///
-/// | setter | default | discord.py |
-/// | --- | --- | --- |
-/// | [`seconds`](Self::seconds), [`minutes`](Self::minutes), [`hours`](Self::hours) | 0 (summed) | same |
-/// | [`time`](Self::time) / [`times`](Self::times) | none: relative mode | `time=` |
-/// | [`cron`](Self::cron) | none: relative mode | none |
-/// | [`count`](Self::count) | endless | same |
-/// | [`reconnect`](Self::reconnect) | `true` | same |
-/// | [`name`](Self::name) | the body's type name | `name=` |
-/// | [`backoff`](Self::backoff) | [`ExponentialBackoff`](crate::ExponentialBackoff) with a 1 s base | fixed |
-/// | [`clock`](Self::clock) | [`SystemClock`](crate::SystemClock) | fixed |
-/// | [`wall_clock_check`](Self::wall_clock_check) | 60 s | none |
-/// | [`grace_period`](Self::grace_period) | none: skip | none |
-/// | [`ambiguous_time`](Self::ambiguous_time) | [`AmbiguousTime::Later`] | same |
-/// | [`missed`](Self::missed) | [`MissedTickBehavior::Burst`] | burst, fixed |
-/// | [`timeout`](Self::timeout) | none | none |
-/// | [`jitter`](Self::jitter) (and [`jitter_seed`](Self::jitter_seed)) | none | none |
+/// # Which setting is set where
+///
+/// Every setting is set here, and all but three can be changed on the
+/// [`Loop`] at any time too, as discord.py lets a loop's hooks, retried
+/// error types, interval and count change: a loop made by the attribute
+/// has no builder, and a service adjusts a running loop without a restart.
+/// A change takes effect where the setting is next read (the "read"
+/// column). The clock and the cluster change only while the loop is not
+/// running (a run reads them across its waits); the name never changes
+/// (the loop's logs, metrics and registry entry carry it for its whole
+/// life).
+///
+/// | builder | on the [`Loop`] | read | default | discord.py |
+/// | --- | --- | --- | --- | --- |
+/// | [`seconds`](Self::seconds), [`minutes`](Self::minutes), [`hours`](Self::hours) | [`change_interval`](Loop::change_interval) | at once: the next iteration moves | 0 (summed) | same |
+/// | [`time`](Self::time) / [`times`](Self::times) | [`change_interval`](Loop::change_interval) | at once | none: relative mode | `time=` |
+/// | [`cron`](Self::cron) | [`change_interval`](Loop::change_interval) | at once | none: relative mode | none |
+/// | [`count`](Self::count) | [`set_count`](Loop::set_count) | after each iteration | endless | same |
+/// | [`reconnect`](Self::reconnect) | [`set_reconnect`](Loop::set_reconnect) | at each error | `true` | same |
+/// | [`add_exception_type`](Self::add_exception_type), [`remove_exception_type`](Self::remove_exception_type), [`clear_exception_types`](Self::clear_exception_types) | the same names | at each error | `std::io::Error`, `Elapsed` | same |
+/// | [`before_loop`](Self::before_loop), [`after_loop`](Self::after_loop), [`error`](Self::error) | the same names | as each hook is due | none | same |
+/// | [`backoff`](Self::backoff) | [`set_backoff`](Loop::set_backoff) | at a run's first retried error | [`ExponentialBackoff`](crate::ExponentialBackoff) with a 1 s base | fixed |
+/// | [`missed`](Self::missed) | [`set_missed`](Loop::set_missed) | after each iteration | [`MissedTickBehavior::Burst`] | burst, fixed |
+/// | [`timeout`](Self::timeout) | [`set_timeout`](Loop::set_timeout) | as each call of the body begins | none | none |
+/// | [`jitter`](Self::jitter), [`jitter_seed`](Self::jitter_seed) | [`set_jitter`](Loop::set_jitter), [`set_jitter_seed`](Loop::set_jitter_seed) | as each wait begins | none | none |
+/// | [`wall_clock_check`](Self::wall_clock_check) | [`set_wall_clock_check`](Loop::set_wall_clock_check) | as each wall-clock sleep begins | 60 s | none |
+/// | [`grace_period`](Self::grace_period) | [`set_grace_period`](Loop::set_grace_period) | when a clock jump passes over an instant | none: skip | none |
+/// | [`ambiguous_time`](Self::ambiguous_time) | [`set_ambiguous_time`](Loop::set_ambiguous_time) | as the next instant is worked out | [`AmbiguousTime::Later`] | same |
+/// | [`clock`](Self::clock) | [`set_clock`](Loop::set_clock), not while running | as a run begins | [`SystemClock`](crate::SystemClock) | fixed |
+/// | [`cluster`](Self::cluster) | [`join_cluster`](Loop::join_cluster), not while running | as a run begins | none | none |
+/// | [`name`](Self::name) | none | always | the body's type name | `name=` |
 ///
 /// ```
 /// use tasks_runtime::{Loop, TimeOfDay};
@@ -93,6 +108,8 @@ pub struct LoopBuilder<A> {
     cron: Option<Result<Cron, ConfigError>>,
     count: Option<u64>,
     reconnect: bool,
+    retry: RetryFilter,
+    hooks: Hooks,
     backoff: Option<BackoffFactory>,
     clock: Option<Arc<dyn Clock>>,
     wall: WallOptions,
@@ -125,6 +142,8 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             cron: None,
             count: None,
             reconnect: true,
+            retry: RetryFilter::default(),
+            hooks: Hooks::default(),
             backoff: None,
             clock: None,
             wall: WallOptions::default(),
@@ -362,7 +381,9 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     }
 
     /// Seeds the jitter's random source, so that its delays repeat from one
-    /// run of a test to the next.
+    /// run of a test to the next. Without a [`jitter`](Self::jitter), the
+    /// seed is kept for the jitter set later with
+    /// [`Loop::set_jitter`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -373,10 +394,143 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     ///     .jitter_seed(42)
     ///     .build()
     ///     .unwrap();
-    /// # let _ = report;
+    /// assert_eq!(report.jitter(), Some(Duration::from_secs(5)));
+    ///
+    /// let later = Loop::builder(|()| async {}).jitter_seed(42).build().unwrap();
+    /// assert_eq!(later.jitter(), None, "a seed alone is no jitter");
+    /// later.set_jitter(Some(Duration::from_secs(5))).unwrap(); // seeded with 42
     /// ```
     pub fn jitter_seed(mut self, seed: u64) -> Self {
         self.jitter_seed = Some(seed);
+        self
+    }
+
+    /// Retries errors of type `T` too, as
+    /// [`Loop::add_exception_type`] does.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("rate limited")]
+    /// struct RateLimited;
+    ///
+    /// let poll = Loop::builder(|()| async {})
+    ///     .add_exception_type::<RateLimited>()
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(poll.exception_types().iter().any(|t| t.ends_with("RateLimited")));
+    /// ```
+    pub fn add_exception_type<T: std::error::Error + 'static>(mut self) -> Self {
+        self.retry.add(RetriedType::of::<T>());
+        self
+    }
+
+    /// Stops retrying errors of type `T`, as
+    /// [`Loop::remove_exception_type`] does.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let poll = Loop::builder(|()| async {})
+    ///     .remove_exception_type::<std::io::Error>()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(poll.exception_types(), ["tokio::time::error::Elapsed"]);
+    /// ```
+    pub fn remove_exception_type<T: std::error::Error + 'static>(mut self) -> Self {
+        self.retry.remove(std::any::TypeId::of::<T>());
+        self
+    }
+
+    /// Retries no error at all, as [`Loop::clear_exception_types`] does.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let strict = Loop::builder(|()| async {}).clear_exception_types().build().unwrap();
+    /// assert!(strict.exception_types().is_empty());
+    /// ```
+    pub fn clear_exception_types(mut self) -> Self {
+        self.retry.clear();
+        self
+    }
+
+    /// The hook awaited before the first iteration of each run, as
+    /// [`Loop::before_loop`] registers it.
+    ///
+    /// ```
+    /// use tasks_runtime::Loop;
+    ///
+    /// let ticker = Loop::builder(|()| async {})
+    ///     .before_loop(|| async { println!("waiting until ready") })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = ticker;
+    /// ```
+    pub fn before_loop<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: BodyOutput,
+    {
+        self.hooks.set_before_loop(plain_hook(hook));
+        self
+    }
+
+    /// The hook awaited when a run ends, whatever ended it, as
+    /// [`Loop::after_loop`] registers it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use tasks_runtime::Loop;
+    ///
+    /// let cleaned = Arc::new(AtomicBool::new(false));
+    /// let seen = Arc::clone(&cleaned);
+    /// let once = Loop::builder(|()| async {})
+    ///     .count(1)
+    ///     .after_loop(move || {
+    ///         let seen = Arc::clone(&seen);
+    ///         async move { seen.store(true, Ordering::SeqCst) }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// once.start(()).unwrap().await;
+    /// assert!(cleaned.load(Ordering::SeqCst));
+    /// # }
+    /// ```
+    pub fn after_loop<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: BodyOutput,
+    {
+        self.hooks.set_after_loop(plain_hook(hook));
+        self
+    }
+
+    /// The hook that receives an unhandled error (or a panic) before the
+    /// run ends, as [`Loop::error`] registers it.
+    ///
+    /// ```
+    /// use tasks_runtime::{Loop, LoopError};
+    ///
+    /// let ticker = Loop::builder(|()| async {})
+    ///     .error(|err: LoopError| async move { eprintln!("the loop failed: {err}") })
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = ticker;
+    /// ```
+    pub fn error<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(LoopError) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: BodyOutput,
+    {
+        self.hooks.set_error(error_hook(hook));
         self
     }
 
@@ -400,10 +554,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     /// assert!(matches!(zero, Err(ConfigError::ZeroCount)));
     /// ```
     pub fn build(self) -> Result<Loop<A>, ConfigError> {
-        let count = match self.count {
-            Some(count) => Some(NonZeroU64::new(count).ok_or(ConfigError::ZeroCount)?),
-            None => None,
-        };
+        let count = check_count(self.count)?;
         let relative = self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0;
         let interval = match (self.times, self.cron) {
             (Some(_), Some(_)) => return Err(ConfigError::MixedIntervals),
@@ -415,48 +566,26 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             (None, None) => Interval::relative(self.seconds, self.minutes, self.hours),
         };
         let schedule = interval.validate()?;
-        if self.wall.check_every.is_zero() {
-            return Err(ConfigError::ZeroDuration {
-                option: "wall_clock_check",
-            });
+        // The loop's own setters, in the order of the errors above.
+        let mut settings = Settings::default();
+        settings.set_wall_clock_check(self.wall.check_every)?;
+        settings.set_grace_period(self.wall.grace);
+        settings.set_ambiguous_time(self.wall.ambiguous);
+        settings.set_timeout(self.timeout)?;
+        if let Some(seed) = self.jitter_seed {
+            settings.set_jitter_seed(seed);
         }
-        let timeout = self
-            .timeout
-            .map(|timeout| ConfigError::check_duration("timeout", timeout, true))
-            .transpose()?;
-        let jitter = self
-            .jitter
-            .map(|jitter| ConfigError::check_duration("jitter", jitter, false))
-            .transpose()?;
-        // Defaults cost nothing per loop: no settings box, no extras box.
-        let settings = (self.name.is_some() || self.wall != WallOptions::default()).then(|| {
-            Box::new(Settings {
-                name: self.name.map(String::into_boxed_str),
-                wall: self.wall,
-            })
-        });
-        let mut state = State::new(schedule, count, self.reconnect);
-        let missed = (self.missed != MissedTickBehavior::Burst).then_some(self.missed);
-        if self.backoff.is_some()
-            || self.clock.is_some()
-            || missed.is_some()
-            || timeout.is_some()
-            || jitter.is_some()
-        {
-            state.extras = Some(Box::new(Extras {
-                make_backoff: self.backoff,
-                clock: self.clock,
-                missed,
-                timeout,
-                jitter: jitter.map(|max| Jitter::new(max, self.jitter_seed)),
-                ..Extras::default()
-            }));
-        }
+        settings.set_jitter(self.jitter)?;
+        settings.set_missed(self.missed);
+        settings.set_backoff(self.backoff);
+        settings.set_clock(self.clock);
+        *settings.retry_mut() = self.retry;
+        // Defaults cost nothing per loop: no extras box.
+        let mut state = State::new(schedule, count, self.reconnect).with(settings, self.hooks);
         if let Some(cluster) = self.cluster {
             state.join_cluster(cluster)?;
         }
-        Ok(Loop::from_runner((self.make_shared)(Core::new(
-            state, settings,
-        ))))
+        let core = Core::new(state, self.name);
+        Ok(Loop::from_runner((self.make_shared)(core)))
     }
 }

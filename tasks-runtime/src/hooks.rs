@@ -1,5 +1,6 @@
-//! The hooks a loop runs around its iterations, and what bodies and hooks
-//! may return.
+//! The hooks a loop runs around its iterations: their types, how one is
+//! made and how it is called (a loop's own hooks are in its state, see
+//! `state/extras.rs`); and what bodies and hooks may return.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -45,14 +46,6 @@ impl<E: Into<BoxError>> BodyOutput for Result<(), E> {
 pub(crate) type HookFuture = BoxFuture<'static, Result<(), BoxError>>;
 pub(crate) type PlainHook = Arc<dyn Fn() -> HookFuture + Send + Sync>;
 pub(crate) type ErrorHook = Arc<dyn Fn(LoopError) -> HookFuture + Send + Sync>;
-
-/// The hooks registered on a loop.
-#[derive(Clone, Default)]
-pub(crate) struct Hooks {
-    pub(crate) before_loop: Option<PlainHook>,
-    pub(crate) after_loop: Option<PlainHook>,
-    pub(crate) error: Option<ErrorHook>,
-}
 
 pub(crate) fn plain_hook<F, Fut>(hook: F) -> PlainHook
 where

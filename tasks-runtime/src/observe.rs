@@ -1,7 +1,9 @@
 //! What a loop records of its iterations, for [`Loop::status`], tracing
 //! and the metrics: the outcome of the last call of the body, the retries
 //! since the last success, the last error as text, and, once timed, when
-//! the last iteration started, how late and for how long.
+//! the last iteration started, how late and for how long. This file reads
+//! the clocks and turns errors into text outside the loop's lock, has the
+//! state record them (`state/record.rs`), and feeds the metrics.
 //!
 //! Timing an iteration costs two reads of the monotonic clock, which a
 //! loop nobody watches does not pay: a loop is timed from its first
@@ -10,52 +12,32 @@
 //!
 //! [`Loop::status`]: crate::Loop::status
 
-use chrono::TimeDelta;
 use tokio::time::Instant;
 
 use crate::error::{IterationTimeout, LoopError, Shown};
-use crate::state::{Core, Timing};
+use crate::state::Core;
 use crate::status::{describe, local, IterationOutcome, LastIteration, LoopStatus};
 
 /// A timed call of the body begins.
 pub(crate) fn iteration_began<A>(core: &Core<A>) {
     let now = Instant::now();
-    core.lock().extras_mut().record.began = Some(now);
+    core.lock().record_began(now);
 }
 
 /// A call of the body ended with `outcome`; timed, or the outcome alone.
 pub(crate) fn iteration_ended<A>(core: &Core<A>, outcome: IterationOutcome) {
     let now = Instant::now();
     let mut state = core.lock();
-    // Lateness is measured from the instant the wait aimed at: the slot
-    // plus its jitter, which is deliberate.
-    let slot = state.last.map(|slot| (slot, state.jitter_chosen_for(slot)));
-    let extras = state.extras_mut();
-    extras.record.outcome = Some(outcome);
-    if outcome == IterationOutcome::Succeeded {
-        extras.record.retries = 0;
-    }
-    let Some(began) = extras.record.began.take() else {
-        return;
-    };
-    let timing = slot.map(|(slot, jitter)| {
-        let aimed = slot.mono + jitter;
-        let lateness = began.saturating_duration_since(aimed);
-        let after_slot = began.saturating_duration_since(slot.mono);
-        Timing {
-            started: slot.wall() + TimeDelta::from_std(after_slot).unwrap_or(TimeDelta::MAX),
-            lateness,
-            duration: now.saturating_duration_since(began),
-        }
-    });
-    extras.record.timing = timing;
+    let timing = state.record_ended(outcome, now);
     #[cfg(feature = "metrics")]
-    let metrics = extras.metrics.clone();
+    let metrics = state.metrics();
     drop(state);
     #[cfg(feature = "metrics")]
     if let (Some(metrics), Some(timing)) = (metrics, timing) {
         metrics.iteration(timing.duration, timing.lateness);
     }
+    #[cfg(not(feature = "metrics"))]
+    let _ = timing;
 }
 
 /// A call of the body failed with `error`, `retried` or not.
@@ -71,19 +53,12 @@ pub(crate) fn iteration_failed<A>(core: &Core<A>, error: &LoopError, retried: bo
     };
     // `Display` is user code: made into text before the lock is taken.
     let text = Shown(error).to_string().into_boxed_str();
-    let replaced = {
-        let mut state = core.lock();
-        let record = &mut state.extras_mut().record;
-        if retried {
-            record.retries = record.retries.saturating_add(1);
-        }
-        record.error.replace(text)
-    };
+    let replaced = core.lock().record_failed(text, retried);
     drop(replaced);
     iteration_ended(core, outcome);
     #[cfg(feature = "metrics")]
     {
-        let metrics = core.lock().extras.as_ref().and_then(|e| e.metrics.clone());
+        let metrics = core.lock().metrics();
         if let Some(metrics) = metrics {
             metrics.error(outcome, retried);
         }
@@ -92,10 +67,7 @@ pub(crate) fn iteration_failed<A>(core: &Core<A>, error: &LoopError, retried: bo
 
 /// A call of the body was dropped by a cancel.
 pub(crate) fn iteration_cancelled<A>(core: &Core<A>) {
-    let mut state = core.lock();
-    let record = &mut state.extras_mut().record;
-    record.outcome = Some(IterationOutcome::Cancelled);
-    record.began = None;
+    core.lock().record_cancelled();
 }
 
 /// The span of one call of the body: `loop`, `iteration` (the
@@ -112,7 +84,7 @@ pub(crate) fn iteration_span<A>(core: &Core<A>, name: &str) -> tracing::Span {
     if !span.is_disabled() {
         let (iteration, slot) = {
             let state = core.lock();
-            (state.current_loop, state.last.map(|slot| slot.wall()))
+            (state.current_loop(), state.last().map(|slot| slot.wall()))
         };
         span.record("iteration", iteration);
         if let Some(slot) = slot {
@@ -131,7 +103,7 @@ pub(crate) fn run_started<A>(core: &Core<A>, name: &str) {
     {
         let metrics = std::sync::Arc::new(crate::metrics::LoopMetrics::register(name));
         metrics.running(true);
-        let replaced = core.lock().extras_mut().metrics.replace(metrics);
+        let replaced = core.lock().set_metrics(metrics);
         drop(replaced);
     }
     #[cfg(not(feature = "metrics"))]
@@ -142,7 +114,7 @@ pub(crate) fn run_started<A>(core: &Core<A>, name: &str) {
 pub(crate) fn run_ended<A>(core: &Core<A>) {
     #[cfg(feature = "metrics")]
     {
-        let metrics = core.lock().extras.as_ref().and_then(|e| e.metrics.clone());
+        let metrics = core.lock().metrics();
         if let Some(metrics) = metrics {
             metrics.running(false);
         }
@@ -154,29 +126,15 @@ pub(crate) fn run_ended<A>(core: &Core<A>) {
 /// The snapshot of the loop `name`. Its first call turns the timing of
 /// iterations on.
 pub(crate) fn status_of<A>(core: &Core<A>, name: &str) -> LoopStatus {
-    let (running, failed, schedule, current_loop, outcome, error, timing, retries) = {
+    let (running, failed, schedule, current_loop, recorded) = {
         let mut state = core.lock();
-        // Without extras the loop has never failed: its last call, if this
-        // run made one, succeeded.
-        let succeeded = (state.extras.is_none() && state.current_loop > 0)
-            .then_some(IterationOutcome::Succeeded);
-        let record = &mut state.extras_mut().record;
-        let outcome = record.outcome.or(succeeded);
-        record.time_iterations();
-        let (error, timing, retries) = (
-            record.error.as_deref().map(str::to_owned),
-            record.timing,
-            record.retries,
-        );
+        let recorded = state.read_record();
         (
-            state.running,
-            state.failed,
-            state.schedule.clone(),
-            state.current_loop,
-            outcome,
-            error,
-            timing,
-            retries,
+            state.running(),
+            state.failed(),
+            state.schedule().clone(),
+            state.current_loop(),
+            recorded,
         )
     };
     let next_iteration = core.next_iteration();
@@ -189,13 +147,13 @@ pub(crate) fn status_of<A>(core: &Core<A>, name: &str) -> LoopStatus {
         schedule: describe(&schedule),
         interval: schedule.interval(),
         current_loop,
-        last_iteration: outcome.map(|outcome| LastIteration {
+        last_iteration: recorded.outcome.map(|outcome| LastIteration {
             outcome,
-            error,
-            started: timing.map(|t| t.started),
-            lateness: timing.map(|t| t.lateness),
-            duration: timing.map(|t| t.duration),
+            error: recorded.error,
+            started: recorded.timing.map(|t| t.started),
+            lateness: recorded.timing.map(|t| t.lateness),
+            duration: recorded.timing.map(|t| t.duration),
         }),
-        retries_since_success: retries,
+        retries_since_success: recorded.retries,
     }
 }

@@ -54,7 +54,7 @@ where
     }
 
     fn is_running(&self) -> bool {
-        self.core.lock().running
+        self.core.lock().running()
     }
 
     fn status(&self) -> LoopStatus {

@@ -81,6 +81,11 @@ impl RetryFilter {
         &DEFAULT
     }
 
+    /// Whether this is the default list, never changed.
+    pub(crate) fn is_default(&self) -> bool {
+        Arc::ptr_eq(&self.types, &Self::default_ref().types)
+    }
+
     pub(crate) fn add(&mut self, ty: RetriedType) {
         Arc::make_mut(&mut self.types).push(ty);
     }

@@ -4,7 +4,6 @@
 use std::any::TypeId;
 use std::error::Error as StdError;
 use std::future::Future;
-use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -20,7 +19,7 @@ use crate::hooks::{error_hook, plain_hook, BodyOutput};
 use crate::observe::status_of;
 use crate::retry::RetriedType;
 use crate::run::{self, Runner};
-use crate::schedule::{AmbiguousTime, Cron, Every, Interval, Jitter, Schedule, TimeOfDay};
+use crate::schedule::{AmbiguousTime, Cron, Every, Interval, Schedule, TimeOfDay};
 use crate::state::{BackoffFactory, Core};
 use crate::status::{local, LoopStatus};
 
@@ -83,10 +82,10 @@ impl<A> std::fmt::Debug for Loop<A> {
         let state = self.core().lock();
         f.debug_struct("Loop")
             .field("name", &self.inner.name())
-            .field("schedule", &state.schedule)
-            .field("count", &state.count)
-            .field("running", &state.running)
-            .field("current_loop", &state.current_loop)
+            .field("schedule", state.schedule())
+            .field("count", &state.count())
+            .field("running", &state.running())
+            .field("current_loop", &state.current_loop())
             .finish_non_exhaustive()
     }
 }
@@ -337,13 +336,7 @@ impl<A> Loop<A> {
     /// assert_eq!(daily.clock().now().date_naive(), clock.now().date_naive());
     /// ```
     pub fn set_clock(&self, clock: Arc<dyn Clock>) -> Result<(), StartError> {
-        let replaced = {
-            let mut state = self.core().lock();
-            if state.running {
-                return Err(StartError::AlreadyRunning);
-            }
-            state.extras_mut().clock.replace(clock)
-        };
+        let replaced = self.core().lock().set_clock(clock)?;
         drop(replaced);
         Ok(())
     }
@@ -371,7 +364,21 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.ambiguous_time(), AmbiguousTime::Later);
     /// ```
     pub fn ambiguous_time(&self) -> AmbiguousTime {
-        self.core().wall_options().ambiguous
+        self.core().lock().wall_options().ambiguous
+    }
+
+    /// Changes which instant a time of day that happens twice runs at,
+    /// from the next instant the loop works out on.
+    ///
+    /// ```
+    /// use tasks_runtime::{AmbiguousTime, Loop};
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.set_ambiguous_time(AmbiguousTime::Earlier);
+    /// assert_eq!(ticker.ambiguous_time(), AmbiguousTime::Earlier);
+    /// ```
+    pub fn set_ambiguous_time(&self, choice: AmbiguousTime) {
+        self.core()
+            .change_settings(|settings| settings.set_ambiguous_time(choice));
     }
 
     /// How late a time of day that a clock jump passed over may still run
@@ -385,7 +392,22 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.grace_period(), Some(Duration::from_secs(60)));
     /// ```
     pub fn grace_period(&self) -> Option<Duration> {
-        self.core().wall_options().grace
+        self.core().lock().wall_options().grace
+    }
+
+    /// Changes how late a time of day that a clock jump passed over may
+    /// still run (`None`: skipped), read when the loop notices a jump.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.set_grace_period(Some(Duration::from_secs(600)));
+    /// assert_eq!(ticker.grace_period(), Some(Duration::from_secs(600)));
+    /// ```
+    pub fn set_grace_period(&self, grace: Option<Duration>) {
+        self.core()
+            .change_settings(|settings| settings.set_grace_period(grace));
     }
 
     /// The longest a times-of-day loop sleeps before reading the wall clock
@@ -398,7 +420,27 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.wall_clock_check(), DEFAULT_WALL_CHECK);
     /// ```
     pub fn wall_clock_check(&self) -> Duration {
-        self.core().wall_options().check_every
+        self.core().lock().wall_options().check_every
+    }
+
+    /// Changes the longest sleep before the wall clock is read again, from
+    /// the next such sleep on.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::ZeroDuration`] for zero; left as it was.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tasks_runtime::Loop;
+    /// let ticker = Loop::builder(|()| async {}).build().unwrap();
+    /// ticker.set_wall_clock_check(Duration::from_secs(5)).unwrap();
+    /// assert!(ticker.set_wall_clock_check(Duration::ZERO).is_err());
+    /// assert_eq!(ticker.wall_clock_check(), Duration::from_secs(5));
+    /// ```
+    pub fn set_wall_clock_check(&self, every: Duration) -> Result<(), ConfigError> {
+        self.core()
+            .change_settings(|settings| settings.set_wall_clock_check(every))
     }
 
     /// What a relative interval does about missed iterations; see
@@ -423,7 +465,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn set_missed(&self, missed: MissedTickBehavior) {
         self.core()
-            .change_extras(|extras| extras.missed = Some(missed));
+            .change_settings(|settings| settings.set_missed(missed));
     }
 
     /// How long a call of the body may run; `None`: as long as it takes.
@@ -453,11 +495,8 @@ impl<A> Loop<A> {
     /// assert_eq!(fetch.timeout(), Some(Duration::from_secs(10)));
     /// ```
     pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<(), ConfigError> {
-        let timeout = timeout
-            .map(|timeout| ConfigError::check_duration("timeout", timeout, true))
-            .transpose()?;
-        self.core().change_extras(|extras| extras.timeout = timeout);
-        Ok(())
+        self.core()
+            .change_settings(|settings| settings.set_timeout(timeout))
     }
 
     /// The longest extra delay of each wait; `None` without jitter.
@@ -467,12 +506,7 @@ impl<A> Loop<A> {
     /// assert_eq!(Loop::builder(|()| async {}).build().unwrap().jitter(), None);
     /// ```
     pub fn jitter(&self) -> Option<Duration> {
-        let state = self.core().lock();
-        state
-            .extras
-            .as_ref()
-            .and_then(|extras| extras.jitter.as_ref())
-            .map(Jitter::max)
+        self.core().lock().jitter()
     }
 
     /// Changes the jitter, from the next wait on; `None` removes it. See
@@ -491,33 +525,27 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.jitter(), Some(Duration::from_secs(3)));
     /// ```
     pub fn set_jitter(&self, jitter: Option<Duration>) -> Result<(), ConfigError> {
-        let jitter = jitter
-            .map(|jitter| ConfigError::check_duration("jitter", jitter, false))
-            .transpose()?;
         self.core()
-            .change_extras(|extras| match (jitter, &mut extras.jitter) {
-                (None, kept) => *kept = None,
-                (Some(max), Some(kept)) => kept.set_max(max),
-                (Some(max), kept) => *kept = Some(Jitter::new(max, None)),
-            });
-        Ok(())
+            .change_settings(|settings| settings.set_jitter(jitter))
     }
 
-    /// Seeds the jitter's random source (a loop without jitter gets a zero
-    /// one), so that its delays repeat in a test.
+    /// Seeds the jitter's random source, so that its delays repeat in a
+    /// test (the builder's [`jitter_seed`](crate::LoopBuilder::jitter_seed)).
+    /// A loop without jitter keeps the seed for the jitter set next.
     ///
     /// ```
+    /// use std::time::Duration;
     /// use tasks_runtime::Loop;
+    ///
     /// let ticker = Loop::builder(|()| async {}).build().unwrap();
-    /// ticker.seed_jitter(7);
+    /// ticker.set_jitter_seed(7);
+    /// assert_eq!(ticker.jitter(), None, "a seed alone is no jitter");
+    /// ticker.set_jitter(Some(Duration::from_secs(3))).unwrap();
+    /// assert_eq!(ticker.jitter(), Some(Duration::from_secs(3)));
     /// ```
-    pub fn seed_jitter(&self, seed: u64) {
-        self.core().change_extras(|extras| {
-            extras
-                .jitter
-                .get_or_insert_with(|| Jitter::new(Duration::ZERO, None))
-                .reseed(seed);
-        });
+    pub fn set_jitter_seed(&self, seed: u64) {
+        self.core()
+            .change_settings(|settings| settings.set_jitter_seed(seed));
     }
 
     /// Replaces the retry delay policy; `make` is called once per run, at
@@ -538,7 +566,7 @@ impl<A> Loop<A> {
     {
         let make: BackoffFactory = Arc::new(move || Box::new(make()));
         self.core()
-            .change_extras(|extras| extras.make_backoff.replace(make));
+            .change_settings(|settings| settings.set_backoff(Some(make)));
     }
 
     /// Changes the schedule. While running, the next iteration moves at
@@ -588,7 +616,7 @@ impl<A> Loop<A> {
     {
         let hook = plain_hook(hook);
         self.core()
-            .change_extras(|extras| extras.hooks.before_loop.replace(hook));
+            .change_hooks(|hooks| hooks.set_before_loop(hook));
         self
     }
 
@@ -616,8 +644,7 @@ impl<A> Loop<A> {
         Fut::Output: BodyOutput,
     {
         let hook = plain_hook(hook);
-        self.core()
-            .change_extras(|extras| extras.hooks.after_loop.replace(hook));
+        self.core().change_hooks(|hooks| hooks.set_after_loop(hook));
         self
     }
 
@@ -638,8 +665,7 @@ impl<A> Loop<A> {
         Fut::Output: BodyOutput,
     {
         let hook = error_hook(hook);
-        self.core()
-            .change_extras(|extras| extras.hooks.error.replace(hook));
+        self.core().change_hooks(|hooks| hooks.set_error(hook));
         self
     }
 
@@ -666,7 +692,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn add_exception_type<T: StdError + 'static>(&self) -> &Self {
         self.core()
-            .change_extras(|extras| extras.retry.add(RetriedType::of::<T>()));
+            .change_settings(|settings| settings.retry_mut().add(RetriedType::of::<T>()));
         self
     }
 
@@ -681,7 +707,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn remove_exception_type<T: StdError + 'static>(&self) -> bool {
         self.core()
-            .change_extras(|extras| extras.retry.remove(TypeId::of::<T>()))
+            .change_settings(|settings| settings.retry_mut().remove(TypeId::of::<T>()))
     }
 
     /// Retries no error at all.
@@ -694,7 +720,8 @@ impl<A> Loop<A> {
     /// assert!(strict.exception_types().is_empty());
     /// ```
     pub fn clear_exception_types(&self) -> &Self {
-        self.core().change_extras(|extras| extras.retry.clear());
+        self.core()
+            .change_settings(|settings| settings.retry_mut().clear());
         self
     }
 
@@ -731,7 +758,7 @@ impl<A> Loop<A> {
     /// assert_eq!(idle.current_loop(), 0);
     /// ```
     pub fn current_loop(&self) -> u64 {
-        self.core().lock().current_loop
+        self.core().lock().current_loop()
     }
 
     /// When the next iteration is scheduled; `None` when the loop is not
@@ -777,7 +804,7 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn current_slot(&self) -> Option<DateTime<Utc>> {
-        self.core().lock().last.map(|at| at.wall())
+        self.core().lock().last().map(|at| at.wall())
     }
 
     /// [`next_iteration`](Loop::next_iteration) in the schedule's zone: the
@@ -803,7 +830,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn next_iteration_local(&self) -> Option<DateTime<FixedOffset>> {
         let next = self.next_iteration()?;
-        Some(local(&self.core().lock().schedule, next))
+        Some(local(self.core().lock().schedule(), next))
     }
 
     /// Whether a run is in progress, from `start` until its `after_loop` has
@@ -825,7 +852,7 @@ impl<A> Loop<A> {
     /// assert!(!Loop::builder(|()| async {}).build().unwrap().is_being_cancelled());
     /// ```
     pub fn is_being_cancelled(&self) -> bool {
-        self.core().lock().being_cancelled
+        self.core().lock().being_cancelled()
     }
 
     /// Whether the last run ended with an unhandled error; reset by `start`.
@@ -835,7 +862,7 @@ impl<A> Loop<A> {
     /// assert!(!Loop::builder(|()| async {}).build().unwrap().failed());
     /// ```
     pub fn failed(&self) -> bool {
-        self.core().lock().failed
+        self.core().lock().failed()
     }
 
     /// The handle of the newest run, finished or not; `None` before the
@@ -854,7 +881,7 @@ impl<A> Loop<A> {
     /// # }
     /// ```
     pub fn task(&self) -> Option<RunHandle> {
-        self.core().lock().latest.clone().map(RunHandle::new)
+        self.core().lock().latest().cloned().map(RunHandle::new)
     }
 
     /// The current schedule.
@@ -865,7 +892,7 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.interval(), Interval::relative(0.0, 5.0, 0.0));
     /// ```
     pub fn interval(&self) -> Interval {
-        self.core().lock().schedule.interval()
+        self.core().lock().schedule().interval()
     }
 
     /// The seconds component of a relative interval; `None` with times of
@@ -912,7 +939,7 @@ impl<A> Loop<A> {
     /// assert_eq!(daily.time().unwrap(), [t("01:00"), t("03:00")]);
     /// ```
     pub fn time(&self) -> Option<Vec<TimeOfDay>> {
-        match &self.core().lock().schedule {
+        match self.core().lock().schedule() {
             Schedule::Times(times) => Some(times.clone()),
             Schedule::Relative(_) | Schedule::Cron(_) | Schedule::Aligned(_) => None,
         }
@@ -932,7 +959,7 @@ impl<A> Loop<A> {
     /// assert_eq!(report.hours(), None);
     /// ```
     pub fn cron(&self) -> Option<Cron> {
-        match &self.core().lock().schedule {
+        match self.core().lock().schedule() {
             Schedule::Cron(cron) => Some(cron.clone()),
             Schedule::Relative(_) | Schedule::Times(_) | Schedule::Aligned(_) => None,
         }
@@ -945,7 +972,7 @@ impl<A> Loop<A> {
     /// assert_eq!(Loop::builder(|()| async {}).count(3).build().unwrap().count(), Some(3));
     /// ```
     pub fn count(&self) -> Option<u64> {
-        self.core().lock().count.map(u64::from)
+        self.core().lock().count().map(u64::from)
     }
 
     /// Changes the count, read after each iteration.
@@ -962,16 +989,7 @@ impl<A> Loop<A> {
     /// assert_eq!(ticker.count(), Some(5));
     /// ```
     pub fn set_count(&self, count: Option<u64>) -> Result<(), ConfigError> {
-        let count = match count {
-            Some(count) => Some(NonZeroU64::new(count).ok_or(ConfigError::ZeroCount)?),
-            None => None,
-        };
-        let mut state = self.core().lock();
-        if count.is_some() && state.claims_slots() {
-            return Err(ConfigError::CountInClaimMode);
-        }
-        state.count = count;
-        Ok(())
+        self.core().lock().set_count(count)
     }
 
     /// Joins a cluster of replicas before the loop starts: in claim mode
@@ -1006,7 +1024,7 @@ impl<A> Loop<A> {
     /// assert!(Loop::builder(|()| async {}).build().unwrap().cluster().is_none());
     /// ```
     pub fn cluster(&self) -> Option<Cluster> {
-        self.core().lock().cluster().map(|c| c.config.clone())
+        self.core().lock().cluster_config().cloned()
     }
 
     /// The fencing token of the current iteration (claim mode) or of the
@@ -1022,7 +1040,7 @@ impl<A> Loop<A> {
     /// assert_eq!(Loop::builder(|()| async {}).build().unwrap().fence(), None);
     /// ```
     pub fn fence(&self) -> Option<Fence> {
-        self.core().lock().cluster().and_then(|c| c.fence)
+        self.core().lock().fence()
     }
 
     /// Whether errors of the retried error types are retried.
@@ -1035,7 +1053,7 @@ impl<A> Loop<A> {
     /// assert!(ticker.reconnect());
     /// ```
     pub fn reconnect(&self) -> bool {
-        self.core().lock().reconnect
+        self.core().lock().reconnect()
     }
 
     /// Turns retrying on or off, read at each error.
@@ -1047,10 +1065,10 @@ impl<A> Loop<A> {
     /// assert!(!ticker.reconnect());
     /// ```
     pub fn set_reconnect(&self, reconnect: bool) {
-        self.core().lock().reconnect = reconnect;
+        self.core().lock().set_reconnect(reconnect);
     }
 
     fn relative(&self) -> Option<Every> {
-        self.core().lock().schedule.every()
+        self.core().lock().schedule().every()
     }
 }

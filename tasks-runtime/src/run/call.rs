@@ -17,7 +17,7 @@ use crate::state::Shared;
 pub(super) fn timed_out<A, F>(shared: &Shared<A, F>) -> LoopError {
     let (iteration, after) = {
         let state = shared.core.lock();
-        (state.current_loop, state.iteration_settings().timeout)
+        (state.current_loop(), state.iteration_settings().timeout)
     };
     LoopError::from_error(IterationTimeout {
         loop_name: shared.name().to_owned(),

@@ -13,7 +13,7 @@ use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome
 use crate::error::{LoopError, Shown};
 use crate::hooks::BodyOutput;
 use crate::observe;
-use crate::schedule::{Now, ScheduledAt};
+use crate::schedule::Now;
 use crate::state::{IterationSettings, Shared};
 
 /// What became of a slot in claim mode.
@@ -30,6 +30,31 @@ pub(super) enum SlotTurn {
 /// slot is given up.
 const EARLY_ATTEMPTS: usize = 4;
 
+/// Before looking again at a slot another replica holds, the wait is its
+/// lease, plus the lease divided by this (5 %), plus [`TAKEOVER_SLACK`]: the
+/// store sees the lease run out by its own clock, which may run a little
+/// slower than this replica's, and the claim takes a round trip to reach
+/// it.
+const TAKEOVER_LEASE_DIVISOR: u32 = 20;
+
+/// The fixed part of the wait before a takeover: a round trip to a local
+/// store, so that a short lease is not looked at again a hair too early.
+const TAKEOVER_SLACK: Duration = Duration::from_millis(10);
+
+/// A claim the store finds early is made again once the store's clock has
+/// reached the slot, plus this much: enough for the store's clock to be
+/// past it, not so much that the slot runs noticeably late.
+const EARLY_SLACK: Duration = Duration::from_millis(5);
+
+/// The longest wait for a store's clock that is behind: a store further
+/// behind is waited for in steps, [`EARLY_ATTEMPTS`] at most, so that a
+/// store with a wrong clock costs the slot, not the loop.
+const EARLY_WAIT_MAX: Duration = Duration::from_secs(1);
+
+/// Without a grace period, a slot may still run this many leases after
+/// its time: long enough for a holder's lease to run out and be seen.
+const LATE_WINDOW_LEASES: u32 = 2;
+
 /// Claims the slot at `slot` and, if this replica wins it, runs the body
 /// with the claim's token and records how it ended.
 pub(super) async fn claimed_iteration<A, F, Fut>(
@@ -44,7 +69,7 @@ where
     Fut: Future + Send,
     Fut::Output: BodyOutput,
 {
-    let Some(cluster) = shared.core.lock().cluster().map(|c| c.config.clone()) else {
+    let Some(cluster) = shared.core.lock().cluster_config().cloned() else {
         return SlotTurn::Skipped;
     };
     let fence = match claim(shared, &cluster, slot).await {
@@ -52,9 +77,7 @@ where
         Decision::Skip => return SlotTurn::Skipped,
         Decision::Cancelled => return SlotTurn::Cancelled,
     };
-    if let Some(cluster) = shared.core.lock().cluster_mut() {
-        cluster.fence = fence;
-    }
+    shared.core.lock().set_fence(fence);
     if settings.timed {
         observe::iteration_began(&shared.core);
     }
@@ -105,7 +128,10 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let takeover = cluster.takeover.then(|| late_window(shared, cluster));
+    let takeover = cluster.takeover.then(|| {
+        let grace = shared.core.lock().wall_options().grace;
+        late_window(grace, cluster)
+    });
     let mut waited_for_takeover = false;
     for _ in 0..EARLY_ATTEMPTS {
         let request = SlotClaim {
@@ -133,7 +159,7 @@ where
                 // At least once: if the holder dies, its claim runs out
                 // unfinished; look again then, and take the slot over.
                 waited_for_takeover = true;
-                let wait = cluster.lease + cluster.lease / 20 + Duration::from_millis(10);
+                let wait = cluster.lease + cluster.lease / TAKEOVER_LEASE_DIVISOR + TAKEOVER_SLACK;
                 if UntilCancelled::new(&shared.core, tokio::time::sleep(wait))
                     .await
                     .is_err()
@@ -144,7 +170,7 @@ where
             Ok(Claimed::TooEarly { store_now }) => {
                 // The store's clock is behind this replica's: wait for it.
                 let behind = (slot - store_now).to_std().unwrap_or_default();
-                let wait = (behind + Duration::from_millis(5)).min(Duration::from_secs(1));
+                let wait = (behind + EARLY_SLACK).min(EARLY_WAIT_MAX);
                 if UntilCancelled::new(&shared.core, tokio::time::sleep(wait))
                     .await
                     .is_err()
@@ -168,14 +194,9 @@ where
 
 /// How long after its slot a slot may still run: taken over from a holder
 /// whose lease ran out, or caught up on at start. The loop's grace period;
-/// without one, twice the lease (long enough for a lease to run out and be
-/// seen). Reads no lock: the caller may hold the loop's.
-fn late_window<A, F>(shared: &Shared<A, F>, cluster: &Cluster) -> Duration {
-    shared
-        .core
-        .wall_options()
-        .grace
-        .unwrap_or(cluster.lease.saturating_mul(2))
+/// without one (`grace`), [`LATE_WINDOW_LEASES`] leases.
+fn late_window(grace: Option<Duration>, cluster: &Cluster) -> Duration {
+    grace.unwrap_or(cluster.lease.saturating_mul(LATE_WINDOW_LEASES))
 }
 
 /// Claim mode with catch-up, at the start of a run: the latest slot that
@@ -189,27 +210,18 @@ where
 {
     let (store, window) = {
         let state = shared.core.lock();
-        let Some(cluster) = state.cluster().filter(|c| c.config.catch_up) else {
+        let Some(cluster) = state.cluster_config().filter(|c| c.catch_up) else {
             return;
         };
-        (
-            cluster.config.store.clone(),
-            late_window(shared, &cluster.config),
-        )
+        let window = late_window(state.wall_options().grace, cluster);
+        (cluster.store.clone(), window)
     };
     let last_finished = match store.last_finished(shared.name()).await {
         Ok(last) => last.map(|finished| finished.slot),
         Err(error) => return report_store_error(shared, error).await,
     };
-    let wall = shared.core.wall();
-    let now = Now::read(&*wall.clock);
-    let mut state = shared.core.lock();
-    let missed = state
-        .schedule
-        .latest_missed(now.wall, window, last_finished, wall.options);
-    if let Some(missed) = missed {
-        state.next = Some(ScheduledAt::at_wall(now, missed));
-    }
+    let now = Now::read(&*shared.core.clock());
+    shared.core.lock().catch_up(now, window, last_finished);
 }
 
 /// A store error: logged, and given to the `error` hook without failing the
@@ -230,11 +242,7 @@ where
 /// times of day around a rule change may differ between them. Reported
 /// once per loop.
 fn report_tzdb_mismatch<A, F>(shared: &Shared<A, F>, holder: &str, theirs: &str) {
-    let first = shared
-        .core
-        .lock()
-        .cluster_mut()
-        .is_some_and(|c| !std::mem::replace(&mut c.tzdb_mismatch_reported, true));
+    let first = shared.core.lock().report_tzdb_mismatch();
     if first {
         tracing::warn!(
             loop_name = %shared.name(),

@@ -5,7 +5,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
+use tokio::time::error::Elapsed;
 use tokio::time::Instant;
 
 use super::call::{timed_out, traced_call};
@@ -17,19 +19,27 @@ use crate::error::{LoopError, Shown};
 use crate::handle::RunOutcome;
 use crate::hooks::{call_guarded, BodyOutput};
 use crate::observe;
-use crate::schedule::{Now, ScheduledAt};
-use crate::state::{Core, Interrupt, IterationSettings, Shared};
+use crate::schedule::Now;
+use crate::state::{
+    AfterSuccess, Core, Interrupt, IterationSettings, NextIteration, Previous, Shared,
+};
 use crate::status::IterationOutcome;
 
 /// Runs the iterations of a started loop (cancellable), and returns how
 /// the run ends; its end ([`finish`]) follows in the run's task.
 ///
 /// An `async move` block, not an `async fn`: the parameters of an `async
-/// fn` are stored twice in its future.
+/// fn` are stored twice in its future. Its steps decide in the loop's
+/// state (under the lock, returning small answers) or in boxed futures for
+/// the rare paths; the waits that every idle loop makes (the sleep, the
+/// call of the body) stay in this block, built in their `await`
+/// expressions, so that the task keeps no second copy of them
+/// (rust-lang/rust#62958) nor a nested future's own copy of the
+/// references.
 #[allow(clippy::manual_async_fn)]
 pub(super) fn drive<A, F, Fut>(
     shared: Arc<Shared<A, F>>,
-    args: A,
+    mut args: A,
 ) -> impl Future<Output = RunOutcome> + Send
 where
     A: Clone + Send + 'static,
@@ -38,212 +48,99 @@ where
     Fut::Output: BodyOutput,
 {
     async move {
-        // One labelled block rather than a nested `async fn`: a nested future
-        // would store its own copy of the references, in every idle loop.
-        let outcome = 'run: {
-            if shared
-                .core
-                .lock()
-                .hooks()
-                .is_some_and(|h| h.before_loop.is_some())
-            {
-                if let Some(outcome) = boxed(before_loop(&shared)).await {
-                    break 'run outcome;
+        if let Some(outcome) = begin(&shared).await {
+            return outcome;
+        }
+        // What the previous iteration left to do, read at the top of the
+        // next one: no local of an iteration (its error, say) is kept in
+        // the task across the sleep.
+        let (mut previous, mut retried, mut moved) = (Previous::NotRun, false, false);
+        loop {
+            // discord.py's order: the stop check, the sleep until the next
+            // relative iteration, then the count.
+            let woke = match wait_after(&shared.core, previous, moved) {
+                Wake::Stop => return RunOutcome::Stopped,
+                Wake::Now => Ok(()),
+                // A unit of the coop budget: a tight loop yields to the
+                // runtime once it is used up. A cancel is seen before the body.
+                Wake::Yield => tokio::task::coop::consume_budget().map(Ok).await,
+                Wake::WallClock => match boxed(wall_clock_wait(&shared)).await {
+                    Ok(()) => Ok(()),
+                    Err(outcome) => return outcome,
+                },
+                Wake::Sleep(deadline) => {
+                    UntilRescheduled::new(&shared.core, tokio::time::sleep_until(deadline)).await
                 }
-            }
-            let wall_clock = {
-                let wall = shared.core.wall();
-                let now = Now::read(&*wall.clock);
-                let mut state = shared.core.lock();
-                state.last = None;
-                state.next = state.schedule.first(now, wall.options);
-                state.schedule.is_wall_clock()
             };
-            if shared
-                .core
-                .lock()
-                .cluster()
-                .is_some_and(|c| c.config.catch_up)
-            {
-                boxed(claim::catch_up(&shared)).await;
-            }
-            if !wall_clock {
-                // Lets a cancel or stop issued from `before_loop` land before
-                // the first body, as discord.py's `sleep(0)` does.
-                let yielded = tokio::task::yield_now();
-                if UntilCancelled::new(&shared.core, yielded).await.is_err() {
-                    break 'run RunOutcome::Cancelled;
-                }
-            }
-            {
-                let state = shared.core.lock();
-                if state.ending() {
-                    break 'run RunOutcome::Stopped;
-                }
-            }
-            // What the previous iteration left to do, at the top of the next
-            // one: so that no local of the iteration (its error, say) is kept
-            // in the task across the sleep.
-            let mut last_failed = false;
-            let mut succeeded = false;
-            let mut retried = false;
-            loop {
-                if succeeded {
-                    // discord.py's order: the stop check, the sleep until the
-                    // next relative iteration, then the count.
-                    let mut moved = false;
-                    loop {
-                        let woke = match after_iteration(&shared.core) {
-                            AfterIteration::Stop => break 'run RunOutcome::Stopped,
-                            AfterIteration::Unscheduled => break,
-                            // Wall-clock schedules wait before the body, not
-                            // here...
-                            AfterIteration::WallClock if !moved => break,
-                            // ...unless `change_interval` switched to one
-                            // during this sleep: its first instant ends it.
-                            AfterIteration::WallClock => {
-                                match boxed(wall_clock_wait(&shared)).await {
-                                    Ok(()) => Ok(()),
-                                    Err(outcome) => break 'run outcome,
-                                }
-                            }
-                            AfterIteration::Due => {
-                                // A zero interval: spend a unit of the task's
-                                // coop budget, which yields to the runtime once
-                                // it is used up, so a tight loop never starves
-                                // it. A cancel is seen before the next body.
-                                tokio::task::coop::consume_budget().await;
-                                break;
-                            }
-                            // Built in the `await` expression, so that the task
-                            // does not keep a second copy of the sleep
-                            // (rust-lang/rust#62958).
-                            AfterIteration::SleepUntil(deadline) => {
-                                UntilRescheduled::new(
-                                    &shared.core,
-                                    tokio::time::sleep_until(deadline),
-                                )
-                                .await
-                            }
-                        };
-                        match woke {
-                            Ok(()) => break,
-                            // `change_interval` moved the iteration: sleep again.
-                            Err(Interrupt::Rescheduled) => moved = true,
-                            Err(Interrupt::Cancelled) => break 'run RunOutcome::Cancelled,
-                            Err(Interrupt::ShutDown) => break 'run RunOutcome::Stopped,
-                        }
-                    }
-                }
-                // One lock for the count and, for a relative interval, the next
-                // iteration. A retry runs after its backoff, not at the next
-                // wall-clock instant.
-                let (wait_for_wall_clock, mut settings) = {
-                    let mut state = shared.core.lock();
-                    if succeeded && state.count_iteration() {
-                        break 'run RunOutcome::Completed;
-                    }
-                    let wall_clock = state.schedule.is_wall_clock();
-                    if !last_failed && !wall_clock {
-                        state.last = state.next;
-                        state.next = state
-                            .next
-                            .and_then(|last| state.schedule.following_relative(last));
-                    }
-                    (!last_failed && wall_clock, state.iteration_settings())
-                };
-                // In a cluster's claim mode, the slot just reached, to claim.
-                let to_claim = if wait_for_wall_clock {
-                    if let Err(outcome) = boxed(wall_clock_wait(&shared)).await {
-                        break 'run outcome;
-                    }
-                    let wall = shared.core.wall();
-                    let now = Now::read(&*wall.clock);
-                    let mut state = shared.core.lock();
-                    state.last = match state.next {
-                        Some(at) if state.schedule.is_wall_clock() => Some(at.reached(now)),
-                        other => other,
-                    };
-                    state.next = state.schedule.following(state.last, now, wall.options);
-                    // Read again after the wait, so that the task does not
-                    // keep them across it.
-                    settings = state.iteration_settings();
-                    state
-                        .last
-                        .filter(|_| state.claims_slots())
-                        .map(ScheduledAt::wall)
-                } else {
-                    None
-                };
-                let IterationSettings { timeout, timed } = settings;
-                let failure = if let Some(slot) = to_claim {
-                    let turn = claim::claimed_iteration(&shared, args.clone(), slot, settings);
-                    match boxed(turn).await {
-                        SlotTurn::Ran(failure) => failure,
-                        SlotTurn::Cancelled => break 'run RunOutcome::Cancelled,
-                        SlotTurn::Skipped => {
-                            // Not an iteration of this replica: on to the
-                            // next slot, unless the loop was asked to stop.
-                            let state = shared.core.lock();
-                            if state.stop_requested || state.shutdown_requested() {
-                                break 'run RunOutcome::Stopped;
-                            }
-                            drop(state);
-                            (succeeded, last_failed) = (false, false);
-                            continue;
-                        }
-                    }
-                } else {
-                    if timed {
-                        observe::iteration_began(&shared.core);
-                    }
-                    // Each call built in its `await` expression, so that the
-                    // task keeps no second copy of it (rust-lang/rust#62958).
-                    match match timeout {
-                        None => {
-                            UntilCancelled::new(&shared.core, traced_call(&shared, &args).map(Ok))
-                                .await
-                        }
-                        // Boxed: the timer would grow every loop's task.
-                        Some(after) => {
-                            UntilCancelled::new(
-                                &shared.core,
-                                boxed(tokio::time::timeout(after, traced_call(&shared, &args))),
-                            )
-                            .await
-                        }
-                    } {
-                        Err(_) => {
-                            observe::iteration_cancelled(&shared.core);
-                            break 'run RunOutcome::Cancelled;
-                        }
-                        Ok(Ok(failure)) => failure,
-                        Ok(Err(_elapsed)) => Some(timed_out(&shared)),
-                    }
-                };
-                let Some(error) = failure else {
-                    if timed {
-                        observe::iteration_ended(&shared.core, IterationOutcome::Succeeded);
-                    }
-                    // The backoff starts over after each success; it only
-                    // exists once the run has retried.
-                    if retried {
-                        shared.core.reset_backoff();
-                    }
-                    last_failed = false;
-                    succeeded = true;
+            match woke {
+                Ok(()) => moved = false,
+                // `change_interval` moved the iteration: sleep again.
+                Err(Interrupt::Rescheduled) => {
+                    moved = true;
                     continue;
-                };
-                // One await for the whole error path: a local kept across two
-                // awaits would be stored in the task beside every other one.
-                match boxed(on_error(&shared, error)).await {
-                    Some(outcome) => break 'run outcome,
-                    None => (succeeded, last_failed, retried) = (false, true, true),
                 }
+                Err(interrupt) => return interrupted(interrupt),
             }
-        };
-        outcome
+            let IterationSettings { timeout, timed } =
+                match prepare(&shared, &mut args, previous, retried).await {
+                    Ok(settings) => settings,
+                    Err(Done::Ended(outcome)) => return outcome,
+                    Err(Done::Next(next)) => {
+                        previous = next;
+                        retried |= next == Previous::Retried;
+                        continue;
+                    }
+                };
+            if timed {
+                observe::iteration_began(&shared.core);
+            }
+            // Each call built in its `await` expression, and matched in
+            // the same statement, so that the task keeps neither a second
+            // copy of it nor its output across the next await.
+            let failure = match match timeout {
+                None => call(&shared, &args).await,
+                Some(after) => call_with_timeout(&shared, &args, after).await,
+            } {
+                Err(_) => return cancelled(&shared.core),
+                Ok(Ok(failure)) => failure,
+                Ok(Err(_elapsed)) => Some(timed_out(&shared)),
+            };
+            previous = match settle(&shared, failure, timed, retried).await {
+                Ok(next) => next,
+                Err(outcome) => return outcome,
+            };
+            retried |= previous == Previous::Retried;
+        }
     }
+}
+
+/// The start of a run: `before_loop` if there is one, the first
+/// iteration scheduled, a cluster's catch-up, and for a relative interval
+/// a yield (so that a cancel or stop issued from `before_loop` lands
+/// before the first body, as discord.py's `sleep(0)` does). `Some`
+/// outcome if the run ends there.
+async fn begin<A, F>(shared: &Shared<A, F>) -> Option<RunOutcome>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    if shared.core.lock().before_loop_hook().is_some() {
+        if let Some(outcome) = boxed(before_loop(shared)).await {
+            return Some(outcome);
+        }
+    }
+    let now = Now::read(&*shared.core.clock());
+    let wall_clock = shared.core.lock().schedule_first(now);
+    if shared.core.lock().catches_up() {
+        boxed(claim::catch_up(shared)).await;
+    }
+    if !wall_clock {
+        let yielded = tokio::task::yield_now();
+        if UntilCancelled::new(&shared.core, yielded).await.is_err() {
+            return Some(RunOutcome::Cancelled);
+        }
+    }
+    ending(&shared.core).then_some(RunOutcome::Stopped)
 }
 
 /// Waits for the next iteration of a wall-clock schedule; `Err` with the
@@ -267,11 +164,7 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let hook = shared
-        .core
-        .lock()
-        .hooks()
-        .and_then(|h| h.before_loop.clone())?;
+    let hook = shared.core.lock().before_loop_hook()?;
     match UntilCancelled::new(&shared.core, call_guarded(|| hook())).await {
         Err(_) => Some(RunOutcome::Cancelled),
         Ok(Err(error)) => Some(fail(shared, error).await),
@@ -288,7 +181,7 @@ where
 {
     let (reconnect, retry) = {
         let state = shared.core.lock();
-        (state.reconnect, state.retry().clone())
+        (state.reconnect(), state.retry().clone())
     };
     // Walked without the lock: `source()` is user code.
     let retried = reconnect && error.error().is_some_and(|e| retry.retries(e));
@@ -309,7 +202,7 @@ where
 
 /// The end of a run, whatever ended it: `after_loop` (not cancellable),
 /// then the bookkeeping; the outcome is for the caller to publish.
-pub(super) async fn finish<A, F>(shared: &Shared<A, F>, outcome: RunOutcome) -> Ended<A>
+pub(super) async fn finish<A, F>(shared: &Shared<A, F>, outcome: RunOutcome) -> Finished<A>
 where
     A: Send,
     F: Send + Sync,
@@ -323,20 +216,20 @@ where
             report_after_loop_failure(shared, error).await;
         }
     }
-    let ended = shared.core.lock().end_run();
+    let leftovers = shared.core.lock().end_run();
     observe::run_ended(&shared.core);
     tracing::info!(loop_name = %shared.name(), outcome = outcome_word(&outcome), "the loop ended");
-    Ended {
+    Finished {
         outcome,
-        cell: ended.outcome,
-        restart_with: ended.restart_with,
+        cell: leftovers.outcome,
+        restart_with: leftovers.restart_with,
     }
 }
 
-/// A run that has ended, its outcome not yet published: a pending `restart`
-/// begins first, so that whoever the outcome wakes finds the next run
-/// already started.
-pub(super) struct Ended<A> {
+/// A run that has finished, its outcome not yet published: a pending
+/// `restart` begins first, so that whoever the outcome wakes finds the
+/// next run already started.
+pub(super) struct Finished<A> {
     pub(super) outcome: RunOutcome,
     pub(super) cell: Option<std::sync::Arc<crate::handle::OutcomeCell>>,
     pub(super) restart_with: Option<A>,
@@ -362,11 +255,7 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let hook = {
-        let mut state = shared.core.lock();
-        state.failed = true;
-        state.hooks().and_then(|h| h.error.clone())
-    };
+    let hook = shared.core.lock().mark_failed();
     let Some(hook) = hook else {
         tracing::error!(loop_name = %shared.name(), error = %Shown(&error), "unhandled error in background loop");
         return RunOutcome::Failed(error);
@@ -399,52 +288,205 @@ fn outcome_word(outcome: &RunOutcome) -> &'static str {
     }
 }
 
-/// What a run does after a successful iteration.
-enum AfterIteration {
-    /// `stop` was called.
+/// The wait before an iteration.
+enum Wake {
+    /// `stop` or `shutdown` was called: the run ends.
     Stop,
+    /// None here: the iteration's own wait, if any, comes before its body.
+    Now,
     /// The next iteration is already due (a zero interval).
-    Due,
-    /// Sleep until then.
-    SleepUntil(Instant),
-    /// The schedule is on the wall clock: its wait comes before the body.
+    Yield,
+    /// Sleep until then, on the monotonic clock.
+    Sleep(Instant),
+    /// Wait for the wall-clock schedule that `change_interval` switched to
+    /// during the sleep: its first instant ends it.
     WallClock,
-    /// No next iteration is scheduled.
-    Unscheduled,
 }
 
-/// One lock for the stop check, the schedule kind and whether the next
-/// iteration is already due; the next iteration is read now, so an earlier
-/// move of it needs no more attention.
-fn after_iteration<A>(core: &Core<A>) -> AfterIteration {
-    let mut state = core.lock();
-    state.take_rescheduled();
-    if let Some(extras) = state.extras.as_mut() {
-        extras.record.outcome = Some(IterationOutcome::Succeeded);
+/// Decides the wait before the next iteration: after a success, see
+/// [`State::after_success`](crate::state::State::after_success); a
+/// wall-clock schedule waits before the body (in [`prepare`]), not here,
+/// unless the schedule was `moved` to one during this wait.
+fn wait_after<A>(core: &Core<A>, previous: Previous, moved: bool) -> Wake {
+    if previous != Previous::Succeeded {
+        return Wake::Now;
     }
-    if state.ending() {
-        return AfterIteration::Stop;
+    match core.lock().after_success() {
+        AfterSuccess::Stop => Wake::Stop,
+        AfterSuccess::Unscheduled => Wake::Now,
+        AfterSuccess::WallClock if moved => Wake::WallClock,
+        AfterSuccess::WallClock => Wake::Now,
+        AfterSuccess::Due => Wake::Yield,
+        AfterSuccess::SleepUntil(deadline) => Wake::Sleep(deadline),
     }
-    if state.schedule.is_wall_clock() {
-        return AfterIteration::WallClock;
+}
+
+/// Why an iteration does not call the body here.
+enum Done {
+    /// The run ends: the count is reached, the wall-clock wait ended it,
+    /// or a claimed iteration ended it.
+    Ended(RunOutcome),
+    /// Claim mode: the iteration is over (this replica ran it, or another
+    /// replica has the slot); the next one follows.
+    Next(Previous),
+}
+
+/// The next iteration begins: it counts the previous one (which may
+/// complete the run), waits for a wall-clock instant, and in a cluster's
+/// claim mode claims the slot and runs the body there (boxed, as the
+/// wall-clock wait: most loops take neither). `Ok` with the settings of
+/// the call of the body to make here.
+///
+/// `args` is borrowed mutably (and never changed): a shared borrow kept
+/// across an `await` would need `A: Sync`.
+async fn prepare<A, F, Fut>(
+    shared: &Shared<A, F>,
+    args: &mut A,
+    previous: Previous,
+    retried: bool,
+) -> Result<IterationSettings, Done>
+where
+    A: Clone + Send,
+    F: Fn(A) -> Fut + Send + Sync,
+    Fut: Future + Send,
+    Fut::Output: BodyOutput,
+{
+    match begin_iteration(&shared.core, previous) {
+        NextIteration::Completed => return Err(Done::Ended(RunOutcome::Completed)),
+        NextIteration::Run(settings) => return Ok(settings),
+        NextIteration::WaitForWallClock => {}
     }
-    // A zero interval is due at once, without reading the clock. An
-    // iteration that a long body made due is left to the sleep, which
-    // returns at once: reading the clock here would cost every iteration of
-    // every loop a system clock read for the sake of a rare case.
-    let (last, next) = match (state.last, state.next) {
-        (_, None) => return AfterIteration::Unscheduled,
-        (last, Some(next)) => (last, next),
+    if let Err(outcome) = boxed(wall_clock_wait(shared)).await {
+        return Err(Done::Ended(outcome));
+    }
+    let (settings, slot) = reach_wall_clock_slot(&shared.core);
+    let Some(slot) = slot else {
+        return Ok(settings);
     };
-    // A policy other than burst moves an iteration that is already late;
-    // only such a policy reads the clock.
-    let missed = state.missed();
-    let next = state.schedule.reached_late(next, missed, Instant::now);
-    state.next = Some(next);
-    let jitter = state.jitter_for(next);
-    match last {
-        Some(last) if next.mono <= last.mono && jitter.is_zero() => AfterIteration::Due,
-        _ => AfterIteration::SleepUntil(next.mono + jitter),
+    let claimed = claimed_iteration(shared, args.clone(), slot, settings, retried);
+    match boxed(claimed).await {
+        Ok(next) => Err(Done::Next(next)),
+        Err(outcome) => Err(Done::Ended(outcome)),
+    }
+}
+
+/// Claim mode: the slot at `slot` is claimed, run here if this replica
+/// wins it, and settled. `Ok` with how the next iteration begins.
+async fn claimed_iteration<A, F, Fut>(
+    shared: &Shared<A, F>,
+    args: A,
+    slot: DateTime<Utc>,
+    settings: IterationSettings,
+    retried: bool,
+) -> Result<Previous, RunOutcome>
+where
+    A: Clone + Send,
+    F: Fn(A) -> Fut + Send + Sync,
+    Fut: Future + Send,
+    Fut::Output: BodyOutput,
+{
+    match claim::claimed_iteration(shared, args, slot, settings).await {
+        SlotTurn::Ran(failure) => settle(shared, failure, settings.timed, retried).await,
+        SlotTurn::Cancelled => Err(RunOutcome::Cancelled),
+        SlotTurn::Skipped if ending(&shared.core) => Err(RunOutcome::Stopped),
+        // Not an iteration of this replica: on to the next slot.
+        SlotTurn::Skipped => Ok(Previous::NotRun),
+    }
+}
+
+/// How a call of the body that ran ended: a success is recorded (when
+/// `timed`) and starts the backoff over (there is one only if the run has
+/// `retried`); a failure is retried after its backoff or ends the run (one
+/// boxed await for the whole error path: a local kept across two awaits
+/// would be stored in the task beside every other one). `Ok` with how the
+/// next iteration begins.
+async fn settle<A, F>(
+    shared: &Shared<A, F>,
+    failure: Option<LoopError>,
+    timed: bool,
+    retried: bool,
+) -> Result<Previous, RunOutcome>
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let Some(error) = failure else {
+        if timed {
+            observe::iteration_ended(&shared.core, IterationOutcome::Succeeded);
+        }
+        if retried {
+            shared.core.reset_backoff();
+        }
+        return Ok(Previous::Succeeded);
+    };
+    match boxed(on_error(shared, error)).await {
+        Some(outcome) => Err(outcome),
+        None => Ok(Previous::Retried),
+    }
+}
+
+/// A call of the body that only a cancel interrupts. Built in the
+/// `await` expression, so that the task keeps no second copy of it
+/// (rust-lang/rust#62958).
+fn call<'a, A, F, Fut>(
+    shared: &'a Shared<A, F>,
+    args: &'a A,
+) -> UntilCancelled<'a, A, impl Future<Output = Result<Option<LoopError>, Elapsed>> + Send + 'a>
+where
+    A: Clone,
+    F: Fn(A) -> Fut,
+    Fut: Future + Send + 'a,
+    Fut::Output: BodyOutput,
+{
+    UntilCancelled::new(&shared.core, traced_call(shared, args).map(Ok))
+}
+
+/// A call of the body under its timeout. Boxed: the timer would grow
+/// every loop's task.
+fn call_with_timeout<'a, A, F, Fut>(
+    shared: &'a Shared<A, F>,
+    args: &'a A,
+    after: Duration,
+) -> UntilCancelled<'a, A, BoxedWait<'a, Result<Option<LoopError>, Elapsed>>>
+where
+    A: Clone,
+    F: Fn(A) -> Fut,
+    Fut: Future + Send + 'a,
+    Fut::Output: BodyOutput,
+{
+    let call = tokio::time::timeout(after, traced_call(shared, args));
+    UntilCancelled::new(&shared.core, boxed(call))
+}
+
+/// The next iteration begins (see
+/// [`State::begin_iteration`](crate::state::State::begin_iteration)).
+fn begin_iteration<A>(core: &Core<A>, previous: Previous) -> NextIteration {
+    core.lock().begin_iteration(previous)
+}
+
+/// The wall-clock wait reached its iteration: the settings the body runs
+/// with and, in claim mode, the slot to claim.
+fn reach_wall_clock_slot<A>(core: &Core<A>) -> (IterationSettings, Option<DateTime<Utc>>) {
+    let now = Now::read(&*core.clock());
+    core.lock().reach_wall_clock_slot(now)
+}
+
+/// Whether the run is to end rather than go on: `stop` or `shutdown`.
+fn ending<A>(core: &Core<A>) -> bool {
+    core.lock().ending()
+}
+
+/// A call of the body dropped by a cancel.
+fn cancelled<A>(core: &Core<A>) -> RunOutcome {
+    observe::iteration_cancelled(core);
+    RunOutcome::Cancelled
+}
+
+/// How a wait between iterations that was interrupted ends the run.
+fn interrupted(interrupt: Interrupt) -> RunOutcome {
+    match interrupt {
+        Interrupt::ShutDown => RunOutcome::Stopped,
+        Interrupt::Cancelled | Interrupt::Rescheduled => RunOutcome::Cancelled,
     }
 }
 

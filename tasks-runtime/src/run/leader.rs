@@ -16,6 +16,36 @@ use crate::error::{LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
 use crate::state::Participation;
 
+/// A replica that does not lead asks for the lease this many times per
+/// lease: a lease left to run out is taken over within a quarter of it.
+const POLLS_PER_LEASE: u32 = 4;
+
+/// The shortest wait between two asks for the lease: a very short lease
+/// does not turn the asking into a busy loop against the store.
+const MIN_POLL: Duration = Duration::from_millis(20);
+
+/// The leader renews its lease this many times per lease: two renewals in
+/// a row may fail (a slow store, a lost reply) before the lease runs out.
+const RENEWALS_PER_LEASE: u32 = 3;
+
+/// The leader stops acting the lease divided by this (a tenth) before the
+/// lease runs out by its own clock: the store's clock may run faster, and
+/// its reply took time to arrive.
+const SAFETY_MARGIN_DIVISOR: u32 = 10;
+
+/// The largest safety margin: beyond it a long lease would idle a leader
+/// that is still entitled to act.
+const MAX_SAFETY_MARGIN: Duration = Duration::from_millis(200);
+
+/// A renewal the store did not answer is tried again after the lease
+/// divided by this (a tenth): several tries fit before the leader must
+/// give up.
+const RENEWAL_RETRY_DIVISOR: u32 = 10;
+
+/// The shortest wait before a renewal is tried again: a store that is down
+/// is not hammered.
+const MIN_RENEWAL_RETRY: Duration = Duration::from_millis(10);
+
 /// Starts taking part in a leader-mode loop: the returned handle ends when
 /// the replica leaves (a stop or a cancel, or the run it leads ending by
 /// itself).
@@ -28,18 +58,11 @@ where
     A: Clone + Send + 'static,
 {
     let participation = Arc::new(Participation::default());
-    let config = {
-        let mut state = runner.core().lock();
-        if state.running || state.participation().is_some() {
-            return Err(StartError::AlreadyRunning);
-        }
-        let Some(cluster) = state.cluster_mut() else {
-            return Err(StartError::AlreadyRunning);
-        };
-        cluster.participation = Some(Arc::clone(&participation));
-        cluster.config.clone()
-    };
-    let outcome = Arc::clone(&participation.outcome);
+    let config = runner
+        .core()
+        .lock()
+        .begin_participation(Arc::clone(&participation))?;
+    let outcome = Arc::clone(participation.outcome());
     let guard = Leaving {
         runner: Arc::clone(&runner),
         outcome: Some(Arc::clone(&outcome)),
@@ -64,10 +87,7 @@ impl<A> Leaving<A> {
     }
 
     fn end(&self) {
-        if let Some(cluster) = self.runner.core().lock().cluster_mut() {
-            cluster.participation = None;
-            cluster.fence = None;
-        }
+        self.runner.core().lock().end_participation();
     }
 }
 
@@ -99,7 +119,7 @@ async fn supervise<A>(
 {
     let runner = Arc::clone(&guard.runner);
     let name = runner.name().to_owned();
-    let poll = (config.lease / 4).max(Duration::from_millis(20));
+    let poll = (config.lease / POLLS_PER_LEASE).max(MIN_POLL);
     let mut outage = Outage::default();
     let outcome = loop {
         if participation.is_leaving() {
@@ -173,16 +193,11 @@ where
             name,
             participation,
         } = *self;
-        let margin = (config.lease / 10).min(Duration::from_millis(200));
-        let mut may_act_until = acquired_at + config.lease.saturating_sub(margin);
-        let mut next_renewal = acquired_at + config.lease / 3;
         if participation.is_leaving() {
             release(config, name, fence).await;
             return TermEnd::Over(RunOutcome::Stopped);
         }
-        if let Some(cluster) = runner.core().lock().cluster_mut() {
-            cluster.fence = Some(fence);
-        }
+        runner.core().lock().set_fence(Some(fence));
         let run = match start_run(Arc::clone(runner), args) {
             Ok(run) => run,
             Err(error) => {
@@ -191,6 +206,7 @@ where
                 return TermEnd::Over(RunOutcome::Cancelled);
             }
         };
+        let mut deadlines = Deadlines::renewed_at(acquired_at, config.lease);
         let mut ended = Box::pin(run.wait());
         let mut asked_to_end = false;
         loop {
@@ -198,10 +214,7 @@ where
                 outcome = ended.as_mut() => {
                     // A `restart` ends the run and starts the next one: the
                     // term goes on with it.
-                    let restarted = {
-                        let state = runner.core().lock();
-                        state.latest.clone().filter(|_| state.running)
-                    };
+                    let restarted = runner.core().lock().running_outcome();
                     if let Some(next) = restarted {
                         ended = Box::pin(RunHandle::new(next).wait());
                         continue;
@@ -216,38 +229,82 @@ where
                     drop(runner.core().request_shutdown());
                     continue;
                 }
-                () = tokio::time::sleep_until(next_renewal.min(may_act_until)) => {}
+                () = tokio::time::sleep_until(deadlines.wake_at()) => {}
             }
-            if Instant::now() >= may_act_until {
+            if Instant::now() >= deadlines.may_act_until {
                 tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
                 return lose(runner, ended.as_mut()).await;
             }
-            let sent = Instant::now();
-            let renewal = LeaseRequest {
-                loop_name: name,
-                replica: &config.replica,
-                lease: config.lease,
-                renew: Some(fence),
-            };
-            let answer = tokio::time::timeout_at(may_act_until, config.store.lease(renewal)).await;
-            match answer {
-                Ok(Ok(Lease::Held { .. })) => {
-                    outage.over();
-                    may_act_until = sent + config.lease.saturating_sub(margin);
-                    next_renewal = sent + config.lease / 3;
-                }
-                Ok(Ok(Lease::NotHeld { holder })) => {
-                    tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
-                    return lose(runner, ended.as_mut()).await;
-                }
-                Ok(Err(error)) => {
-                    outage.report(&**runner, name, error).await;
-                    next_renewal =
-                        Instant::now() + (config.lease / 10).max(Duration::from_millis(10));
-                }
-                Err(_) => {}
+            if !self.renew(fence, &mut deadlines, outage).await {
+                return lose(runner, ended.as_mut()).await;
             }
         }
+    }
+
+    /// Renews the lease held with `fence`, waiting for the store's answer
+    /// no longer than the term may act. Returns whether the term goes on:
+    /// not when the store gives the lease to another replica.
+    async fn renew(&self, fence: Fence, deadlines: &mut Deadlines, outage: &mut Outage) -> bool {
+        let Term {
+            runner,
+            config,
+            name,
+            ..
+        } = *self;
+        let sent = Instant::now();
+        let renewal = LeaseRequest {
+            loop_name: name,
+            replica: &config.replica,
+            lease: config.lease,
+            renew: Some(fence),
+        };
+        let answer =
+            tokio::time::timeout_at(deadlines.may_act_until, config.store.lease(renewal)).await;
+        match answer {
+            Ok(Ok(Lease::Held { .. })) => {
+                outage.over();
+                *deadlines = Deadlines::renewed_at(sent, config.lease);
+            }
+            Ok(Ok(Lease::NotHeld { holder })) => {
+                tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
+                return false;
+            }
+            Ok(Err(error)) => {
+                outage.report(&**runner, name, error).await;
+                deadlines.retry_soon(config.lease);
+            }
+            Err(_) => {}
+        }
+        true
+    }
+}
+
+/// When a leader renews its lease next, and until when it may act without
+/// a renewal, by its own monotonic clock.
+struct Deadlines {
+    next_renewal: Instant,
+    may_act_until: Instant,
+}
+
+impl Deadlines {
+    /// After a renewal (or the acquisition) of a `lease` sent at `sent`,
+    /// which is no later than when the store started counting it.
+    fn renewed_at(sent: Instant, lease: Duration) -> Self {
+        let margin = (lease / SAFETY_MARGIN_DIVISOR).min(MAX_SAFETY_MARGIN);
+        Self {
+            next_renewal: sent + lease / RENEWALS_PER_LEASE,
+            may_act_until: sent + lease.saturating_sub(margin),
+        }
+    }
+
+    /// A renewal failed: try again soon, within the same deadline to act.
+    fn retry_soon(&mut self, lease: Duration) {
+        self.next_renewal = Instant::now() + (lease / RENEWAL_RETRY_DIVISOR).max(MIN_RENEWAL_RETRY);
+    }
+
+    /// When the leader wakes up: to renew, or to stop acting.
+    fn wake_at(&self) -> Instant {
+        self.next_renewal.min(self.may_act_until)
     }
 }
 
@@ -259,9 +316,7 @@ where
 {
     runner.core().cancel_run();
     ended.await;
-    if let Some(cluster) = runner.core().lock().cluster_mut() {
-        cluster.fence = None;
-    }
+    runner.core().lock().set_fence(None);
     TermEnd::Lost
 }
 

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::leader;
 use super::task::{start_run, Runner};
-use crate::cluster::Mode;
 use crate::error::StartError;
 use crate::handle::RunHandle;
 
@@ -16,11 +15,7 @@ where
     A: Clone + Send + 'static,
 {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-    let leads = runner
-        .core()
-        .lock()
-        .cluster()
-        .is_some_and(|c| c.config.mode == Mode::Leader);
+    let leads = runner.core().lock().leads();
     if leads {
         leader::participate(runner, args, &runtime)
     } else {

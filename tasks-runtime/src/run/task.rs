@@ -10,7 +10,7 @@ use futures_util::future::{BoxFuture, CatchUnwind};
 use futures_util::FutureExt;
 use pin_project::{pin_project, pinned_drop};
 
-use super::drive::{drive, fail, finish, Ended};
+use super::drive::{drive, fail, finish, Finished};
 use crate::error::{panic_message, BoxError, LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
 use crate::hooks::BodyOutput;
@@ -96,7 +96,7 @@ enum Stage<A, D> {
     Driving(#[pin] CatchUnwind<AssertUnwindSafe<D>>),
     /// The end of the run (boxed: every run takes it once); its output is
     /// the arguments of a pending `restart`.
-    Ending(BoxFuture<'static, Ended<A>>),
+    Ending(BoxFuture<'static, Finished<A>>),
 }
 
 #[pinned_drop]
@@ -155,9 +155,9 @@ where
                 StageNow::Ending(ending) => {
                     let polled =
                         std::panic::catch_unwind(AssertUnwindSafe(|| ending.as_mut().poll(cx)));
-                    let ended = match polled {
+                    let finished = match polled {
                         Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(ended)) => Some(ended),
+                        Ok(Poll::Ready(finished)) => Some(finished),
                         // Only this crate's own code runs unguarded there:
                         // end the run all the same.
                         Err(payload) => {
@@ -168,10 +168,10 @@ where
                         }
                     };
                     let shared = this.shared.take();
-                    if let (Some(shared), Some(ended)) = (shared, ended) {
-                        restart(shared, ended.restart_with);
-                        if let Some(cell) = ended.cell {
-                            cell.finish(ended.outcome);
+                    if let (Some(shared), Some(finished)) = (shared, finished) {
+                        restart(shared, finished.restart_with);
+                        if let Some(cell) = finished.cell {
+                            cell.finish(finished.outcome);
                         }
                     }
                     return Poll::Ready(());
@@ -191,7 +191,7 @@ enum Ending {
 
 /// The end of a run: a panic goes to the `error` hook first, as an
 /// unhandled error; then `after_loop` and the outcome.
-async fn end<A, F>(shared: Arc<Shared<A, F>>, ending: Ending) -> Ended<A>
+async fn end<A, F>(shared: Arc<Shared<A, F>>, ending: Ending) -> Finished<A>
 where
     A: Send,
     F: Send + Sync,
@@ -222,9 +222,9 @@ where
 /// when its runtime shuts down: no runtime is left to run `after_loop` or
 /// a pending `restart`, so the run just ends, cancelled.
 fn abandon<A>(core: &Core<A>) {
-    let ended = core.lock().end_run();
+    let leftovers = core.lock().end_run();
     observe::run_ended(core);
-    if let Some(outcome) = ended.outcome {
+    if let Some(outcome) = leftovers.outcome {
         outcome.finish(RunOutcome::Cancelled);
     }
 }

@@ -4,10 +4,11 @@ use chrono::TimeDelta;
 use tokio::time::Instant;
 
 use super::watched::UntilRescheduled;
+use crate::clock::Clock;
 use crate::error::{LoopError, NoNextIteration};
 use crate::schedule::wall_sleep::{sleep_until_slot, Woke};
-use crate::schedule::{AfterJump, Now, ScheduledAt};
-use crate::state::{Core, Interrupt};
+use crate::schedule::Now;
+use crate::state::{Core, Interrupt, Jumped};
 
 /// Why a wall-clock wait ended without reaching its iteration.
 pub(super) enum WallWait {
@@ -29,87 +30,69 @@ pub(super) async fn until_wall_clock_slot<A: Send>(
     core: &Core<A>,
     name: &str,
 ) -> Result<(), WallWait> {
-    let wall = core.wall();
+    let clock = core.clock();
     loop {
-        let (next, wall_clock, jitter) = {
-            let mut state = core.lock();
-            state.take_rescheduled();
-            let jitter = state.next.map(|next| state.jitter_for(next));
-            (state.next, state.schedule.is_wall_clock(), jitter)
-        };
-        let Some(next) = next else {
-            // `change_interval` could not read the clock, or the schedule
-            // has no instant left: work it out here, where a panic of the
-            // clock is the run's.
-            let now = Now::read(&*wall.clock);
-            let mut state = core.lock();
-            if state.next.is_none() {
-                state.next = state.schedule.following(state.last, now, wall.options);
-            }
-            if state.next.is_none() {
-                let error = NoNextIteration { after: now.wall };
-                return Err(WallWait::NothingScheduled(LoopError::from_error(error)));
-            }
+        let target = core.lock().wall_target();
+        let Some(next) = target.next else {
+            schedule_missing(core, &*clock)?;
             continue;
         };
-        if !wall_clock {
+        let wake_at = next.mono + target.jitter;
+        if !target.wall_clock {
             // `change_interval` switched to a relative interval during
             // this sleep: wait for its iteration on the monotonic clock.
-            let wake_at = next.mono + jitter.unwrap_or_default();
             if wake_at <= Instant::now() {
                 return Ok(());
             }
             let sleep = tokio::time::sleep_until(wake_at);
             match UntilRescheduled::new(core, sleep).await {
                 Ok(()) => return Ok(()),
-                Err(Interrupt::Rescheduled) => continue,
-                Err(Interrupt::Cancelled) => return Err(WallWait::Cancelled),
-                Err(Interrupt::ShutDown) => return Err(WallWait::ShutDown),
+                Err(interrupt) => go_on(interrupt)?,
             }
-        }
-        let jitter = jitter.unwrap_or_default();
-        let wake_at = next.wall() + TimeDelta::from_std(jitter).unwrap_or(TimeDelta::MAX);
-        let sleep = sleep_until_slot(
-            &*wall.clock,
-            wake_at,
-            Some(next.mono + jitter),
-            wall.options.check_every,
-        );
-        let woke = match UntilRescheduled::new(core, sleep).await {
-            Ok(woke) => woke,
-            Err(Interrupt::Rescheduled) => continue,
-            Err(Interrupt::Cancelled) => return Err(WallWait::Cancelled),
-            Err(Interrupt::ShutDown) => return Err(WallWait::ShutDown),
-        };
-        let Woke::JumpedOver { now } = woke else {
-            return Ok(());
-        };
-        let now = Now::with_wall(now);
-        let mut state = core.lock();
-        // Only move the iteration if nothing else moved it meanwhile.
-        if state.next.map(ScheduledAt::wall) != Some(next.wall()) || !state.schedule.is_wall_clock()
-        {
             continue;
         }
-        let last = state.last.map(ScheduledAt::wall);
-        let skipped = next.wall();
-        match state
-            .schedule
-            .after_jump(skipped, last, now.wall, wall.options)
-        {
-            AfterJump::RunLate(at) => {
-                state.next = Some(ScheduledAt::at_wall(now, at));
-                return Ok(());
+        let wall_wake_at =
+            next.wall() + TimeDelta::from_std(target.jitter).unwrap_or(TimeDelta::MAX);
+        let sleep = sleep_until_slot(&*clock, wall_wake_at, Some(wake_at), target.check_every);
+        let now = match UntilRescheduled::new(core, sleep).await {
+            Ok(Woke::Reached) => return Ok(()),
+            Ok(Woke::JumpedOver { now }) => Now::with_wall(now),
+            Err(interrupt) => {
+                go_on(interrupt)?;
+                continue;
             }
-            AfterJump::Skip(following) => {
-                state.next = following.map(|at| ScheduledAt::at_wall(now, at));
-                drop(state);
-                tracing::warn!(
-                    loop_name = %name,
-                    %skipped,
-                    "the wall clock jumped past a time of day; skipping it"
-                );
-            }
+        };
+        let jumped = core.lock().after_jump(next, now);
+        match jumped {
+            Jumped::Moved => {}
+            Jumped::RunLate => return Ok(()),
+            Jumped::Skipped(skipped) => tracing::warn!(
+                loop_name = %name,
+                %skipped,
+                "the wall clock jumped past a time of day; skipping it"
+            ),
         }
+    }
+}
+
+/// No next iteration is scheduled (`change_interval` could not read the
+/// clock, or the schedule has no instant left): it is worked out here,
+/// where a panic of the clock is the run's; none at all ends the run.
+fn schedule_missing<A>(core: &Core<A>, clock: &dyn Clock) -> Result<(), WallWait> {
+    let now = Now::read(clock);
+    if core.lock().schedule_missing(now) {
+        return Ok(());
+    }
+    let error = NoNextIteration { after: now.wall };
+    Err(WallWait::NothingScheduled(LoopError::from_error(error)))
+}
+
+/// Whether a wait that `interrupt` ended goes on: yes when the next
+/// iteration moved (wait for it again), no after a cancel or a shutdown.
+fn go_on(interrupt: Interrupt) -> Result<(), WallWait> {
+    match interrupt {
+        Interrupt::Rescheduled => Ok(()),
+        Interrupt::Cancelled => Err(WallWait::Cancelled),
+        Interrupt::ShutDown => Err(WallWait::ShutDown),
     }
 }

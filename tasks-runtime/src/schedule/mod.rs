@@ -31,8 +31,8 @@ pub(crate) use jitter::Jitter;
 pub(crate) use relative::Every;
 pub(crate) use scheduled::{Now, ScheduledAt};
 pub use time_of_day::TimeOfDay;
+pub(crate) use wall::WallOptions;
 pub use wall::DEFAULT_WALL_CHECK;
-pub(crate) use wall::{WallContext, WallOptions};
 pub use zone::{AmbiguousTime, Zone};
 
 /// The schedule of a loop, as given to [`LoopBuilder::interval`] or

@@ -1,10 +1,8 @@
-//! How a wall-clock schedule watches the wall clock: the options a loop is
-//! built with, and what it reads them through.
+//! How a wall-clock schedule watches the wall clock: a loop's options.
 
 use std::time::Duration;
 
 use super::zone::AmbiguousTime;
-use crate::clock::ClockRef;
 
 /// The default longest sleep before a times-of-day loop reads the wall
 /// clock again.
@@ -38,11 +36,4 @@ impl Default for WallOptions {
     fn default() -> Self {
         Self::DEFAULT
     }
-}
-
-/// What a wall-clock schedule reads: the loop's clock and options.
-#[derive(Clone)]
-pub(crate) struct WallContext<'a> {
-    pub(crate) clock: ClockRef,
-    pub(crate) options: &'a WallOptions,
 }

@@ -35,24 +35,15 @@ pub(crate) enum Woke {
 
 /// Sleeps until the wall clock reads `target` or later.
 ///
-/// Cancel safe: dropping it mid-sleep loses nothing.
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) async fn sleep_until_wall(
-    clock: &dyn Clock,
-    target: DateTime<Utc>,
-    check_every: Duration,
-) -> Woke {
-    sleep_until_slot(clock, target, None, check_every).await
-}
-
-/// [`sleep_until_wall`], also told `due_mono`: where the monotonic clock was
-/// expected to be at `target` when the target was scheduled (`Slot::mono`).
+/// `due_mono` is where the monotonic clock was expected to be at `target`
+/// when the target was scheduled (`ScheduledAt::mono`). With it, a target
+/// that has already passed when the sleep begins is told apart: passed
+/// because the body overran (both clocks late alike: [`Woke::Reached`], run
+/// late once, as discord.py does) or because the wall clock jumped while
+/// the body ran (the wall clock is later than the monotonic one:
+/// [`Woke::JumpedOver`]). Without it, such a target is reached.
 ///
-/// With it, a target that has already passed when the sleep begins is told
-/// apart: passed because the body overran (both clocks late alike:
-/// [`Woke::Reached`], run late once, as discord.py does) or because the wall
-/// clock jumped while the body ran (the wall clock is later than the
-/// monotonic one: [`Woke::JumpedOver`]).
+/// Cancel safe: dropping it mid-sleep loses nothing.
 pub(crate) async fn sleep_until_slot(
     clock: &dyn Clock,
     target: DateTime<Utc>,
@@ -110,6 +101,16 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    /// A sleep with no monotonic due time: a target already passed when it
+    /// begins is reached at once.
+    async fn sleep_until_wall(
+        clock: &dyn Clock,
+        target: DateTime<Utc>,
+        check_every: Duration,
+    ) -> Woke {
+        sleep_until_slot(clock, target, None, check_every).await
     }
 
     const MINUTE: Duration = Duration::from_secs(60);

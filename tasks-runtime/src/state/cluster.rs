@@ -12,16 +12,27 @@ use crate::error::ConfigError;
 use crate::handle::OutcomeCell;
 use crate::schedule::Schedule;
 
-/// What a loop in a cluster keeps, in its extras.
-pub(crate) struct ClusterState {
-    pub(crate) config: Cluster,
+/// A loop's membership in a cluster, in its extras.
+pub(super) struct Membership {
+    pub(super) config: Cluster,
     /// The token of the current iteration (claim mode) or term (leader
     /// mode).
-    pub(crate) fence: Option<Fence>,
+    pub(super) fence: Option<Fence>,
     /// Leader mode: this replica takes part, from `start` until it leaves.
-    pub(crate) participation: Option<Arc<Participation>>,
+    pub(super) participation: Option<Arc<Participation>>,
     /// Whether a replica with another time-zone database was reported.
-    pub(crate) tzdb_mismatch_reported: bool,
+    pub(super) tzdb_mismatch_reported: bool,
+}
+
+impl Membership {
+    pub(super) fn new(config: Cluster) -> Self {
+        Self {
+            config,
+            fence: None,
+            participation: None,
+            tzdb_mismatch_reported: false,
+        }
+    }
 }
 
 /// A replica's part in a leader-mode loop, between `start` and the moment
@@ -31,10 +42,15 @@ pub(crate) struct Participation {
     leaving: AtomicBool,
     changed: Notify,
     /// How the participation ended, for `start`'s handle and `shutdown`.
-    pub(crate) outcome: Arc<OutcomeCell>,
+    outcome: Arc<OutcomeCell>,
 }
 
 impl Participation {
+    /// Where the participation's outcome goes.
+    pub(crate) fn outcome(&self) -> &Arc<OutcomeCell> {
+        &self.outcome
+    }
+
     /// Asks the replica's supervisor to leave: end the run it leads, if
     /// any, and give the lease back.
     pub(crate) fn leave(&self) {
@@ -56,7 +72,7 @@ impl Participation {
 
 /// A schedule that claim mode can key its slots on: a relative interval on
 /// the grid (a zero interval has none).
-pub(crate) fn claimable(schedule: Schedule, config: &Cluster) -> Result<Schedule, ConfigError> {
+pub(super) fn claimable(schedule: Schedule, config: &Cluster) -> Result<Schedule, ConfigError> {
     if schedule
         .every()
         .is_some_and(|every| every.period().is_zero())

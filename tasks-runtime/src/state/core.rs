@@ -1,5 +1,5 @@
-//! [`Core`]: a loop's state behind its lock, with the settings it was built
-//! with; [`Shared`]: the core and the body, in one allocation.
+//! [`Core`]: a loop's state behind its lock, with its name; [`Shared`]:
+//! the core and the body, in one allocation.
 //!
 //! The block is kept small on purpose (an idle loop is this block, its
 //! task and its run's outcome cell): options left at their defaults cost a
@@ -10,27 +10,27 @@ use std::task::Waker;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::transitions::{Extras, Interrupt, State};
+use super::extras::Hooks;
+use super::settings::Settings;
+use super::transitions::{Interrupt, State};
 use crate::clock::ClockRef;
 use crate::cluster::Cluster;
 use crate::error::{ConfigError, LoopError, Shown};
 use crate::handle::OutcomeCell;
 use crate::hooks::call_guarded;
-use crate::schedule::{Now, Schedule, WallContext, WallOptions};
-
-/// What a loop was built with and never changes, when it is not the
-/// default.
-pub(crate) struct Settings {
-    pub(crate) name: Option<Box<str>>,
-    pub(crate) wall: WallOptions,
-}
+use crate::schedule::{Now, Schedule};
 
 /// The part of a loop that does not depend on its body's type.
 pub(crate) struct Core<A> {
     state: Mutex<State<A>>,
-    /// `None` when every setting is the default.
-    settings: Option<Box<Settings>>,
+    /// The name given at build time, which the loop's logs, metrics and
+    /// registry entry carry for its whole life: read without the lock.
+    /// Boxed, so that an unnamed loop pays a null pointer.
+    name: Option<Box<Name>>,
 }
+
+/// A loop's name, behind a thin pointer.
+struct Name(Box<str>);
 
 /// A loop: its [`Core`] and its body, in one allocation.
 pub(crate) struct Shared<A, F> {
@@ -41,18 +41,18 @@ pub(crate) struct Shared<A, F> {
 impl<A, F> Shared<A, F> {
     /// The name given at build time, or the body's type name.
     pub(crate) fn name(&self) -> &str {
-        match self.core.settings.as_ref().and_then(|s| s.name.as_deref()) {
-            Some(name) => name,
+        match &self.core.name {
+            Some(name) => &name.0,
             None => std::any::type_name::<F>(),
         }
     }
 }
 
 impl<A> Core<A> {
-    pub(crate) fn new(state: State<A>, settings: Option<Box<Settings>>) -> Self {
+    pub(crate) fn new(state: State<A>, name: Option<String>) -> Self {
         Self {
             state: Mutex::new(state),
-            settings,
+            name: name.map(|name| Box::new(Name(name.into_boxed_str()))),
         }
     }
 
@@ -65,30 +65,7 @@ impl<A> Core<A> {
 
     /// The wall clock. Takes the lock: never call it with the lock held.
     pub(crate) fn clock(&self) -> ClockRef {
-        ClockRef(
-            self.lock()
-                .extras
-                .as_ref()
-                .and_then(|extras| extras.clock.clone()),
-        )
-    }
-
-    /// The wall-clock options the loop was built with. Takes no lock: safe
-    /// with the lock held.
-    pub(crate) fn wall_options(&self) -> &WallOptions {
-        self.settings
-            .as_ref()
-            .map_or(&WallOptions::DEFAULT, |s| &s.wall)
-    }
-
-    /// What wall-clock schedules read: the clock and the options. Takes the
-    /// lock (for the clock): never call it with the lock held; under the
-    /// lock, read [`wall_options`](Self::wall_options) alone.
-    pub(crate) fn wall(&self) -> WallContext<'_> {
-        WallContext {
-            clock: self.clock(),
-            options: self.wall_options(),
-        }
+        ClockRef(self.lock().clock())
     }
 
     /// Leader mode: the replica leaves the cluster's loop. Returns the
@@ -97,7 +74,7 @@ impl<A> Core<A> {
         let state = self.lock();
         let participation = state.participation()?;
         participation.leave();
-        Some(Arc::clone(&participation.outcome))
+        Some(Arc::clone(participation.outcome()))
     }
 
     /// `shutdown`'s request: see [`State::request_shutdown`]. Returns the
@@ -108,29 +85,24 @@ impl<A> Core<A> {
         requested.outcome
     }
 
-    /// Changes the rarely used part of the state. What `change` returns (a
-    /// hook it replaced, say) is dropped once the lock is released: it may
-    /// be user code.
-    pub(crate) fn change_extras<T>(&self, change: impl FnOnce(&mut Extras) -> T) -> T {
-        change(self.lock().extras_mut())
+    /// Changes the settings. What `change` returns (a backoff factory it
+    /// replaced, say) is dropped once the lock is released: it may be user
+    /// code.
+    pub(crate) fn change_settings<T>(&self, change: impl FnOnce(&mut Settings) -> T) -> T {
+        change(self.lock().settings_mut())
+    }
+
+    /// Changes the hooks. What `change` returns (a hook it replaced) is
+    /// dropped once the lock is released: it is user code.
+    pub(crate) fn change_hooks<T>(&self, change: impl FnOnce(&mut Hooks) -> T) -> T {
+        change(self.lock().hooks_mut())
     }
 
     /// When the next iteration is scheduled, on the wall clock; `None` when
     /// the loop is not running or is stopping. The clock is read after the
     /// lock is released.
     pub(crate) fn next_iteration(&self) -> Option<DateTime<Utc>> {
-        let (next, wall_clock, jitter) = {
-            let state = self.lock();
-            if !state.running || state.ending() {
-                return None;
-            }
-            let next = state.next?;
-            (
-                next,
-                state.schedule.is_wall_clock(),
-                state.jitter_chosen_for(next),
-            )
-        };
+        let (next, wall_clock, jitter) = self.lock().upcoming()?;
         let at = if wall_clock {
             Some(next.wall())
         } else {
@@ -170,10 +142,7 @@ impl<A> Core<A> {
     /// Starts the backoff of the run over, after a success. Called without
     /// the lock held: the backoff is user code.
     pub(crate) fn reset_backoff(&self) {
-        let taken = self.lock().extras.as_mut().and_then(|extras| {
-            extras.record.retries = 0;
-            extras.backoff.take()
-        });
+        let taken = self.lock().take_backoff_to_reset();
         if let Some(mut backoff) = taken {
             backoff.reset();
             self.lock().put_backoff(backoff);
@@ -191,7 +160,7 @@ impl<A> Core<A> {
     /// outage, a failing `after_loop`); a failure of the hook itself is
     /// logged. The hook is called without the lock held.
     pub(crate) async fn report(&self, name: &str, error: LoopError) {
-        let hook = self.lock().hooks().and_then(|hooks| hooks.error.clone());
+        let hook = self.lock().error_hook();
         let Some(hook) = hook else { return };
         if let Err(hook_error) = call_guarded(|| hook(error.clone())).await {
             tracing::error!(
@@ -219,7 +188,7 @@ impl<A> Core<A> {
         } else {
             None
         };
-        let waker = self.lock().reschedule(schedule, now, self.wall_options());
+        let waker = self.lock().reschedule(schedule, now);
         wake(waker);
         Ok(())
     }
@@ -235,7 +204,7 @@ impl<A> Core<A> {
     /// part in the cluster's loop.
     pub(crate) fn is_running(&self) -> bool {
         let state = self.lock();
-        state.running || state.participation().is_some()
+        state.running() || state.participation().is_some()
     }
 
     /// Whether the run's task, waiting, is interrupted (see

@@ -1,4 +1,8 @@
-//! [`State`]: the mutable state of a loop, and every change to it, made
+//! [`State`]: the mutable state of a loop, its accessors, and the
+//! transitions of its runs: begin and end, the stop, cancel, shutdown and
+//! restart requests, the interruptions a waiting task sees, and the
+//! changes of its settings. The iterations' own transitions are in
+//! `iterations.rs`, a cluster's in `membership.rs`; every one is made
 //! under the loop's lock.
 
 use std::num::NonZeroU64;
@@ -6,77 +10,48 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
-use tokio::time::MissedTickBehavior;
-
-use super::cluster::{claimable, ClusterState, Participation};
-use super::record::IterationRecord;
+use super::cluster::{claimable, Membership, Participation};
+use super::extras::{Extras, Hooks};
+use super::settings::{check_count, BackoffFactory, Settings};
 use crate::backoff::Backoff;
 use crate::clock::Clock;
-use crate::cluster::{Cluster, Mode};
+use crate::cluster::{Cluster, Fence, Mode};
 use crate::error::{ConfigError, StartError};
 use crate::handle::OutcomeCell;
-use crate::hooks::{Hooks, PlainHook};
+use crate::hooks::{ErrorHook, PlainHook};
 use crate::retry::RetryFilter;
-use crate::schedule::{Jitter, Now, Schedule, ScheduledAt, WallOptions};
+use crate::schedule::{Schedule, ScheduledAt, WallOptions};
 
-/// Makes the backoff of a run.
-pub(crate) type BackoffFactory = Arc<dyn Fn() -> Box<dyn Backoff> + Send + Sync>;
-
-/// The mutable state of a loop.
+/// The mutable state of a loop. Its fields are the `state` module's own:
+/// the rest of the crate reads them through accessors and changes them
+/// through the transitions.
 pub(crate) struct State<A> {
-    pub(crate) schedule: Schedule,
-    pub(crate) count: Option<NonZeroU64>,
-    pub(crate) current_loop: u64,
+    pub(super) schedule: Schedule,
+    pub(super) count: Option<NonZeroU64>,
+    pub(super) current_loop: u64,
     /// The iteration that ran last, as scheduled.
-    pub(crate) last: Option<ScheduledAt>,
+    pub(super) last: Option<ScheduledAt>,
     /// The iteration to run next.
-    pub(crate) next: Option<ScheduledAt>,
-    /// Hooks, a changed retry filter or backoff, the current run's backoff:
-    /// `None` until one is set.
-    pub(crate) extras: Option<Box<Extras>>,
+    pub(super) next: Option<ScheduledAt>,
+    /// The settings changed from their defaults, hooks, the current run's
+    /// backoff, the record, the cluster: `None` until one is needed.
+    pub(super) extras: Option<Box<Extras>>,
     /// The outcome of the newest run, finished or not (`get_task()`).
-    pub(crate) latest: Option<Arc<OutcomeCell>>,
+    latest: Option<Arc<OutcomeCell>>,
     /// The running task's waker, for `cancel`, `restart` and
     /// `change_interval` to wake it.
     waker: Option<Waker>,
     /// The arguments of a pending `restart`.
     restart_with: Option<A>,
-    pub(crate) reconnect: bool,
+    reconnect: bool,
     /// From `start` until the run's `after_loop` has returned.
-    pub(crate) running: bool,
-    pub(crate) stop_requested: bool,
+    pub(super) running: bool,
+    stop_requested: bool,
     cancel_requested: bool,
     /// The next iteration moved since the task last read it.
-    rescheduled: bool,
-    pub(crate) being_cancelled: bool,
-    pub(crate) failed: bool,
-}
-
-/// The state that most loops never need.
-#[derive(Default)]
-pub(crate) struct Extras {
-    pub(crate) hooks: Hooks,
-    pub(crate) retry: RetryFilter,
-    /// `None`: discord.py's exponential backoff.
-    pub(crate) make_backoff: Option<BackoffFactory>,
-    /// The current run's backoff, made at its first retried error.
-    pub(crate) backoff: Option<Box<dyn Backoff>>,
-    /// The loop's part in a cluster, if it joined one.
-    pub(crate) cluster: Option<ClusterState>,
-    /// The wall clock, when not the system's.
-    pub(crate) clock: Option<Arc<dyn Clock>>,
-    /// What a relative interval does about missed iterations; `None`: burst.
-    pub(crate) missed: Option<MissedTickBehavior>,
-    /// How long a call of the body may run.
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) jitter: Option<Jitter>,
-    /// The outcome, retries, last error and timings, for `status`.
-    pub(crate) record: IterationRecord,
-    /// `shutdown`: no new iteration starts, the waits between them end.
-    pub(crate) shutdown_requested: bool,
-    /// The loop's metric handles, registered as its run starts.
-    #[cfg(feature = "metrics")]
-    pub(crate) metrics: Option<Arc<crate::metrics::LoopMetrics>>,
+    pub(super) rescheduled: bool,
+    being_cancelled: bool,
+    failed: bool,
 }
 
 /// What an iteration needs to know of the loop's settings, read in the
@@ -117,9 +92,10 @@ impl<A> Default for ShutdownRequested<A> {
     }
 }
 
-/// What a run leaves behind when it ends. The backoff is user code: it is
-/// dropped once the lock is released.
-pub(crate) struct Ended<A> {
+/// What a run leaves behind in the state when it ends, for the caller to
+/// hand on or drop. The backoff is user code: it is dropped once the lock
+/// is released.
+pub(crate) struct Leftovers<A> {
     /// The arguments of a pending `restart`.
     pub(crate) restart_with: Option<A>,
     /// Where the run's outcome goes.
@@ -137,6 +113,7 @@ pub(crate) struct Replaced<A> {
 }
 
 impl<A> State<A> {
+    /// The state of a loop built with every setting at its default.
     pub(crate) fn new(schedule: Schedule, count: Option<NonZeroU64>, reconnect: bool) -> Self {
         Self {
             schedule,
@@ -158,6 +135,60 @@ impl<A> State<A> {
         }
     }
 
+    /// The state with the settings and hooks it was built with (at their
+    /// defaults, they cost nothing).
+    pub(crate) fn with(mut self, settings: Settings, hooks: Hooks) -> Self {
+        self.extras = Extras::built(settings, hooks);
+        self
+    }
+
+    pub(crate) fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    pub(crate) fn count(&self) -> Option<NonZeroU64> {
+        self.count
+    }
+
+    /// The successful iterations of the current run.
+    pub(crate) fn current_loop(&self) -> u64 {
+        self.current_loop
+    }
+
+    /// The iteration that ran last (or runs now), as scheduled.
+    pub(crate) fn last(&self) -> Option<ScheduledAt> {
+        self.last
+    }
+
+    /// The outcome of the newest run, finished or not.
+    pub(crate) fn latest(&self) -> Option<&Arc<OutcomeCell>> {
+        self.latest.as_ref()
+    }
+
+    /// The outcome of the run in progress, if one is.
+    pub(crate) fn running_outcome(&self) -> Option<Arc<OutcomeCell>> {
+        self.latest.clone().filter(|_| self.running)
+    }
+
+    pub(crate) fn reconnect(&self) -> bool {
+        self.reconnect
+    }
+
+    /// From `start` until the run's `after_loop` has returned.
+    pub(crate) fn running(&self) -> bool {
+        self.running
+    }
+
+    /// Whether the run is ending because of `cancel` or `restart`.
+    pub(crate) fn being_cancelled(&self) -> bool {
+        self.being_cancelled
+    }
+
+    /// Whether the last run ended with an unhandled error.
+    pub(crate) fn failed(&self) -> bool {
+        self.failed
+    }
+
     /// Marks a new run as started, its outcome going to `outcome`; refused
     /// while a run is in progress.
     pub(crate) fn begin_run(
@@ -176,37 +207,36 @@ impl<A> State<A> {
         })
     }
 
+    /// An unhandled error ends the run: `failed()` becomes true. Returns the
+    /// `error` hook.
+    pub(crate) fn mark_failed(&mut self) -> Option<ErrorHook> {
+        self.failed = true;
+        self.error_hook()
+    }
+
     /// The iterations are over: no next one, whatever `change_interval`
     /// does from `after_loop`. Returns the `after_loop` hook.
     pub(crate) fn begin_end(&mut self, cancelled: bool) -> Option<PlainHook> {
         self.being_cancelled = cancelled;
         self.next = None;
         self.last = None;
-        self.hooks().and_then(|hooks| hooks.after_loop.clone())
+        self.hooks().and_then(Hooks::after_loop).cloned()
     }
 
     /// Marks the run as ended and clears what belonged to it.
-    pub(crate) fn end_run(&mut self) -> Ended<A> {
+    pub(crate) fn end_run(&mut self) -> Leftovers<A> {
         self.running = false;
         self.reset_run();
         // The waker holds the task's allocation: let it go with the task.
         self.waker = None;
-        Ended {
+        Leftovers {
             restart_with: self.restart_with.take(),
             outcome: self.latest.clone(),
             _backoff: self
                 .extras
                 .as_mut()
-                .and_then(|extras| extras.backoff.take()),
+                .and_then(|extras| extras.run.backoff.take()),
         }
-    }
-
-    /// Counts a successful iteration; whether that reaches the count. A
-    /// count lowered below the iterations already done is reached too.
-    pub(crate) fn count_iteration(&mut self) -> bool {
-        self.current_loop += 1;
-        self.count
-            .is_some_and(|count| self.current_loop >= count.get())
     }
 
     /// The per-run fields, as a run begins and after it ends.
@@ -219,7 +249,7 @@ impl<A> State<A> {
         self.rescheduled = false;
         self.being_cancelled = false;
         if let Some(extras) = self.extras.as_mut() {
-            extras.shutdown_requested = false;
+            extras.run.shutdown_requested = false;
         }
     }
 
@@ -247,7 +277,7 @@ impl<A> State<A> {
         if !self.running {
             return ShutdownRequested::default();
         }
-        self.extras_mut().shutdown_requested = true;
+        self.extras_mut().run.shutdown_requested = true;
         ShutdownRequested {
             waker: self.waker.take(),
             outcome: self.latest.clone(),
@@ -256,44 +286,15 @@ impl<A> State<A> {
     }
 
     /// `restart`: a cancel that starts the loop again with `args` once the
-    /// run has ended (refused during a shutdown). Returns the task to wake, and the arguments that are
-    /// not kept (these, or an earlier restart's) for the caller to drop
-    /// outside the lock.
+    /// run has ended (refused during a shutdown). Returns the task to wake,
+    /// and the arguments that are not kept (these, or an earlier
+    /// restart's) for the caller to drop outside the lock.
     pub(crate) fn request_restart(&mut self, args: A) -> (Option<Waker>, Option<A>) {
         if self.being_cancelled || !self.running || self.shutdown_requested() {
             return (None, Some(args));
         }
         let replaced = self.restart_with.replace(args);
         (self.request_cancel(), replaced)
-    }
-
-    /// `change_interval`: the new schedule, and for a running loop the next
-    /// iteration under it (for a relative interval, anchored to the last
-    /// iteration, as in discord.py; before the first iteration of a run,
-    /// the first one stays at once). `now` is `None` when the clock could
-    /// not be read: the task then finds no next iteration and works it out
-    /// itself. Returns the task to wake.
-    pub(crate) fn reschedule(
-        &mut self,
-        schedule: Schedule,
-        now: Option<Now>,
-        options: &WallOptions,
-    ) -> Option<Waker> {
-        let relative_first_wait = !schedule.is_wall_clock() && self.last.is_none();
-        self.schedule = schedule;
-        let pending = self.next.is_some() || self.last.is_some();
-        if !self.running || !pending || relative_first_wait {
-            return None;
-        }
-        self.next = match (self.last, now) {
-            (Some(last), _) if !self.schedule.is_wall_clock() => {
-                self.schedule.following_relative(last)
-            }
-            (last, Some(now)) => self.schedule.following(last, now, options),
-            (_, None) => None,
-        };
-        self.rescheduled = true;
-        self.waker.take()
     }
 
     /// Whether a wait of the run's task is interrupted: by a cancel, or
@@ -322,43 +323,9 @@ impl<A> State<A> {
         None
     }
 
-    /// The next iteration is being read now: an earlier move of it needs
-    /// no more attention.
-    pub(crate) fn take_rescheduled(&mut self) -> bool {
-        std::mem::take(&mut self.rescheduled)
-    }
-
-    pub(crate) fn extras_mut(&mut self) -> &mut Extras {
-        self.extras.get_or_insert_with(Box::default)
-    }
-
-    pub(crate) fn hooks(&self) -> Option<&Hooks> {
-        self.extras.as_ref().map(|extras| &extras.hooks)
-    }
-
-    /// The retried error types.
-    pub(crate) fn retry(&self) -> &RetryFilter {
-        match &self.extras {
-            Some(extras) => &extras.retry,
-            None => RetryFilter::default_ref(),
-        }
-    }
-
-    /// The current run's backoff, taken out so that it is called without the
-    /// lock held (give it back with [`put_backoff`](Self::put_backoff)), or
-    /// if the run has none yet, what makes it.
-    pub(crate) fn take_backoff(&mut self) -> Result<Box<dyn Backoff>, Option<BackoffFactory>> {
-        match self.extras.as_mut() {
-            Some(extras) => match extras.backoff.take() {
-                Some(backoff) => Ok(backoff),
-                None => Err(extras.make_backoff.clone()),
-            },
-            None => Err(None),
-        }
-    }
-
-    pub(crate) fn put_backoff(&mut self, backoff: Box<dyn Backoff>) {
-        self.extras_mut().backoff = Some(backoff);
+    /// The wake-up of the run's task, taken: the next iteration moved.
+    pub(super) fn take_waker(&mut self) -> Option<Waker> {
+        self.waker.take()
     }
 
     /// Whether `shutdown` was called during this run. Kept in the extras:
@@ -366,7 +333,7 @@ impl<A> State<A> {
     pub(crate) fn shutdown_requested(&self) -> bool {
         self.extras
             .as_ref()
-            .is_some_and(|extras| extras.shutdown_requested)
+            .is_some_and(|extras| extras.run.shutdown_requested)
     }
 
     /// Whether the run is to end after the current iteration: `stop` or
@@ -375,12 +342,113 @@ impl<A> State<A> {
         self.stop_requested || self.shutdown_requested()
     }
 
-    /// The missed-iteration policy of a relative interval.
-    pub(crate) fn missed(&self) -> MissedTickBehavior {
-        self.extras
-            .as_ref()
-            .and_then(|extras| extras.missed)
-            .unwrap_or(MissedTickBehavior::Burst)
+    /// Changes the count, read after each iteration.
+    ///
+    /// # Errors
+    ///
+    /// A zero count; a count in a cluster's claim mode. The count is left
+    /// as it was.
+    pub(crate) fn set_count(&mut self, count: Option<u64>) -> Result<(), ConfigError> {
+        let count = check_count(count)?;
+        if count.is_some() && self.claims_slots() {
+            return Err(ConfigError::CountInClaimMode);
+        }
+        self.count = count;
+        Ok(())
+    }
+
+    /// Turns retrying on or off, read at each error.
+    pub(crate) fn set_reconnect(&mut self, reconnect: bool) {
+        self.reconnect = reconnect;
+    }
+
+    /// Gives the loop another wall clock, refused while it runs (a run
+    /// reads it across its waits). Returns the clock replaced, for the
+    /// caller to drop outside the lock.
+    pub(crate) fn set_clock(
+        &mut self,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Option<Arc<dyn Clock>>, StartError> {
+        if self.running {
+            return Err(StartError::AlreadyRunning);
+        }
+        Ok(self.extras_mut().settings.set_clock(Some(clock)))
+    }
+
+    /// The extras, made on first use.
+    pub(super) fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// The settings, to change: see `Core::change_settings`.
+    pub(super) fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.extras_mut().settings
+    }
+
+    /// The hooks, to change: see `Core::change_hooks`.
+    pub(super) fn hooks_mut(&mut self) -> &mut Hooks {
+        &mut self.extras_mut().hooks
+    }
+
+    /// The settings; `None` when every one is at its default.
+    pub(crate) fn settings(&self) -> Option<&Settings> {
+        self.extras.as_ref().map(|extras| &extras.settings)
+    }
+
+    fn hooks(&self) -> Option<&Hooks> {
+        self.extras.as_ref().map(|extras| &extras.hooks)
+    }
+
+    pub(crate) fn before_loop_hook(&self) -> Option<PlainHook> {
+        self.hooks().and_then(Hooks::before_loop).cloned()
+    }
+
+    pub(crate) fn error_hook(&self) -> Option<ErrorHook> {
+        self.hooks().and_then(Hooks::error).cloned()
+    }
+
+    /// The retried error types.
+    pub(crate) fn retry(&self) -> &RetryFilter {
+        match self.settings() {
+            Some(settings) => settings.retry(),
+            None => RetryFilter::default_ref(),
+        }
+    }
+
+    /// The wall clock, when not the system's.
+    pub(crate) fn clock(&self) -> Option<Arc<dyn Clock>> {
+        self.settings()?.clock().cloned()
+    }
+
+    /// How a wall-clock schedule watches the wall clock.
+    pub(crate) fn wall_options(&self) -> WallOptions {
+        self.settings().map_or(WallOptions::DEFAULT, Settings::wall)
+    }
+
+    /// The current run's backoff, taken out so that it is called without the
+    /// lock held (give it back with [`put_backoff`](Self::put_backoff)), or
+    /// if the run has none yet, what makes it.
+    pub(crate) fn take_backoff(&mut self) -> Result<Box<dyn Backoff>, Option<BackoffFactory>> {
+        match self.extras.as_mut() {
+            Some(extras) => match extras.run.backoff.take() {
+                Some(backoff) => Ok(backoff),
+                None => Err(extras.settings.make_backoff().cloned()),
+            },
+            None => Err(None),
+        }
+    }
+
+    pub(crate) fn put_backoff(&mut self, backoff: Box<dyn Backoff>) {
+        self.extras_mut().run.backoff = Some(backoff);
+    }
+
+    /// A success: the retries start over, and so does the run's backoff,
+    /// taken out to be reset without the lock held (give it back with
+    /// [`put_backoff`](Self::put_backoff)).
+    pub(crate) fn take_backoff_to_reset(&mut self) -> Option<Box<dyn Backoff>> {
+        let extras = self.extras.as_mut()?;
+        extras.record.reset_retries();
+        extras.run.backoff.take()
     }
 
     /// The settings the next call of the body runs with.
@@ -388,56 +456,50 @@ impl<A> State<A> {
         match &self.extras {
             None => IterationSettings::default(),
             Some(extras) => IterationSettings {
-                timeout: extras.timeout,
+                timeout: extras.settings.timeout(),
                 timed: extras.record.timed(),
             },
         }
     }
-
-    /// The extra delay of the wait for `slot`: zero without jitter.
-    pub(crate) fn jitter_for(&mut self, slot: ScheduledAt) -> Duration {
-        match self
-            .extras
-            .as_mut()
-            .and_then(|extras| extras.jitter.as_mut())
-        {
-            Some(jitter) => jitter.delay_for(slot),
-            None => Duration::ZERO,
-        }
-    }
-
-    /// The extra delay already chosen for the wait for `slot`, if any.
-    pub(crate) fn jitter_chosen_for(&self, slot: ScheduledAt) -> Duration {
-        self.extras
-            .as_ref()
-            .and_then(|extras| extras.jitter.as_ref())
-            .and_then(|jitter| jitter.chosen_for(slot))
-            .unwrap_or_default()
-    }
 }
 
+/// A loop's part in a cluster.
 impl<A> State<A> {
-    pub(crate) fn cluster(&self) -> Option<&ClusterState> {
+    fn cluster(&self) -> Option<&Membership> {
         self.extras.as_ref()?.cluster.as_ref()
     }
 
-    pub(crate) fn cluster_mut(&mut self) -> Option<&mut ClusterState> {
+    fn cluster_mut(&mut self) -> Option<&mut Membership> {
         self.extras.as_mut()?.cluster.as_mut()
+    }
+
+    /// The cluster the loop joined, if any.
+    pub(crate) fn cluster_config(&self) -> Option<&Cluster> {
+        self.cluster().map(|cluster| &cluster.config)
     }
 
     /// Whether each slot is claimed before it runs.
     pub(crate) fn claims_slots(&self) -> bool {
-        self.cluster().is_some_and(|c| c.config.mode == Mode::Claim)
+        self.cluster_config()
+            .is_some_and(|config| config.mode == Mode::Claim)
+    }
+
+    /// Whether a run starts as the replica's part in a leader-mode loop.
+    pub(crate) fn leads(&self) -> bool {
+        self.cluster_config()
+            .is_some_and(|config| config.mode == Mode::Leader)
+    }
+
+    /// Whether a run begins by catching up on a slot every replica missed.
+    pub(crate) fn catches_up(&self) -> bool {
+        self.cluster_config().is_some_and(|config| config.catch_up)
     }
 
     /// Joins a cluster: in claim mode, relative intervals are laid on the
     /// cluster's grid, and a count is refused (each replica would count its
     /// own share). Refused while the loop runs. Returns the cluster it was
     /// in, for the caller to drop outside the lock (its store is user code).
-    pub(crate) fn join_cluster(
-        &mut self,
-        config: Cluster,
-    ) -> Result<Option<ClusterState>, ConfigError> {
+    pub(crate) fn join_cluster(&mut self, config: Cluster) -> Result<Option<Cluster>, ConfigError> {
         if self.running || self.participation().is_some() {
             return Err(ConfigError::JoinWhileRunning);
         }
@@ -447,21 +509,19 @@ impl<A> State<A> {
             }
             self.schedule = claimable(self.schedule.clone(), &config)?;
         }
-        Ok(self.extras_mut().cluster.replace(ClusterState {
-            config,
-            fence: None,
-            participation: None,
-            tzdb_mismatch_reported: false,
-        }))
+        let joined = Membership::new(config);
+        Ok(self
+            .extras_mut()
+            .cluster
+            .replace(joined)
+            .map(|left| left.config))
     }
 
     /// A schedule as this loop runs it: laid on the cluster's grid in claim
     /// mode.
     pub(crate) fn in_cluster(&self, schedule: Schedule) -> Result<Schedule, ConfigError> {
-        match self.cluster() {
-            Some(cluster) if cluster.config.mode == Mode::Claim => {
-                claimable(schedule, &cluster.config)
-            }
+        match self.cluster_config() {
+            Some(config) if config.mode == Mode::Claim => claimable(schedule, config),
             _ => Ok(schedule),
         }
     }
@@ -469,5 +529,51 @@ impl<A> State<A> {
     /// Leader mode: the replica's participation, while it takes part.
     pub(crate) fn participation(&self) -> Option<&Arc<Participation>> {
         self.cluster()?.participation.as_ref()
+    }
+
+    /// Leader mode: the replica begins to take part, refused while a run
+    /// is in progress or it takes part already. Returns the cluster's
+    /// configuration.
+    pub(crate) fn begin_participation(
+        &mut self,
+        participation: Arc<Participation>,
+    ) -> Result<Cluster, StartError> {
+        if self.running || self.participation().is_some() {
+            return Err(StartError::AlreadyRunning);
+        }
+        let Some(cluster) = self.cluster_mut() else {
+            return Err(StartError::AlreadyRunning);
+        };
+        cluster.participation = Some(participation);
+        Ok(cluster.config.clone())
+    }
+
+    /// Leader mode: the replica no longer takes part, and holds no term.
+    pub(crate) fn end_participation(&mut self) {
+        if let Some(cluster) = self.cluster_mut() {
+            cluster.participation = None;
+            cluster.fence = None;
+        }
+    }
+
+    /// The token of the current iteration (claim mode) or term (leader
+    /// mode).
+    pub(crate) fn fence(&self) -> Option<Fence> {
+        self.cluster()?.fence
+    }
+
+    /// The iteration or term now running holds `fence` (`None`: none, or
+    /// an iteration run during a store outage).
+    pub(crate) fn set_fence(&mut self, fence: Option<Fence>) {
+        if let Some(cluster) = self.cluster_mut() {
+            cluster.fence = fence;
+        }
+    }
+
+    /// Whether a replica with another time-zone database is to be reported:
+    /// once per loop, so this is true the first time only.
+    pub(crate) fn report_tzdb_mismatch(&mut self) -> bool {
+        self.cluster_mut()
+            .is_some_and(|c| !std::mem::replace(&mut c.tzdb_mismatch_reported, true))
     }
 }
