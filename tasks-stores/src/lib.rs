@@ -82,10 +82,7 @@ use std::sync::Arc;
 
 pub use tasks_runtime::cluster::{Store, StoreError, StoreErrorKind};
 
-mod secret;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod tables;
-mod time;
+mod shared;
 
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -110,7 +107,7 @@ pub use redis::{RedisStore, RedisStoreBuilder};
 #[doc(no_inline)]
 pub use sqlite::{SqliteStore, SqliteStoreBuilder};
 
-use secret::Message;
+use shared::secret::Message;
 
 /// The store a URL names, with its default settings:
 ///
