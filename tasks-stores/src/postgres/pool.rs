@@ -76,6 +76,23 @@ impl Connections {
         .await
     }
 
+    /// Sends `sql` with `params`, for what it does rather than a row: a
+    /// statement that does the same if sent twice, so tried again when the
+    /// connection is lost.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connections::query`].
+    pub(super) async fn execute(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        self.query(what, Retry::OnConnectionLoss, sql, params, |_| Ok(()))
+            .await
+    }
+
     async fn attempt<T>(
         &self,
         what: &str,

@@ -5,20 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::future::BoxFuture;
 use tasks_runtime::cluster::rules::PruningCounter;
 use tasks_runtime::cluster::{
-    Claimed, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
-    SlotOutcome, Store, StoreError,
+    Claimed, FinishedSlot, Lease, LeaseRequest, SlotClaim, SlotFinish, StoreError,
 };
 use tokio_postgres::Row;
 
 use super::pool::{AnswerError, Connections};
 use super::sql::{loop_key, Statements};
+use crate::shared::boxed::{impl_store, Release};
 use crate::shared::call::Retry;
-use crate::shared::fence::{fence_from, fence_value};
-use crate::shared::secret::Message;
-use crate::shared::time::{micros, slot_from_nanos, slot_nanos};
+use crate::shared::time::{micros, slot_nanos};
+use crate::shared::values::{fence_from, fence_value, finished_slot};
 
 /// A store in PostgreSQL tables: for replicas on several machines.
 ///
@@ -122,13 +120,7 @@ impl PostgresStore {
         let no_loop: &[u8] = &[];
         inner
             .connections
-            .query(
-                "preparing",
-                Retry::OnConnectionLoss,
-                &inner.sql.last_finished,
-                &[&no_loop],
-                |_| Ok(()),
-            )
+            .execute("preparing", &inner.sql.last_finished, &[&no_loop])
             .await
     }
 }
@@ -140,13 +132,7 @@ impl Inner {
         tokio::spawn(async move {
             let pruned = inner
                 .connections
-                .query(
-                    "pruning",
-                    Retry::OnConnectionLoss,
-                    &inner.sql.prune,
-                    &[],
-                    |_| Ok(()),
-                )
+                .execute("pruning", &inner.sql.prune, &[])
                 .await;
             if let Err(error) = pruned {
                 tracing::warn!("PostgreSQL store: pruning old claims failed: {error}");
@@ -171,212 +157,184 @@ fn shifted(slot: DateTime<Utc>, by: Duration, later: bool) -> DateTime<Utc> {
     }
 }
 
-impl Store for PostgresStore {
-    fn claim<'a>(&'a self, claim: SlotClaim<'a>) -> BoxFuture<'a, Result<Claimed, StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let slot_ns = slot_nanos(claim.slot)?;
-            let key = loop_key(claim.loop_name);
-            let not_before = shifted(claim.slot, claim.early_tolerance, false);
-            let takeover_until = claim
-                .takeover
-                .map(|window| shifted(claim.slot, window, true));
-            let held_until = takeover_until.unwrap_or(claim.slot);
-            let lease = micros(claim.lease);
-            let retention = micros(inner.retention);
-            let replica = claim.replica.as_str();
-            let (store_now, too_early, won): (DateTime<Utc>, bool, Option<i64>) = inner
-                .connections
-                .query(
-                    "claiming a slot",
-                    Retry::BeforeSending,
-                    &inner.sql.claim,
-                    &[
-                        &key,
-                        &slot_ns,
-                        &not_before,
-                        &replica,
-                        &claim.tzdb,
-                        &lease,
-                        &held_until,
-                        &retention,
-                        &takeover_until,
-                        &claim.loop_name,
-                    ],
-                    |row| {
-                        let row = one(row)?;
-                        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
-                    },
-                )
-                .await?;
-            if too_early {
-                return Ok(Claimed::TooEarly { store_now });
-            }
-            if let Some(fence) = won {
-                if inner.claims_won.won() {
-                    inner.prune_later();
-                }
-                return Ok(Claimed::Won {
-                    fence: fence_from("PostgreSQL", fence)?,
-                });
-            }
-            let holder: Option<(String, String)> = inner
-                .connections
-                .query(
-                    "reading a slot's holder",
-                    Retry::OnConnectionLoss,
-                    &inner.sql.claim_holder,
-                    &[&key, &slot_ns],
-                    |row| {
-                        row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                            .transpose()
-                    },
-                )
-                .await?;
-            // The row is gone only if it was pruned meanwhile: then the
-            // slot was claimed long ago, by a holder no one remembers.
-            let (holder, tzdb) =
-                holder.map_or((String::new(), None), |(holder, tzdb)| (holder, Some(tzdb)));
-            Ok(Claimed::Taken { holder, tzdb })
-        })
-    }
+impl_store!(PostgresStore);
 
-    fn finish<'a>(&'a self, finish: SlotFinish<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let key = loop_key(finish.loop_name);
-            let slot_ns = slot_nanos(finish.slot)?;
-            let fence = fence_value(finish.fence);
-            let outcome = finish.outcome.as_str();
-            inner
-                .connections
-                .query(
-                    "finishing a slot",
-                    Retry::OnConnectionLoss,
-                    &inner.sql.finish,
-                    &[&key, &slot_ns, &fence, &outcome],
-                    |_| Ok(()),
-                )
-                .await
-        })
-    }
-
-    fn last_finished<'a>(
-        &'a self,
-        loop_name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<FinishedSlot>, StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let key = loop_key(loop_name);
-            let row: Option<(i64, String, i64)> = inner
-                .connections
-                .query(
-                    "reading the last finished slot",
-                    Retry::OnConnectionLoss,
-                    &inner.sql.last_finished,
-                    &[&key],
-                    |row| {
-                        row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-                            .transpose()
-                    },
-                )
-                .await?;
-            let Some((slot_ns, outcome, fence)) = row else {
-                return Ok(None);
-            };
-            let outcome = SlotOutcome::parse(&outcome).ok_or_else(|| {
-                StoreError::invalid(Message(format!(
-                    "PostgreSQL: a slot's outcome of {outcome:?}"
-                )))
-            })?;
-            Ok(Some(FinishedSlot {
-                slot: slot_from_nanos(slot_ns),
-                outcome,
+impl PostgresStore {
+    async fn claim_slot(&self, claim: SlotClaim<'_>) -> Result<Claimed, StoreError> {
+        let inner = &self.inner;
+        let slot_ns = slot_nanos(claim.slot)?;
+        let key = loop_key(claim.loop_name);
+        let not_before = shifted(claim.slot, claim.early_tolerance, false);
+        let takeover_until = claim
+            .takeover
+            .map(|window| shifted(claim.slot, window, true));
+        let held_until = takeover_until.unwrap_or(claim.slot);
+        let lease = micros(claim.lease);
+        let retention = micros(inner.retention);
+        let replica = claim.replica.as_str();
+        let (store_now, too_early, won): (DateTime<Utc>, bool, Option<i64>) = inner
+            .connections
+            .query(
+                "claiming a slot",
+                Retry::BeforeSending,
+                &inner.sql.claim,
+                &[
+                    &key,
+                    &slot_ns,
+                    &not_before,
+                    &replica,
+                    &claim.tzdb,
+                    &lease,
+                    &held_until,
+                    &retention,
+                    &takeover_until,
+                    &claim.loop_name,
+                ],
+                |row| {
+                    let row = one(row)?;
+                    Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+                },
+            )
+            .await?;
+        if too_early {
+            return Ok(Claimed::TooEarly { store_now });
+        }
+        if let Some(fence) = won {
+            if inner.claims_won.won() {
+                inner.prune_later();
+            }
+            return Ok(Claimed::Won {
                 fence: fence_from("PostgreSQL", fence)?,
-            }))
-        })
+            });
+        }
+        let holder: Option<(String, String)> = inner
+            .connections
+            .query(
+                "reading a slot's holder",
+                Retry::OnConnectionLoss,
+                &inner.sql.claim_holder,
+                &[&key, &slot_ns],
+                |row| {
+                    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                        .transpose()
+                },
+            )
+            .await?;
+        // The row is gone only if it was pruned meanwhile: then the
+        // slot was claimed long ago, by a holder no one remembers.
+        let (holder, tzdb) =
+            holder.map_or((String::new(), None), |(holder, tzdb)| (holder, Some(tzdb)));
+        Ok(Claimed::Taken { holder, tzdb })
     }
 
-    fn lease<'a>(&'a self, request: LeaseRequest<'a>) -> BoxFuture<'a, Result<Lease, StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let key = loop_key(request.loop_name);
-            let lease = micros(request.lease);
-            let replica = request.replica.as_str();
-            let (held, holder): (Option<i64>, Option<String>) = match request.renew {
-                Some(fence) => {
-                    let fence = fence_value(fence);
-                    let renewed: Option<i64> = inner
-                        .connections
-                        .query(
-                            "renewing the lease",
-                            Retry::OnConnectionLoss,
-                            &inner.sql.renew,
-                            &[&key, &replica, &fence, &lease],
-                            |row| Ok(row.map(|row| row.try_get(0)).transpose()?),
-                        )
-                        .await?;
-                    (renewed, None)
-                }
-                None => {
-                    inner
-                        .connections
-                        .query(
-                            "taking the lease",
-                            Retry::BeforeSending,
-                            &inner.sql.acquire,
-                            &[&key, &replica, &lease, &request.loop_name],
-                            |row| {
-                                let row = one(row)?;
-                                Ok((row.try_get(0)?, row.try_get(1)?))
-                            },
-                        )
-                        .await?
-                }
-            };
-            if let Some(fence) = held {
-                return Ok(Lease::Held {
-                    fence: fence_from("PostgreSQL", fence)?,
-                });
-            }
-            if holder.is_some() {
-                return Ok(Lease::NotHeld { holder });
-            }
-            let holder: Option<String> = inner
-                .connections
-                .query(
-                    "reading the lease's holder",
-                    Retry::OnConnectionLoss,
-                    &inner.sql.live_holder,
-                    &[&key],
-                    |row| Ok(row.map(|row| row.try_get(0)).transpose()?),
-                )
-                .await?;
-            Ok(Lease::NotHeld { holder })
-        })
+    async fn finish_slot(&self, finish: SlotFinish<'_>) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let key = loop_key(finish.loop_name);
+        let slot_ns = slot_nanos(finish.slot)?;
+        let fence = fence_value(finish.fence);
+        let outcome = finish.outcome.as_str();
+        inner
+            .connections
+            .execute(
+                "finishing a slot",
+                &inner.sql.finish,
+                &[&key, &slot_ns, &fence, &outcome],
+            )
+            .await
     }
 
-    fn release<'a>(
-        &'a self,
-        loop_name: &'a str,
-        replica: &'a ReplicaId,
-        fence: Fence,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let key = loop_key(loop_name);
-            let fence = fence_value(fence);
-            let replica = replica.as_str();
-            inner
-                .connections
-                .query(
-                    "releasing the lease",
-                    Retry::OnConnectionLoss,
-                    &inner.sql.release,
-                    &[&key, &replica, &fence],
-                    |_| Ok(()),
-                )
-                .await
-        })
+    async fn last_finished_slot(
+        &self,
+        loop_name: &str,
+    ) -> Result<Option<FinishedSlot>, StoreError> {
+        let inner = &self.inner;
+        let key = loop_key(loop_name);
+        let row: Option<(i64, String, i64)> = inner
+            .connections
+            .query(
+                "reading the last finished slot",
+                Retry::OnConnectionLoss,
+                &inner.sql.last_finished,
+                &[&key],
+                |row| {
+                    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                        .transpose()
+                },
+            )
+            .await?;
+        row.map(|(slot_ns, outcome, fence)| finished_slot("PostgreSQL", slot_ns, &outcome, fence))
+            .transpose()
+    }
+
+    async fn lease_term(&self, request: LeaseRequest<'_>) -> Result<Lease, StoreError> {
+        let inner = &self.inner;
+        let key = loop_key(request.loop_name);
+        let lease = micros(request.lease);
+        let replica = request.replica.as_str();
+        let (held, holder): (Option<i64>, Option<String>) = match request.renew {
+            Some(fence) => {
+                let fence = fence_value(fence);
+                let renewed: Option<i64> = inner
+                    .connections
+                    .query(
+                        "renewing the lease",
+                        Retry::OnConnectionLoss,
+                        &inner.sql.renew,
+                        &[&key, &replica, &fence, &lease],
+                        |row| Ok(row.map(|row| row.try_get(0)).transpose()?),
+                    )
+                    .await?;
+                (renewed, None)
+            }
+            None => {
+                inner
+                    .connections
+                    .query(
+                        "taking the lease",
+                        Retry::BeforeSending,
+                        &inner.sql.acquire,
+                        &[&key, &replica, &lease, &request.loop_name],
+                        |row| {
+                            let row = one(row)?;
+                            Ok((row.try_get(0)?, row.try_get(1)?))
+                        },
+                    )
+                    .await?
+            }
+        };
+        if let Some(fence) = held {
+            return Ok(Lease::Held {
+                fence: fence_from("PostgreSQL", fence)?,
+            });
+        }
+        if holder.is_some() {
+            return Ok(Lease::NotHeld { holder });
+        }
+        let holder: Option<String> = inner
+            .connections
+            .query(
+                "reading the lease's holder",
+                Retry::OnConnectionLoss,
+                &inner.sql.live_holder,
+                &[&key],
+                |row| Ok(row.map(|row| row.try_get(0)).transpose()?),
+            )
+            .await?;
+        Ok(Lease::NotHeld { holder })
+    }
+
+    async fn release_term(&self, release: Release<'_>) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let key = loop_key(release.loop_name);
+        let fence = fence_value(release.fence);
+        let replica = release.replica.as_str();
+        inner
+            .connections
+            .execute(
+                "releasing the lease",
+                &inner.sql.release,
+                &[&key, &replica, &fence],
+            )
+            .await
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError};
+use redis::{Client, FromRedisValue, RedisError, ScriptInvocation};
 use tasks_runtime::cluster::StoreError;
 use tokio::sync::OnceCell;
 
@@ -57,6 +57,23 @@ impl Connection {
             call(connection)
                 .await
                 .map_err(|error| failure(&self.secrets, what, &error))
+        })
+        .await
+    }
+
+    /// Runs `script`, with its keys and arguments, on the connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::call`].
+    pub(super) async fn invoke<T: FromRedisValue>(
+        &self,
+        what: &str,
+        retry: Retry,
+        script: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        self.call(what, retry, |mut connection| async move {
+            script.invoke_async(&mut connection).await
         })
         .await
     }

@@ -5,19 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use tasks_runtime::cluster::{
-    Claimed, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
-    SlotOutcome, Store, StoreError,
+    Claimed, Fence, FinishedSlot, Lease, LeaseRequest, SlotClaim, SlotFinish, StoreError,
 };
 
 use super::connection::Connection;
 use super::keys::Keys;
 use super::scripts::{Scripts, CLAIM};
+use crate::shared::boxed::{impl_store, Release};
 use crate::shared::call::Retry;
-use crate::shared::fence::fence_from;
 use crate::shared::secret::Message;
-use crate::shared::time::{micros, millis, nanos, slot_from_nanos, slot_nanos, time_from_micros};
+use crate::shared::time::{micros, millis, nanos, slot_nanos, time_from_micros};
+use crate::shared::values::{fence_from, finished_slot};
 
 /// A store in Redis: for replicas on several machines, as an efficiency
 /// lock whose safety is the fencing token (see the [module](self)).
@@ -147,237 +146,160 @@ fn fence_at(what: &str, answer: &Answer, at: usize) -> Result<Fence, StoreError>
     fence_from(&format!("Redis, {what}"), value)
 }
 
-impl Store for RedisStore {
-    fn claim<'a>(&'a self, claim: SlotClaim<'a>) -> BoxFuture<'a, Result<Claimed, StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let what = "claiming a slot";
-            let slot_ns = slot_nanos(claim.slot)?;
-            let slot_us = slot_ns / 1_000;
-            let not_before = slot_ns.saturating_sub(nanos(claim.early_tolerance)) / 1_000;
-            let takeover_until = claim
-                .takeover
-                .map(|window| slot_us.saturating_add(micros(window)));
-            let keys = [
-                inner.keys.of(claim.loop_name, "fence"),
-                inner.keys.of(claim.loop_name, &format!("claim:{slot_ns}")),
-            ];
-            let answer: Answer = inner
-                .connection
-                .call(what, Retry::BeforeSending, |mut connection| {
-                    let keys = &keys;
-                    async move {
-                        inner
-                            .scripts
-                            .claim
-                            .key(&keys[0])
-                            .key(&keys[1])
-                            .arg(claim.replica.as_str())
-                            .arg(claim.tzdb)
-                            .arg(not_before)
-                            .arg(micros(claim.lease))
-                            .arg(if takeover_until.is_some() { "1" } else { "0" })
-                            .arg(takeover_until.unwrap_or(0))
-                            .arg(takeover_until.unwrap_or(slot_us))
-                            .arg(millis(inner.retention))
-                            .invoke_async(&mut connection)
-                            .await
-                    }
-                })
-                .await?;
-            match answer.first().and_then(Option::as_deref) {
-                Some("won") => Ok(Claimed::Won {
-                    fence: fence_at(what, &answer, 1)?,
-                }),
-                Some("taken") => Ok(Claimed::Taken {
-                    holder: answer.get(1).cloned().flatten().unwrap_or_default(),
-                    tzdb: answer.get(2).cloned().flatten(),
-                }),
-                Some("early") => {
-                    let store_now = answer
-                        .get(1)
-                        .and_then(Option::as_deref)
-                        .and_then(|now| now.parse().ok())
-                        .and_then(time_from_micros)
-                        .ok_or_else(|| unexpected(what, &answer))?;
-                    Ok(Claimed::TooEarly { store_now })
-                }
-                _ => Err(unexpected(what, &answer)),
+impl_store!(RedisStore);
+
+impl RedisStore {
+    async fn claim_slot(&self, claim: SlotClaim<'_>) -> Result<Claimed, StoreError> {
+        let inner = &self.inner;
+        let what = "claiming a slot";
+        let slot_ns = slot_nanos(claim.slot)?;
+        let slot_us = slot_ns / 1_000;
+        let not_before = slot_ns.saturating_sub(nanos(claim.early_tolerance)) / 1_000;
+        let takeover_until = claim
+            .takeover
+            .map(|window| slot_us.saturating_add(micros(window)));
+        let mut script = inner.scripts.claim.prepare_invoke();
+        script
+            .key(inner.keys.of(claim.loop_name, "fence"))
+            .key(inner.keys.of(claim.loop_name, &format!("claim:{slot_ns}")))
+            .arg(claim.replica.as_str())
+            .arg(claim.tzdb)
+            .arg(not_before)
+            .arg(micros(claim.lease))
+            .arg(if takeover_until.is_some() { "1" } else { "0" })
+            .arg(takeover_until.unwrap_or(0))
+            .arg(takeover_until.unwrap_or(slot_us))
+            .arg(millis(inner.retention));
+        let answer: Answer = inner
+            .connection
+            .invoke(what, Retry::BeforeSending, &script)
+            .await?;
+        match answer.first().and_then(Option::as_deref) {
+            Some("won") => Ok(Claimed::Won {
+                fence: fence_at(what, &answer, 1)?,
+            }),
+            Some("taken") => Ok(Claimed::Taken {
+                holder: answer.get(1).cloned().flatten().unwrap_or_default(),
+                tzdb: answer.get(2).cloned().flatten(),
+            }),
+            Some("early") => {
+                let store_now = answer
+                    .get(1)
+                    .and_then(Option::as_deref)
+                    .and_then(|now| now.parse().ok())
+                    .and_then(time_from_micros)
+                    .ok_or_else(|| unexpected(what, &answer))?;
+                Ok(Claimed::TooEarly { store_now })
             }
-        })
+            _ => Err(unexpected(what, &answer)),
+        }
     }
 
-    fn finish<'a>(&'a self, finish: SlotFinish<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let slot_ns = slot_nanos(finish.slot)?;
-            let keys = [
-                inner.keys.of(finish.loop_name, &format!("claim:{slot_ns}")),
-                inner.keys.of(finish.loop_name, "last"),
-            ];
-            let _: i64 = inner
-                .connection
-                .call(
-                    "finishing a slot",
-                    Retry::OnConnectionLoss,
-                    |mut connection| {
-                        let keys = &keys;
-                        async move {
-                            inner
-                                .scripts
-                                .finish
-                                .key(&keys[0])
-                                .key(&keys[1])
-                                .arg(finish.fence.get())
-                                .arg(finish.outcome.as_str())
-                                .arg(slot_ns)
-                                .invoke_async(&mut connection)
-                                .await
-                        }
-                    },
-                )
-                .await?;
-            Ok(())
-        })
+    async fn finish_slot(&self, finish: SlotFinish<'_>) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let slot_ns = slot_nanos(finish.slot)?;
+        let mut script = inner.scripts.finish.prepare_invoke();
+        script
+            .key(inner.keys.of(finish.loop_name, &format!("claim:{slot_ns}")))
+            .key(inner.keys.of(finish.loop_name, "last"))
+            .arg(finish.fence.get())
+            .arg(finish.outcome.as_str())
+            .arg(slot_ns);
+        let _: i64 = inner
+            .connection
+            .invoke("finishing a slot", Retry::OnConnectionLoss, &script)
+            .await?;
+        Ok(())
     }
 
-    fn last_finished<'a>(
-        &'a self,
-        loop_name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<FinishedSlot>, StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let what = "reading the last finished slot";
-            let key = inner.keys.of(loop_name, "last");
-            let answer: Answer = inner
-                .connection
-                .call(what, Retry::OnConnectionLoss, |mut connection| {
-                    let key = &key;
-                    async move {
-                        ::redis::cmd("HMGET")
-                            .arg(key)
-                            .arg("slot")
-                            .arg("outcome")
-                            .arg("fence")
-                            .query_async(&mut connection)
-                            .await
-                    }
-                })
-                .await?;
-            let [slot, outcome, _] = answer.as_slice() else {
-                return Err(unexpected(what, &answer));
-            };
-            let (Some(slot), Some(outcome)) = (slot, outcome) else {
-                return Ok(None);
-            };
-            let slot = slot.parse().map_err(|_| unexpected(what, &answer))?;
-            let outcome = SlotOutcome::parse(outcome).ok_or_else(|| unexpected(what, &answer))?;
-            Ok(Some(FinishedSlot {
-                slot: slot_from_nanos(slot),
-                outcome,
-                fence: fence_at(what, &answer, 2)?,
-            }))
-        })
-    }
-
-    fn lease<'a>(&'a self, request: LeaseRequest<'a>) -> BoxFuture<'a, Result<Lease, StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let lease_ms = millis(request.lease).max(1);
-            let lease_key = inner.keys.of(request.loop_name, "lease");
-            let replica = request.replica.as_str();
-            match request.renew {
-                Some(fence) => {
-                    let what = "renewing the lease";
-                    let answer: Answer = inner
-                        .connection
-                        .call(what, Retry::OnConnectionLoss, |mut connection| {
-                            let lease_key = &lease_key;
-                            async move {
-                                inner
-                                    .scripts
-                                    .renew
-                                    .key(lease_key)
-                                    .arg(replica)
-                                    .arg(fence.get())
-                                    .arg(lease_ms)
-                                    .invoke_async(&mut connection)
-                                    .await
-                            }
-                        })
-                        .await?;
-                    match answer.first().and_then(Option::as_deref) {
-                        Some("held") => Ok(Lease::Held { fence }),
-                        Some("held_by") => Ok(Lease::NotHeld {
-                            holder: answer.get(1).cloned().flatten(),
-                        }),
-                        _ => Err(unexpected(what, &answer)),
-                    }
+    async fn last_finished_slot(
+        &self,
+        loop_name: &str,
+    ) -> Result<Option<FinishedSlot>, StoreError> {
+        let inner = &self.inner;
+        let what = "reading the last finished slot";
+        let key = inner.keys.of(loop_name, "last");
+        let answer: Answer = inner
+            .connection
+            .call(what, Retry::OnConnectionLoss, |mut connection| {
+                let key = &key;
+                async move {
+                    ::redis::cmd("HMGET")
+                        .arg(key)
+                        .arg("slot")
+                        .arg("outcome")
+                        .arg("fence")
+                        .query_async(&mut connection)
+                        .await
                 }
-                None => {
-                    let what = "taking the lease";
-                    let fence_key = inner.keys.of(request.loop_name, "fence");
-                    let answer: Answer = inner
-                        .connection
-                        .call(what, Retry::BeforeSending, |mut connection| {
-                            let (fence_key, lease_key) = (&fence_key, &lease_key);
-                            async move {
-                                inner
-                                    .scripts
-                                    .acquire
-                                    .key(fence_key)
-                                    .key(lease_key)
-                                    .arg(replica)
-                                    .arg(lease_ms)
-                                    .invoke_async(&mut connection)
-                                    .await
-                            }
-                        })
-                        .await?;
-                    match answer.first().and_then(Option::as_deref) {
-                        Some("won") => Ok(Lease::Held {
-                            fence: fence_at(what, &answer, 1)?,
-                        }),
-                        Some("held_by") => Ok(Lease::NotHeld {
-                            holder: answer.get(1).cloned().flatten(),
-                        }),
-                        _ => Err(unexpected(what, &answer)),
-                    }
-                }
+            })
+            .await?;
+        let [slot, outcome, fence] = answer.as_slice() else {
+            return Err(unexpected(what, &answer));
+        };
+        let (Some(slot), Some(outcome)) = (slot, outcome) else {
+            return Ok(None);
+        };
+        let number = |text: Option<&String>| -> Result<i64, StoreError> {
+            text.and_then(|text| text.parse().ok())
+                .ok_or_else(|| unexpected(what, &answer))
+        };
+        let (slot_ns, fence) = (number(Some(slot))?, number(fence.as_ref())?);
+        finished_slot(&format!("Redis, {what}"), slot_ns, outcome, fence).map(Some)
+    }
+
+    async fn lease_term(&self, request: LeaseRequest<'_>) -> Result<Lease, StoreError> {
+        let inner = &self.inner;
+        let lease_ms = millis(request.lease).max(1);
+        let lease_key = inner.keys.of(request.loop_name, "lease");
+        let replica = request.replica.as_str();
+        let (what, answer): (_, Answer) = match request.renew {
+            Some(fence) => {
+                let what = "renewing the lease";
+                let mut script = inner.scripts.renew.prepare_invoke();
+                script
+                    .key(lease_key)
+                    .arg(replica)
+                    .arg(fence.get())
+                    .arg(lease_ms);
+                let retry = Retry::OnConnectionLoss;
+                (what, inner.connection.invoke(what, retry, &script).await?)
             }
-        })
+            None => {
+                let what = "taking the lease";
+                let mut script = inner.scripts.acquire.prepare_invoke();
+                script
+                    .key(inner.keys.of(request.loop_name, "fence"))
+                    .key(lease_key)
+                    .arg(replica)
+                    .arg(lease_ms);
+                let retry = Retry::BeforeSending;
+                (what, inner.connection.invoke(what, retry, &script).await?)
+            }
+        };
+        match (answer.first().and_then(Option::as_deref), request.renew) {
+            (Some("held"), Some(fence)) => Ok(Lease::Held { fence }),
+            (Some("won"), None) => Ok(Lease::Held {
+                fence: fence_at(what, &answer, 1)?,
+            }),
+            (Some("held_by"), _) => Ok(Lease::NotHeld {
+                holder: answer.get(1).cloned().flatten(),
+            }),
+            _ => Err(unexpected(what, &answer)),
+        }
     }
 
-    fn release<'a>(
-        &'a self,
-        loop_name: &'a str,
-        replica: &'a ReplicaId,
-        fence: Fence,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let inner = &self.inner;
-            let key = inner.keys.of(loop_name, "lease");
-            let _: i64 = inner
-                .connection
-                .call(
-                    "releasing the lease",
-                    Retry::OnConnectionLoss,
-                    |mut connection| {
-                        let key = &key;
-                        async move {
-                            inner
-                                .scripts
-                                .release
-                                .key(key)
-                                .arg(replica.as_str())
-                                .arg(fence.get())
-                                .invoke_async(&mut connection)
-                                .await
-                        }
-                    },
-                )
-                .await?;
-            Ok(())
-        })
+    async fn release_term(&self, release: Release<'_>) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let mut script = inner.scripts.release.prepare_invoke();
+        script
+            .key(inner.keys.of(release.loop_name, "lease"))
+            .arg(release.replica.as_str())
+            .arg(release.fence.get());
+        let _: i64 = inner
+            .connection
+            .invoke("releasing the lease", Retry::OnConnectionLoss, &script)
+            .await?;
+        Ok(())
     }
 }

@@ -12,10 +12,11 @@
     allow(dead_code, unused_imports, unused_macros)
 )]
 
+pub(crate) mod boxed;
 pub(crate) mod call;
-pub(crate) mod fence;
 pub(crate) mod secret;
 pub(crate) mod settings;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod tables;
 pub(crate) mod time;
+pub(crate) mod values;

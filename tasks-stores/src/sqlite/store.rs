@@ -8,21 +8,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tasks_runtime::cluster::rules::{
     self, ClaimDecision, HeldClaim, HeldLease, LeaseDecision, PruningCounter,
 };
 use tasks_runtime::cluster::{
-    Claimed, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
-    SlotOutcome, Store, StoreError,
+    Claimed, FinishedSlot, Lease, LeaseRequest, SlotClaim, SlotFinish, StoreError,
 };
 
 use super::errors::{sqlite_error, Failed};
 use super::sql::{Statements, NOW_MS};
-use crate::shared::fence::{fence_from, fence_value};
+use crate::shared::boxed::{impl_store, Release};
 use crate::shared::secret::Message;
-use crate::shared::time::{millis_of, slot_from_nanos, slot_nanos, time_from_millis};
+use crate::shared::time::{millis_of, slot_nanos, time_from_millis};
+use crate::shared::values::{fence_from, fence_value, finished_slot};
 
 /// A store in an SQLite file: for the replicas of one machine (several
 /// processes, or several loops of one process), with claims and leases that
@@ -158,225 +157,202 @@ fn time_at(millis: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::invalid(Message(format!("SQLite: a time of {millis} ms"))))
 }
 
-impl Store for SqliteStore {
-    fn claim<'a>(&'a self, claim: SlotClaim<'a>) -> BoxFuture<'a, Result<Claimed, StoreError>> {
-        Box::pin(async move {
-            let what = "claiming a slot";
-            let slot_ns = slot_nanos(claim.slot)?;
-            let loop_name = claim.loop_name.to_owned();
-            let replica = claim.replica.clone();
-            let tzdb = claim.tzdb.to_owned();
-            let SlotClaim {
+impl_store!(SqliteStore);
+
+impl SqliteStore {
+    async fn claim_slot(&self, claim: SlotClaim<'_>) -> Result<Claimed, StoreError> {
+        let what = "claiming a slot";
+        let slot_ns = slot_nanos(claim.slot)?;
+        let loop_name = claim.loop_name.to_owned();
+        let replica = claim.replica.clone();
+        let tzdb = claim.tzdb.to_owned();
+        let SlotClaim {
+            slot,
+            lease,
+            early_tolerance,
+            takeover,
+            ..
+        } = claim;
+        self.call(what, move |connection, inner| {
+            let claim = SlotClaim {
+                loop_name: &loop_name,
                 slot,
+                replica: &replica,
                 lease,
                 early_tolerance,
                 takeover,
-                ..
-            } = claim;
-            self.call(what, move |connection, inner| {
-                let claim = SlotClaim {
-                    loop_name: &loop_name,
-                    slot,
-                    replica: &replica,
-                    lease,
-                    early_tolerance,
-                    takeover,
-                    tzdb: &tzdb,
-                };
-                let transaction =
-                    connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let now = now(&transaction)?;
-                let row: Option<(String, String, i64, Option<String>)> = transaction
-                    .prepare_cached(&inner.sql.claim_row)?
-                    .query_row(params![loop_name, slot_ns], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-                    })
-                    .optional()?;
-                let held = match &row {
-                    Some((holder, tzdb, lease_until_ms, outcome)) => Some(HeldClaim {
-                        holder,
-                        tzdb,
-                        lease_until: time_at(*lease_until_ms)?,
-                        finished: outcome.is_some(),
-                    }),
-                    None => None,
-                };
-                let won = match rules::decide_claim(held, &claim, now, inner.retention) {
-                    ClaimDecision::Lose(answer) => return Ok(answer),
-                    ClaimDecision::Win(won) => won,
-                };
-                let fence: i64 = transaction
-                    .prepare_cached(&inner.sql.next_fence)?
-                    .query_row(params![loop_name], |row| row.get(0))?;
-                transaction
-                    .prepare_cached(&inner.sql.record_claim)?
-                    .execute(params![
-                        loop_name,
-                        slot_ns,
-                        replica.as_str(),
-                        fence,
-                        tzdb,
-                        millis_of(now),
-                        millis_of(won.lease_until),
-                        millis_of(won.keep_until)
-                    ])?;
-                transaction.commit()?;
-                if inner.claims_won.won() {
-                    // Pruning is housekeeping: the claim stands whatever it
-                    // answers.
-                    if let Err(error) = connection
-                        .prepare_cached(&inner.sql.prune)
-                        .and_then(|mut prune| prune.execute(params![millis_of(now)]))
-                    {
-                        tracing::warn!(
-                            "SQLite store: pruning old claims failed: {}",
-                            sqlite_error("pruning", &error)
-                        );
-                    }
-                }
-                Ok(Claimed::Won {
-                    fence: fence_from(&format!("SQLite, {what}"), fence)?,
-                })
-            })
-            .await
-        })
-    }
-
-    fn finish<'a>(&'a self, finish: SlotFinish<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let slot_ns = slot_nanos(finish.slot)?;
-            let loop_name = finish.loop_name.to_owned();
-            let fence = fence_value(finish.fence);
-            let outcome = finish.outcome.as_str();
-            self.call("finishing a slot", move |connection, inner| {
-                connection
-                    .prepare_cached(&inner.sql.finish)?
-                    .execute(params![loop_name, slot_ns, fence, outcome])?;
-                Ok(())
-            })
-            .await
-        })
-    }
-
-    fn last_finished<'a>(
-        &'a self,
-        loop_name: &'a str,
-    ) -> BoxFuture<'a, Result<Option<FinishedSlot>, StoreError>> {
-        Box::pin(async move {
-            let what = "reading the last finished slot";
-            let loop_name = loop_name.to_owned();
-            let row: Option<(i64, String, i64)> = self
-                .call(what, move |connection, inner| {
-                    let row = connection
-                        .prepare_cached(&inner.sql.last_finished)?
-                        .query_row(params![loop_name], |row| {
-                            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                        })
-                        .optional()?;
-                    Ok(row)
-                })
-                .await?;
-            let Some((slot_ns, outcome, fence)) = row else {
-                return Ok(None);
+                tzdb: &tzdb,
             };
-            let outcome = SlotOutcome::parse(&outcome).ok_or_else(|| {
-                StoreError::invalid(Message(format!(
-                    "SQLite, {what}: a slot's outcome of {outcome:?}"
-                )))
-            })?;
-            Ok(Some(FinishedSlot {
-                slot: slot_from_nanos(slot_ns),
-                outcome,
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now(&transaction)?;
+            let row: Option<(String, String, i64, Option<String>)> = transaction
+                .prepare_cached(&inner.sql.claim_row)?
+                .query_row(params![loop_name, slot_ns], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()?;
+            let held = match &row {
+                Some((holder, tzdb, lease_until_ms, outcome)) => Some(HeldClaim {
+                    holder,
+                    tzdb,
+                    lease_until: time_at(*lease_until_ms)?,
+                    finished: outcome.is_some(),
+                }),
+                None => None,
+            };
+            let won = match rules::decide_claim(held, &claim, now, inner.retention) {
+                ClaimDecision::Lose(answer) => return Ok(answer),
+                ClaimDecision::Win(won) => won,
+            };
+            let fence: i64 = transaction
+                .prepare_cached(&inner.sql.next_fence)?
+                .query_row(params![loop_name], |row| row.get(0))?;
+            transaction
+                .prepare_cached(&inner.sql.record_claim)?
+                .execute(params![
+                    loop_name,
+                    slot_ns,
+                    replica.as_str(),
+                    fence,
+                    tzdb,
+                    millis_of(now),
+                    millis_of(won.lease_until),
+                    millis_of(won.keep_until)
+                ])?;
+            transaction.commit()?;
+            if inner.claims_won.won() {
+                // Pruning is housekeeping: the claim stands whatever it
+                // answers.
+                if let Err(error) = connection
+                    .prepare_cached(&inner.sql.prune)
+                    .and_then(|mut prune| prune.execute(params![millis_of(now)]))
+                {
+                    tracing::warn!(
+                        "SQLite store: pruning old claims failed: {}",
+                        sqlite_error("pruning", &error)
+                    );
+                }
+            }
+            Ok(Claimed::Won {
                 fence: fence_from(&format!("SQLite, {what}"), fence)?,
-            }))
+            })
         })
+        .await
     }
 
-    fn lease<'a>(&'a self, request: LeaseRequest<'a>) -> BoxFuture<'a, Result<Lease, StoreError>> {
-        Box::pin(async move {
-            let what = "taking the lease";
-            let loop_name = request.loop_name.to_owned();
-            let replica = request.replica.clone();
-            let LeaseRequest { lease, renew, .. } = request;
-            self.call(what, move |connection, inner| {
-                let request = LeaseRequest {
-                    loop_name: &loop_name,
-                    replica: &replica,
-                    lease,
-                    renew,
-                };
-                let transaction =
-                    connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let now = now(&transaction)?;
-                let row: Option<(String, i64, i64)> = transaction
-                    .prepare_cached(&inner.sql.lease_row)?
+    async fn finish_slot(&self, finish: SlotFinish<'_>) -> Result<(), StoreError> {
+        let slot_ns = slot_nanos(finish.slot)?;
+        let loop_name = finish.loop_name.to_owned();
+        let fence = fence_value(finish.fence);
+        let outcome = finish.outcome.as_str();
+        self.call("finishing a slot", move |connection, inner| {
+            connection
+                .prepare_cached(&inner.sql.finish)?
+                .execute(params![loop_name, slot_ns, fence, outcome])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn last_finished_slot(
+        &self,
+        loop_name: &str,
+    ) -> Result<Option<FinishedSlot>, StoreError> {
+        let what = "reading the last finished slot";
+        let loop_name = loop_name.to_owned();
+        let row: Option<(i64, String, i64)> = self
+            .call(what, move |connection, inner| {
+                let row = connection
+                    .prepare_cached(&inner.sql.last_finished)?
                     .query_row(params![loop_name], |row| {
                         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                     })
                     .optional()?;
-                let context = format!("SQLite, {what}");
-                let held = match &row {
-                    Some((holder, fence, expires_ms)) => Some(HeldLease {
-                        holder,
-                        fence: fence_from(&context, *fence)?,
-                        expires: time_at(*expires_ms)?,
-                    }),
-                    None => None,
-                };
-                let answer = match rules::decide_lease(held, &request, now) {
-                    LeaseDecision::Renew { fence, expires } => {
-                        transaction
-                            .prepare_cached(&inner.sql.renew)?
-                            .execute(params![
-                                loop_name,
-                                replica.as_str(),
-                                fence_value(fence),
-                                millis_of(expires)
-                            ])?;
-                        Lease::Held { fence }
-                    }
-                    LeaseDecision::NewTerm { expires } => {
-                        let fence: i64 = transaction
-                            .prepare_cached(&inner.sql.next_fence)?
-                            .query_row(params![loop_name], |row| row.get(0))?;
-                        transaction
-                            .prepare_cached(&inner.sql.record_lease)?
-                            .execute(params![
-                                loop_name,
-                                replica.as_str(),
-                                fence,
-                                millis_of(expires)
-                            ])?;
-                        Lease::Held {
-                            fence: fence_from(&context, fence)?,
-                        }
-                    }
-                    LeaseDecision::Refuse(answer) => answer,
-                };
-                transaction.commit()?;
-                Ok(answer)
+                Ok(row)
             })
-            .await
-        })
+            .await?;
+        let context = format!("SQLite, {what}");
+        row.map(|(slot_ns, outcome, fence)| finished_slot(&context, slot_ns, &outcome, fence))
+            .transpose()
     }
 
-    fn release<'a>(
-        &'a self,
-        loop_name: &'a str,
-        replica: &'a ReplicaId,
-        fence: Fence,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let loop_name = loop_name.to_owned();
-            let replica = replica.as_str().to_owned();
-            let fence = fence_value(fence);
-            self.call("releasing the lease", move |connection, inner| {
-                connection
-                    .prepare_cached(&inner.sql.release)?
-                    .execute(params![loop_name, replica, fence])?;
-                Ok(())
-            })
-            .await
+    async fn lease_term(&self, request: LeaseRequest<'_>) -> Result<Lease, StoreError> {
+        let what = "taking the lease";
+        let loop_name = request.loop_name.to_owned();
+        let replica = request.replica.clone();
+        let LeaseRequest { lease, renew, .. } = request;
+        self.call(what, move |connection, inner| {
+            let request = LeaseRequest {
+                loop_name: &loop_name,
+                replica: &replica,
+                lease,
+                renew,
+            };
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now(&transaction)?;
+            let row: Option<(String, i64, i64)> = transaction
+                .prepare_cached(&inner.sql.lease_row)?
+                .query_row(params![loop_name], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            let context = format!("SQLite, {what}");
+            let held = match &row {
+                Some((holder, fence, expires_ms)) => Some(HeldLease {
+                    holder,
+                    fence: fence_from(&context, *fence)?,
+                    expires: time_at(*expires_ms)?,
+                }),
+                None => None,
+            };
+            let answer = match rules::decide_lease(held, &request, now) {
+                LeaseDecision::Renew { fence, expires } => {
+                    transaction
+                        .prepare_cached(&inner.sql.renew)?
+                        .execute(params![
+                            loop_name,
+                            replica.as_str(),
+                            fence_value(fence),
+                            millis_of(expires)
+                        ])?;
+                    Lease::Held { fence }
+                }
+                LeaseDecision::NewTerm { expires } => {
+                    let fence: i64 = transaction
+                        .prepare_cached(&inner.sql.next_fence)?
+                        .query_row(params![loop_name], |row| row.get(0))?;
+                    transaction
+                        .prepare_cached(&inner.sql.record_lease)?
+                        .execute(params![
+                            loop_name,
+                            replica.as_str(),
+                            fence,
+                            millis_of(expires)
+                        ])?;
+                    Lease::Held {
+                        fence: fence_from(&context, fence)?,
+                    }
+                }
+                LeaseDecision::Refuse(answer) => answer,
+            };
+            transaction.commit()?;
+            Ok(answer)
         })
+        .await
+    }
+
+    async fn release_term(&self, release: Release<'_>) -> Result<(), StoreError> {
+        let loop_name = release.loop_name.to_owned();
+        let replica = release.replica.as_str().to_owned();
+        let fence = fence_value(release.fence);
+        self.call("releasing the lease", move |connection, inner| {
+            connection
+                .prepare_cached(&inner.sql.release)?
+                .execute(params![loop_name, replica, fence])?;
+            Ok(())
+        })
+        .await
     }
 }
