@@ -103,9 +103,9 @@ impl RedisStoreBuilder {
         retention: Duration
     }
 
-    /// A store connecting to `url`: `redis://[USER][:PASSWORD@]HOST[:PORT][/DB]`,
-    /// or `rediss://...` for TLS (with the `redis-tls` feature). Nothing
-    /// connects until the first call.
+    /// A store connecting to `url`: `redis://[USER][:PASSWORD@]HOST[:PORT][/DB]`
+    /// (or `valkey://...`), `rediss://...` (or `valkeys://...`) for TLS
+    /// with the `redis-tls` feature. Nothing connects until the first call.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -120,7 +120,8 @@ impl RedisStoreBuilder {
     ///
     /// [`Invalid`](tasks_runtime::cluster::StoreErrorKind::Invalid) for a
     /// key prefix with `{` or `}`, a URL that does not read, or a
-    /// `rediss://` URL without the `redis-tls` feature; the message shows
+    /// `rediss://` (or `valkeys://`) URL without the `redis-tls` feature;
+    /// the message shows
     /// neither the URL nor its password.
     pub fn connect(self, url: &str) -> Result<RedisStore, StoreError> {
         let secrets = Secrets::of_url(url);

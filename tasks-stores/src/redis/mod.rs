@@ -40,9 +40,9 @@
 //! deadline (5 seconds unless told otherwise); a Redis that is down or does
 //! not answer makes the call fail as
 //! [`Unavailable`](tasks_runtime::cluster::StoreErrorKind::Unavailable).
-//! `rediss://` URLs connect with TLS when the `redis-tls` feature is on
-//! (through the system's TLS library, with its trusted roots). Redis 6.2
-//! or later.
+//! `rediss://` (and `valkeys://`) URLs connect with TLS when the
+//! `redis-tls` feature is on (through the system's TLS library, with its
+//! trusted roots). Redis 6.2 or later, or Valkey (`valkey://`).
 
 // `builder.rs` makes the client; `store.rs` keeps the contract with the
 // scripts of `scripts.rs`, on the keys of `keys.rs`, sent through
