@@ -112,8 +112,8 @@ impl PostgresStoreBuilder {
         /// ```
         /// use std::time::Duration;
         ///
-        /// let builder =
-        ///     tasks_stores::PostgresStore::builder().retention(Duration::from_secs(7 * 24 * 3600));
+        /// let week = Duration::from_secs(7 * 24 * 3600);
+        /// let builder = tasks_stores::PostgresStore::builder().retention(week);
         /// # drop(builder);
         /// ```
         retention: Duration

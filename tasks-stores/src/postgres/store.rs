@@ -1,4 +1,5 @@
-//! [`PostgresStore`] and how it keeps the contract of [`Store`]: each call
+//! [`PostgresStore`] and how it keeps the contract of
+//! [`Store`](tasks_runtime::cluster::Store): each call
 //! one statement of [`Statements`], sent through its [`Connections`].
 
 use std::sync::Arc;

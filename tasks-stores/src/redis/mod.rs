@@ -12,8 +12,9 @@
 //! not a *correctness* one; see the notes on replication and fencing on
 //! redis.io's [distributed locks page](https://redis.io/docs/latest/develop/use/patterns/distributed-locks/).
 //! Where running twice is harmful, have the body's writes check the
-//! [`Fence`](tasks_runtime::cluster::Fence) it is given (`UPDATE ... WHERE last_fence < $fence`): the
-//! token of a slot handed out again is higher.
+//! [`Fence`](tasks_runtime::cluster::Fence) it is given
+//! (`UPDATE ... WHERE last_fence < $fence`): the token of a slot handed out
+//! again is higher.
 //!
 //! # Keys
 //!
@@ -36,9 +37,10 @@
 //! # Connections
 //!
 //! One multiplexed connection, reconnected when lost
-//! ([`ConnectionManager`](::redis::aio::ConnectionManager)), made on the first call. Every call has a
-//! deadline (5 seconds unless told otherwise); a Redis that is down or does
-//! not answer makes the call fail as
+//! ([`ConnectionManager`](::redis::aio::ConnectionManager)), made on the
+//! first call. Every call has a deadline (5 seconds unless told
+//! otherwise); a Redis that is down or does not answer makes the call fail
+//! as
 //! [`Unavailable`](tasks_runtime::cluster::StoreErrorKind::Unavailable).
 //! `rediss://` (and `valkeys://`) URLs connect with TLS when the
 //! `redis-tls` feature is on (through the system's TLS library, with its

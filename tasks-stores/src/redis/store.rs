@@ -1,4 +1,5 @@
-//! [`RedisStore`] and how it keeps the contract of [`Store`]: each claim
+//! [`RedisStore`] and how it keeps the contract of
+//! [`Store`](tasks_runtime::cluster::Store): each claim
 //! and lease one script of [`Scripts`], each read one command, sent on its
 //! [`Connection`].
 
@@ -19,7 +20,7 @@ use crate::shared::time::{micros, millis, nanos, slot_nanos, time_from_micros};
 use crate::shared::values::{fence_from, finished_slot};
 
 /// A store in Redis: for replicas on several machines, as an efficiency
-/// lock whose safety is the fencing token (see the [module](self)).
+/// lock whose safety is the fencing token (see the [module](super)).
 ///
 /// Nothing is connected when it is made: the first call connects, so a
 /// replica starts while Redis is down. Cloning it shares its connection.

@@ -1,4 +1,5 @@
-//! [`SqliteStore`] and how it keeps the contract of [`Store`]: each claim
+//! [`SqliteStore`] and how it keeps the contract of
+//! [`Store`](tasks_runtime::cluster::Store): each claim
 //! and lease one `BEGIN IMMEDIATE` transaction that reads the row, asks
 //! `tasks_runtime::cluster::rules` what to do at SQLite's time, and writes
 //! what they say, on a blocking thread.
