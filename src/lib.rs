@@ -82,11 +82,8 @@ pub use tasks_macros::r#loop;
 #[doc(inline)]
 pub use tasks_macros::r#loop as task_loop;
 pub use tasks_runtime::*;
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
-#[cfg_attr(
-    docsrs,
-    doc(cfg(any(feature = "sqlite", feature = "postgres", feature = "redis")))
-)]
+#[cfg(feature = "stores")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stores")))]
 #[doc(inline)]
 pub use tasks_stores as stores;
 

@@ -20,7 +20,7 @@
 //!
 //! [`connect`] picks one from a URL: `sqlite:PATH`,
 //! `postgres://USER@HOST:PORT/DB` (or `postgresql://`), `redis://HOST:PORT`
-//! (or `rediss://` with TLS).
+//! or `valkey://HOST:PORT` (`rediss://` or `valkeys://` with TLS).
 //!
 //! # What each one guarantees
 //!
@@ -82,10 +82,7 @@ use std::sync::Arc;
 
 pub use tasks_runtime::cluster::{Store, StoreError, StoreErrorKind};
 
-mod secret;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod tables;
-mod time;
+mod shared;
 
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -110,7 +107,7 @@ pub use redis::{RedisStore, RedisStoreBuilder};
 #[doc(no_inline)]
 pub use sqlite::{SqliteStore, SqliteStoreBuilder};
 
-use secret::Message;
+use shared::secret::Message;
 
 /// The store a URL names, with its default settings:
 ///
@@ -118,7 +115,7 @@ use secret::Message;
 /// | --- | --- |
 /// | `sqlite:PATH` (or `sqlite://PATH`) | [`SqliteStore::open`]`(PATH)` |
 /// | `postgres://...`, `postgresql://...` | [`PostgresStore::connect`] (no TLS) |
-/// | `redis://...`, `rediss://...` (TLS) | [`RedisStore::connect`] |
+/// | `redis://...`, `valkey://...`; `rediss://...`, `valkeys://...` (TLS) | [`RedisStore::connect`] |
 ///
 /// Only SQLite touches anything here (it opens the file); PostgreSQL and
 /// Redis connect on first use, so a replica starts while its store is
@@ -151,9 +148,17 @@ use secret::Message;
 /// returns. The message never repeats the URL past its scheme.
 pub fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     match Backend::of_url(url)? {
-        Backend::Sqlite(path) => open_sqlite(path),
-        Backend::Postgres => connect_postgres(url),
-        Backend::Redis { tls } => connect_redis(url, tls),
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => Ok(Arc::new(PostgresStore::connect(url)?)),
+        // Without the `redis-tls` feature, `RedisStore::connect` refuses
+        // `rediss://` URLs, naming the feature.
+        #[cfg(feature = "redis")]
+        Backend::Redis { .. } => Ok(Arc::new(RedisStore::connect(url)?)),
+        // Reached only with some store compiled out.
+        #[allow(unreachable_patterns)]
+        compiled_out => Err(compiled_out.compiled_out()),
     }
 }
 
@@ -167,7 +172,8 @@ enum Backend<'a> {
 
 impl<'a> Backend<'a> {
     fn of_url(url: &'a str) -> Result<Self, StoreError> {
-        let expected = "expected sqlite:PATH, postgres://, postgresql://, redis:// or rediss://";
+        let expected = "expected sqlite:PATH, postgres://, postgresql://, redis://, rediss://, \
+                        valkey:// or valkeys://";
         let Some((scheme, rest)) = url.split_once(':') else {
             return Err(StoreError::invalid(Message(format!(
                 "not a store URL: {expected}"
@@ -204,51 +210,25 @@ impl<'a> Backend<'a> {
             }
         }
     }
-}
 
-/// The error for a URL whose backend is compiled out.
-#[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "redis")))]
-fn feature_off(store: &str, feature: &str) -> StoreError {
-    StoreError::invalid(Message(format!(
-        "the URL is for {store}, and tasks-stores was built without its `{feature}` feature: \
-         enable the feature `{feature}` of `tasks` (or of `tasks-stores`)"
-    )))
-}
+    /// The store, and the feature that compiles it in.
+    fn feature(&self) -> (&'static str, &'static str) {
+        match self {
+            Backend::Sqlite(_) => ("SQLite", "sqlite"),
+            Backend::Postgres => ("PostgreSQL", "postgres"),
+            Backend::Redis { tls: false } => ("Redis", "redis"),
+            Backend::Redis { tls: true } => ("Redis over TLS", "redis-tls"),
+        }
+    }
 
-#[cfg(feature = "sqlite")]
-fn open_sqlite(path: &str) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(SqliteStore::open(path)?))
-}
-
-#[cfg(not(feature = "sqlite"))]
-fn open_sqlite(_: &str) -> Result<Arc<dyn Store>, StoreError> {
-    Err(feature_off("SQLite", "sqlite"))
-}
-
-#[cfg(feature = "postgres")]
-fn connect_postgres(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(PostgresStore::connect(url)?))
-}
-
-#[cfg(not(feature = "postgres"))]
-fn connect_postgres(_: &str) -> Result<Arc<dyn Store>, StoreError> {
-    Err(feature_off("PostgreSQL", "postgres"))
-}
-
-/// (Without the `redis-tls` feature, [`RedisStore::connect`] refuses
-/// `rediss://` URLs, naming the feature.)
-#[cfg(feature = "redis")]
-fn connect_redis(url: &str, _tls: bool) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(RedisStore::connect(url)?))
-}
-
-#[cfg(not(feature = "redis"))]
-fn connect_redis(_: &str, tls: bool) -> Result<Arc<dyn Store>, StoreError> {
-    Err(if tls {
-        feature_off("Redis over TLS", "redis-tls")
-    } else {
-        feature_off("Redis", "redis")
-    })
+    /// The error for a URL whose store is compiled out.
+    fn compiled_out(&self) -> StoreError {
+        let (store, feature) = self.feature();
+        StoreError::invalid(Message(format!(
+            "the URL is for {store}, and tasks-stores was built without its `{feature}` feature: \
+             enable the feature `{feature}` of `tasks` (or of `tasks-stores`)"
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -284,26 +264,53 @@ mod tests {
     }
 
     #[test]
-    #[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "redis-tls")))]
-    fn a_compiled_out_store_names_its_feature() {
-        let refused = |url: &str| connect(url).err().map(|error| error.to_string());
-        #[cfg(not(feature = "sqlite"))]
-        assert!(refused("sqlite:tasks.db").unwrap().contains("`sqlite`"));
-        #[cfg(not(feature = "postgres"))]
-        {
-            let text = refused("postgres://app:hunter2@db/app").unwrap();
-            assert!(
-                text.contains("`postgres`") && !text.contains("hunter2"),
-                "{text}"
-            );
+    fn reads_valkey_urls_as_redis() {
+        assert_eq!(
+            Backend::of_url("valkey://h:6379").unwrap(),
+            Backend::Redis { tls: false }
+        );
+        assert_eq!(
+            Backend::of_url("VALKEYS://h:6380").unwrap(),
+            Backend::Redis { tls: true }
+        );
+    }
+
+    #[tokio::test]
+    async fn each_scheme_opens_its_store_or_names_its_feature() {
+        let dir = std::env::temp_dir().join(format!("tasks-stores-schemes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sqlite = format!("sqlite:{}", dir.join("tasks.db").display());
+        for (url, compiled, feature) in [
+            (sqlite.as_str(), cfg!(feature = "sqlite"), "`sqlite`"),
+            (
+                "postgres://app:hunter2@db/app",
+                cfg!(feature = "postgres"),
+                "`postgres`",
+            ),
+            ("redis://:hunter2@db", cfg!(feature = "redis"), "`redis`"),
+            ("valkey://:hunter2@db", cfg!(feature = "redis"), "`redis`"),
+            (
+                "rediss://:hunter2@db",
+                cfg!(feature = "redis-tls"),
+                "`redis-tls`",
+            ),
+            (
+                "valkeys://:hunter2@db",
+                cfg!(feature = "redis-tls"),
+                "`redis-tls`",
+            ),
+        ] {
+            match connect(url) {
+                Ok(_) => assert!(compiled, "{url} opened without {feature}"),
+                Err(error) => {
+                    let text = error.to_string();
+                    assert!(!compiled, "{url}: {text}");
+                    assert!(text.contains(feature), "{url}: {text}");
+                    assert!(!text.contains("hunter2"), "{url}: {text}");
+                }
+            }
         }
-        #[cfg(not(feature = "redis"))]
-        assert!(refused("redis://db").unwrap().contains("`redis`"));
-        #[cfg(not(feature = "redis-tls"))]
-        assert!(refused("rediss://:hunter2@db")
-            .unwrap()
-            .contains("`redis-tls`"));
-        let _ = refused;
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

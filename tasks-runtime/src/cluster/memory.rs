@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
+use super::rules::{
+    self, ClaimDecision, HeldClaim, HeldLease, LeaseDecision, PruningCounter, DEFAULT_RETENTION,
+};
 use super::store::{
     Claimed, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
     SlotOutcome, Store, StoreError,
@@ -17,7 +20,9 @@ use crate::clock::{Clock, SystemClock};
 /// A store in memory: for several loops of one process, and for tests
 /// (on a [`VirtualClock`](crate::testing::VirtualClock), with
 /// [`set_available`](MemoryStore::set_available) to simulate an outage).
-/// It keeps the claims of the last day.
+/// It keeps a claim for a day after its lease (or its takeover window) has
+/// run out, and the last finished slot of each loop, as the stores of
+/// `tasks-stores` do.
 ///
 /// On tokio's paused clock, give the store and the loops one
 /// `VirtualClock` ([`with_clock`](MemoryStore::with_clock) and
@@ -50,6 +55,7 @@ pub struct MemoryStore {
     clock: Arc<dyn Clock>,
     available: AtomicBool,
     tables: Mutex<Tables>,
+    claims_won: PruningCounter,
 }
 
 #[derive(Default)]
@@ -57,13 +63,13 @@ struct Tables {
     fences: HashMap<String, u64>,
     claims: HashMap<(String, DateTime<Utc>), ClaimRow>,
     leases: HashMap<String, LeaseRow>,
-    claims_since_pruning: usize,
 }
 
 struct ClaimRow {
     holder: String,
     fence: Fence,
     lease_until: DateTime<Utc>,
+    keep_until: DateTime<Utc>,
     finished: Option<SlotOutcome>,
     tzdb: String,
 }
@@ -101,6 +107,7 @@ impl MemoryStore {
             clock,
             available: AtomicBool::new(true),
             tables: Mutex::new(Tables::default()),
+            claims_won: PruningCounter::new(),
         }
     }
 
@@ -141,65 +148,53 @@ impl Tables {
         Fence::new(*counter)
     }
 
-    /// Drops claims of slots more than a day old, now and then.
+    /// Drops the claims past their time, but the last finished slot of
+    /// each loop.
     fn prune(&mut self, now: DateTime<Utc>) {
-        self.claims_since_pruning += 1;
-        if self.claims_since_pruning < 1024 {
-            return;
+        let mut last_finished: HashMap<String, DateTime<Utc>> = HashMap::new();
+        for ((name, slot), row) in &self.claims {
+            if row.finished.is_some() {
+                let last = last_finished.entry(name.clone()).or_insert(*slot);
+                *last = (*last).max(*slot);
+            }
         }
-        self.claims_since_pruning = 0;
-        let oldest = now - TimeDelta::days(1);
-        self.claims.retain(|(_, slot), _| *slot >= oldest);
+        self.claims.retain(|(name, slot), row| {
+            let last = last_finished.get(name).copied();
+            !rules::is_prunable(*slot, row.keep_until, row.finished.is_some(), last, now)
+        });
     }
-}
-
-fn later(now: DateTime<Utc>, by: std::time::Duration) -> DateTime<Utc> {
-    TimeDelta::from_std(by)
-        .ok()
-        .and_then(|by| now.checked_add_signed(by))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-fn earlier(at: DateTime<Utc>, by: std::time::Duration) -> DateTime<Utc> {
-    TimeDelta::from_std(by)
-        .ok()
-        .and_then(|by| at.checked_sub_signed(by))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 impl Store for MemoryStore {
     fn claim<'a>(&'a self, claim: SlotClaim<'a>) -> BoxFuture<'a, Result<Claimed, StoreError>> {
         Box::pin(async move {
             let (mut tables, now) = self.open()?;
-            if now < earlier(claim.slot, claim.early_tolerance) {
-                return Ok(Claimed::TooEarly { store_now: now });
-            }
-            tables.prune(now);
             let key = (claim.loop_name.to_owned(), claim.slot);
-            if let Some(row) = tables.claims.get(&key) {
-                let may_take_over = claim.takeover.is_some_and(|window| {
-                    row.finished.is_none()
-                        && row.lease_until <= now
-                        && now <= later(claim.slot, window)
-                });
-                if !may_take_over {
-                    return Ok(Claimed::Taken {
-                        holder: row.holder.clone(),
-                        tzdb: Some(row.tzdb.clone()),
-                    });
-                }
-            }
+            let held = tables.claims.get(&key).map(|row| HeldClaim {
+                holder: &row.holder,
+                tzdb: &row.tzdb,
+                lease_until: row.lease_until,
+                finished: row.finished.is_some(),
+            });
+            let won = match rules::decide_claim(held, &claim, now, DEFAULT_RETENTION) {
+                ClaimDecision::Lose(answer) => return Ok(answer),
+                ClaimDecision::Win(won) => won,
+            };
             let fence = tables.next_fence(claim.loop_name);
             tables.claims.insert(
                 key,
                 ClaimRow {
                     holder: claim.replica.as_str().to_owned(),
                     fence,
-                    lease_until: later(now, claim.lease),
+                    lease_until: won.lease_until,
+                    keep_until: won.keep_until,
                     finished: None,
                     tzdb: claim.tzdb.to_owned(),
                 },
             );
+            if self.claims_won.won() {
+                tables.prune(now);
+            }
             Ok(Claimed::Won { fence })
         })
     }
@@ -242,33 +237,31 @@ impl Store for MemoryStore {
     fn lease<'a>(&'a self, request: LeaseRequest<'a>) -> BoxFuture<'a, Result<Lease, StoreError>> {
         Box::pin(async move {
             let (mut tables, now) = self.open()?;
-            let replica = request.replica.as_str();
-            let current = tables.leases.get(request.loop_name);
-            let live_holder = current
-                .filter(|row| row.expires > now)
-                .map(|row| (row.holder.clone(), row.fence));
-            match (request.renew, live_holder) {
-                (Some(fence), Some((holder, current))) if holder == replica && current == fence => {
+            let held = tables.leases.get(request.loop_name).map(|row| HeldLease {
+                holder: &row.holder,
+                fence: row.fence,
+                expires: row.expires,
+            });
+            match rules::decide_lease(held, &request, now) {
+                LeaseDecision::Renew { fence, expires } => {
                     if let Some(row) = tables.leases.get_mut(request.loop_name) {
-                        row.expires = later(now, request.lease);
+                        row.expires = expires;
                     }
                     Ok(Lease::Held { fence })
                 }
-                (Some(_), live) | (None, live @ Some(_)) => Ok(Lease::NotHeld {
-                    holder: live.map(|(holder, _)| holder),
-                }),
-                (None, None) => {
+                LeaseDecision::NewTerm { expires } => {
                     let fence = tables.next_fence(request.loop_name);
                     tables.leases.insert(
                         request.loop_name.to_owned(),
                         LeaseRow {
-                            holder: replica.to_owned(),
+                            holder: request.replica.as_str().to_owned(),
                             fence,
-                            expires: later(now, request.lease),
+                            expires,
                         },
                     );
                     Ok(Lease::Held { fence })
                 }
+                LeaseDecision::Refuse(answer) => Ok(answer),
             }
         })
     }
@@ -290,5 +283,62 @@ impl Store for MemoryStore {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::cluster::rules::CLAIMS_PER_PRUNING;
+    use crate::testing::VirtualClock;
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn prunes_as_the_other_stores_do_and_keeps_the_last_finished_slot() {
+        let clock = VirtualClock::starting_at("2026-12-02T09:00:00Z".parse().unwrap());
+        let store = MemoryStore::with_clock(clock.clone());
+        let replica = ReplicaId::new("pruner");
+        let first = clock.now() - TimeDelta::seconds(10);
+        let claim = |slot| SlotClaim {
+            loop_name: "pruned",
+            slot,
+            replica: &replica,
+            lease: Duration::from_millis(1),
+            early_tolerance: Duration::ZERO,
+            takeover: None,
+            tzdb: "2025b",
+        };
+        let won = |answer| match answer {
+            Ok(Claimed::Won { fence }) => fence,
+            other => panic!("expected the claim to win, got {other:?}"),
+        };
+        let finished = won(store.claim(claim(first)).await);
+        let finish = SlotFinish {
+            loop_name: "pruned",
+            slot: first,
+            fence: finished,
+            outcome: SlotOutcome::Completed,
+        };
+        store.finish(finish).await.unwrap();
+        for i in 1..i64::from(CLAIMS_PER_PRUNING) - 1 {
+            won(store.claim(claim(first - TimeDelta::milliseconds(i))).await);
+        }
+        // A day after the leases ran out, the 256th claim won prunes; its
+        // own claim and the last finished slot stay.
+        clock.jump(TimeDelta::days(1) + TimeDelta::seconds(1));
+        let newest = first - TimeDelta::milliseconds(i64::from(CLAIMS_PER_PRUNING));
+        won(store.claim(claim(newest)).await);
+        let kept: Vec<DateTime<Utc>> = {
+            let tables = store.tables.lock().unwrap();
+            let mut slots: Vec<_> = tables.claims.keys().map(|(_, slot)| *slot).collect();
+            slots.sort();
+            slots
+        };
+        assert_eq!(kept, [newest, first]);
+        let last = store.last_finished("pruned").await.unwrap().unwrap();
+        assert_eq!((last.slot, last.fence), (first, finished));
     }
 }

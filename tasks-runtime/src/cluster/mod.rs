@@ -67,6 +67,8 @@
 mod config;
 mod contract;
 mod memory;
+#[doc(hidden)]
+pub mod rules;
 mod store;
 
 pub use config::{Cluster, Mode};

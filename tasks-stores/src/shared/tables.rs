@@ -3,7 +3,7 @@
 
 use tasks_runtime::cluster::StoreError;
 
-use crate::secret::Message;
+use crate::shared::secret::Message;
 
 /// The prefix of the tables unless told otherwise.
 pub(crate) const DEFAULT_TABLE_PREFIX: &str = "tasks_";

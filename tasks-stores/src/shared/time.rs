@@ -1,32 +1,14 @@
 //! Slots and durations as the stores keep them: a slot exactly, as
 //! nanoseconds since the Unix epoch; a duration as whole microseconds or
 //! milliseconds, at most [`LONGEST`].
-// Which of these the backends use depends on the features enabled.
-#![cfg_attr(
-    not(all(feature = "sqlite", feature = "postgres", feature = "redis")),
-    allow(dead_code)
-)]
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tasks_runtime::cluster::rules::LONGEST;
 use tasks_runtime::cluster::StoreError;
 
-use crate::secret::Message;
-
-/// The longest duration a store is given (a lease, a tolerance, a window,
-/// a retention): a hundred years, the longest interval of a loop. Longer
-/// ones are cut to it, so that a time plus a duration stays in the range of
-/// the stores' clocks.
-pub(crate) const LONGEST: Duration = Duration::from_secs(100 * 366 * 24 * 3600);
-
-/// How long the stores keep a claim after its lease, or its takeover
-/// window, has run out, unless told otherwise.
-pub(crate) const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
-
-/// How many claims a store makes between two prunings of the claims past
-/// their retention.
-pub(crate) const CLAIMS_PER_PRUNING: u32 = 256;
+use crate::shared::secret::Message;
 
 /// The slot as nanoseconds since the Unix epoch.
 ///
@@ -52,6 +34,12 @@ pub(crate) fn slot_from_nanos(nanos: i64) -> DateTime<Utc> {
 /// The time `millis` milliseconds after the Unix epoch, if it is one.
 pub(crate) fn time_from_millis(millis: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(millis)
+}
+
+/// `time` in milliseconds since the Unix epoch, rounded up.
+pub(crate) fn millis_of(time: DateTime<Utc>) -> i64 {
+    let part = time.timestamp_subsec_nanos() % 1_000_000;
+    time.timestamp_millis().saturating_add(i64::from(part > 0))
 }
 
 /// The time `micros` microseconds after the Unix epoch, if it is one.
@@ -105,5 +93,13 @@ mod tests {
         assert_eq!(millis(Duration::from_millis(300)), 300);
         assert_eq!(micros(Duration::from_nanos(1)), 1);
         assert_eq!(nanos(Duration::MAX), nanos(LONGEST));
+    }
+
+    #[test]
+    fn reads_times_in_milliseconds_rounded_up() {
+        let time: DateTime<Utc> = "2026-12-02T09:00:00.001000001Z".parse().unwrap();
+        assert_eq!(millis_of(time), 1_796_202_000_002);
+        let whole = time_from_millis(1_796_202_000_001).unwrap();
+        assert_eq!(millis_of(whole), 1_796_202_000_001);
     }
 }

@@ -1,15 +1,10 @@
 //! Keeping a store's address and credentials out of every message: the
 //! texts to hide, and the errors built with them hidden.
-// Which of these the backends use depends on the features enabled.
-#![cfg_attr(
-    not(all(feature = "sqlite", feature = "postgres", feature = "redis")),
-    allow(dead_code)
-)]
 
 use std::error::Error as StdError;
 use std::fmt;
 
-use tasks_runtime::cluster::StoreError;
+use tasks_runtime::cluster::{StoreError, StoreErrorKind};
 
 /// Texts that never appear in an error message or a `Debug` output: a
 /// store's URL, its password (as written and percent-decoded) and its host.
@@ -102,6 +97,20 @@ impl Secrets {
     /// error: `context`, then `error` and its sources, scrubbed.
     pub(crate) fn invalid(&self, context: &str, error: &dyn StdError) -> StoreError {
         StoreError::invalid(Message(self.describe(context, error)))
+    }
+
+    /// An error of `kind`: `context`, then `error` and its sources,
+    /// scrubbed.
+    pub(crate) fn error(
+        &self,
+        kind: StoreErrorKind,
+        context: &str,
+        error: &dyn StdError,
+    ) -> StoreError {
+        match kind {
+            StoreErrorKind::Unavailable => self.unavailable(context, error),
+            _ => self.invalid(context, error),
+        }
     }
 
     /// `context: error: source: ...`, each source once, scrubbed.

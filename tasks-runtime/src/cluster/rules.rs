@@ -1,0 +1,425 @@
+//! The rules of the [`Store`](super::Store) contract as decisions, for the
+//! stores that decide in Rust: given a row as the store read it, the
+//! request and the store's time, what the store writes and answers. The
+//! in-memory store and `tasks-stores`' SQLite store decide through these;
+//! the PostgreSQL and Redis stores decide in one statement or script each,
+//! which follows the same rules, and take from here the numbers every store
+//! shares (the retention, how often to prune, the longest duration).
+//!
+//! For store authors, and hidden from the documentation: the rows here are
+//! the shapes the stores of this repository keep, and change with them. The
+//! contract a store keeps is written on [`Store`](super::Store) and checked
+//! by `testing::check_store`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::store::{Claimed, Fence, Lease, LeaseRequest, SlotClaim};
+
+/// The longest duration a store is given (a lease, a tolerance, a window,
+/// a retention): a hundred years, the longest interval of a loop. Longer
+/// ones are cut to it, so that a time plus a duration stays in the range of
+/// every store's clock.
+pub const LONGEST: Duration = Duration::from_secs(100 * 366 * 24 * 3600);
+
+/// How long a store keeps a claim after its lease, or its takeover window,
+/// has run out, unless told otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// How many claims a store wins between two prunings of the claims past
+/// their retention.
+pub const CLAIMS_PER_PRUNING: u32 = 256;
+
+/// `at` plus `by` (at most [`LONGEST`]), or the latest time there is.
+pub fn later(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(by.min(LONGEST))
+        .ok()
+        .and_then(|by| at.checked_add_signed(by))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `at` minus `by` (at most [`LONGEST`]), or the earliest time there is.
+pub fn earlier(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(by.min(LONGEST))
+        .ok()
+        .and_then(|by| at.checked_sub_signed(by))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The claim a store holds for a slot, as far as a new claim of it cares.
+#[derive(Clone, Copy, Debug)]
+pub struct HeldClaim<'r> {
+    /// The replica that claimed it.
+    pub holder: &'r str,
+    /// The time-zone database version it recorded.
+    pub tzdb: &'r str,
+    /// When its lease runs out, on the store's clock.
+    pub lease_until: DateTime<Utc>,
+    /// Whether its holder reported how it ended.
+    pub finished: bool,
+}
+
+/// What a store does with a [`SlotClaim`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimDecision {
+    /// The claim loses: the store answers this and writes nothing.
+    Lose(Claimed),
+    /// The claim wins: the store takes the loop's next token, writes the
+    /// claim with it (replacing the one it held, if any), and answers
+    /// [`Claimed::Won`].
+    Win(NewClaim),
+}
+
+/// The times of a claim that wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewClaim {
+    /// When its lease runs out: the store's time plus the lease.
+    pub lease_until: DateTime<Utc>,
+    /// Until when the store keeps it: its lease or its takeover window
+    /// (the slot, without takeover), whichever ends later, plus the
+    /// retention.
+    pub keep_until: DateTime<Utc>,
+}
+
+/// What a store does with `claim`, holding `held` for its slot, at its
+/// time `now`, keeping claims for `retention`: too early (before the slot
+/// less the early tolerance), taken (claimed, unless takeover is allowed,
+/// the holder's lease has run out, the slot has not finished and `now` is
+/// within the window), or won.
+pub fn decide_claim(
+    held: Option<HeldClaim<'_>>,
+    claim: &SlotClaim<'_>,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> ClaimDecision {
+    if now < earlier(claim.slot, claim.early_tolerance) {
+        return ClaimDecision::Lose(Claimed::TooEarly { store_now: now });
+    }
+    let takeover_until = claim.takeover.map(|window| later(claim.slot, window));
+    if let Some(held) = held {
+        let may_take_over = takeover_until
+            .is_some_and(|until| !held.finished && held.lease_until <= now && now <= until);
+        if !may_take_over {
+            return ClaimDecision::Lose(Claimed::Taken {
+                holder: held.holder.to_owned(),
+                tzdb: Some(held.tzdb.to_owned()),
+            });
+        }
+    }
+    let lease_until = later(now, claim.lease);
+    let held_until = takeover_until.unwrap_or(claim.slot);
+    ClaimDecision::Win(NewClaim {
+        lease_until,
+        keep_until: later(lease_until.max(held_until), retention),
+    })
+}
+
+/// The lease a store holds for a loop.
+#[derive(Clone, Copy, Debug)]
+pub struct HeldLease<'r> {
+    /// The replica holding it.
+    pub holder: &'r str,
+    /// The token of its term.
+    pub fence: Fence,
+    /// When it runs out, on the store's clock.
+    pub expires: DateTime<Utc>,
+}
+
+/// What a store does with a [`LeaseRequest`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseDecision {
+    /// The holder renews its term: the store moves the lease's expiry to
+    /// `expires` and answers [`Lease::Held`] with the term's token.
+    Renew {
+        /// The term's token.
+        fence: Fence,
+        /// The new expiry.
+        expires: DateTime<Utc>,
+    },
+    /// A new term: the store takes the loop's next token, writes the lease
+    /// with it for the replica until `expires`, and answers [`Lease::Held`].
+    NewTerm {
+        /// The expiry.
+        expires: DateTime<Utc>,
+    },
+    /// The request fails: the store answers this and writes nothing.
+    Refuse(Lease),
+}
+
+/// What a store does with `request`, holding `held` for the loop, at its
+/// time `now`: a renewal of the live term it names, by its holder, renews
+/// it; a request for a new term gets one if no live lease is held;
+/// anything else is refused, naming the live holder.
+pub fn decide_lease(
+    held: Option<HeldLease<'_>>,
+    request: &LeaseRequest<'_>,
+    now: DateTime<Utc>,
+) -> LeaseDecision {
+    let live = held.filter(|lease| lease.expires > now);
+    let expires = later(now, request.lease);
+    match (request.renew, live) {
+        (Some(fence), Some(live))
+            if live.holder == request.replica.as_str() && live.fence == fence =>
+        {
+            LeaseDecision::Renew { fence, expires }
+        }
+        (None, None) => LeaseDecision::NewTerm { expires },
+        (_, live) => LeaseDecision::Refuse(Lease::NotHeld {
+            holder: live.map(|lease| lease.holder.to_owned()),
+        }),
+    }
+}
+
+/// Whether a store may forget a claim at its time `now`: once it is past
+/// `keep_until`, unless it is the loop's last finished slot, which
+/// [`Store::last_finished`](super::Store::last_finished) returns however
+/// old. `last_finished` is the latest finished slot of the claim's loop.
+pub fn is_prunable(
+    slot: DateTime<Utc>,
+    keep_until: DateTime<Utc>,
+    finished: bool,
+    last_finished: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    keep_until < now && (!finished || last_finished.is_some_and(|last| slot < last))
+}
+
+/// Counts the claims a store wins, to prune once every
+/// [`CLAIMS_PER_PRUNING`] of them.
+#[derive(Debug, Default)]
+pub struct PruningCounter(AtomicU32);
+
+impl PruningCounter {
+    /// A counter at zero.
+    pub const fn new() -> Self {
+        Self(AtomicU32::new(0))
+    }
+
+    /// Counts a claim won; `true` for every [`CLAIMS_PER_PRUNING`]th, which
+    /// prunes.
+    pub fn won(&self) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed) % CLAIMS_PER_PRUNING == CLAIMS_PER_PRUNING - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ReplicaId;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn claim<'a>(replica: &'a ReplicaId, takeover: Option<Duration>) -> SlotClaim<'a> {
+        SlotClaim {
+            loop_name: "nightly",
+            slot: at("2026-12-02T09:00:00Z"),
+            replica,
+            lease: Duration::from_secs(60),
+            early_tolerance: Duration::from_millis(50),
+            takeover,
+            tzdb: "2025b",
+        }
+    }
+
+    fn held(lease_until: &str, finished: bool) -> HeldClaim<'static> {
+        HeldClaim {
+            holder: "a",
+            tzdb: "2025a",
+            lease_until: at(lease_until),
+            finished,
+        }
+    }
+
+    #[test]
+    fn a_claim_before_the_tolerance_is_too_early() {
+        let b = ReplicaId::new("b");
+        let now = at("2026-12-02T08:59:59.949Z");
+        assert_eq!(
+            decide_claim(None, &claim(&b, None), now, DEFAULT_RETENTION),
+            ClaimDecision::Lose(Claimed::TooEarly { store_now: now })
+        );
+        let within = at("2026-12-02T08:59:59.950Z");
+        assert!(matches!(
+            decide_claim(None, &claim(&b, None), within, DEFAULT_RETENTION),
+            ClaimDecision::Win(_)
+        ));
+    }
+
+    #[test]
+    fn a_first_claim_wins_kept_for_its_lease_then_the_retention() {
+        let b = ReplicaId::new("b");
+        let now = at("2026-12-02T09:00:01Z");
+        assert_eq!(
+            decide_claim(None, &claim(&b, None), now, DEFAULT_RETENTION),
+            ClaimDecision::Win(NewClaim {
+                lease_until: at("2026-12-02T09:01:01Z"),
+                keep_until: at("2026-12-03T09:01:01Z"),
+            })
+        );
+        // With takeover, kept for the window if it ends later.
+        let window = Some(Duration::from_secs(3600));
+        assert_eq!(
+            decide_claim(None, &claim(&b, window), now, DEFAULT_RETENTION),
+            ClaimDecision::Win(NewClaim {
+                lease_until: at("2026-12-02T09:01:01Z"),
+                keep_until: at("2026-12-03T10:00:00Z"),
+            })
+        );
+    }
+
+    #[test]
+    fn a_held_claim_is_taken_without_takeover() {
+        let b = ReplicaId::new("b");
+        let now = at("2026-12-02T10:00:00Z");
+        let expired = held("2026-12-02T09:01:00Z", false);
+        assert_eq!(
+            decide_claim(Some(expired), &claim(&b, None), now, DEFAULT_RETENTION),
+            ClaimDecision::Lose(Claimed::Taken {
+                holder: "a".to_owned(),
+                tzdb: Some("2025a".to_owned()),
+            })
+        );
+    }
+
+    #[test]
+    fn takeover_needs_an_expired_unfinished_claim_within_the_window() {
+        let b = ReplicaId::new("b");
+        let window = Some(Duration::from_secs(3600));
+        let now = at("2026-12-02T09:30:00Z");
+        let decide =
+            |held, now| decide_claim(Some(held), &claim(&b, window), now, DEFAULT_RETENTION);
+        assert!(matches!(
+            decide(held("2026-12-02T09:01:00Z", false), now),
+            ClaimDecision::Win(_)
+        ));
+        // Its lease runs on, it finished, or the window has passed.
+        for (lease_until, finished, now) in [
+            ("2026-12-02T09:31:00Z", false, now),
+            ("2026-12-02T09:01:00Z", true, now),
+            (
+                "2026-12-02T09:01:00Z",
+                false,
+                at("2026-12-02T10:00:00.001Z"),
+            ),
+        ] {
+            assert!(matches!(
+                decide(held(lease_until, finished), now),
+                ClaimDecision::Lose(Claimed::Taken { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn durations_are_cut_to_the_longest() {
+        let now = at("2026-12-02T09:00:00Z");
+        assert_eq!(later(now, Duration::MAX), later(now, LONGEST));
+        assert_eq!(earlier(now, Duration::MAX), earlier(now, LONGEST));
+        assert_eq!(
+            later(DateTime::<Utc>::MAX_UTC, LONGEST),
+            DateTime::<Utc>::MAX_UTC
+        );
+        assert_eq!(
+            earlier(DateTime::<Utc>::MIN_UTC, LONGEST),
+            DateTime::<Utc>::MIN_UTC
+        );
+    }
+
+    #[test]
+    fn a_free_or_expired_lease_is_a_new_term() {
+        let b = ReplicaId::new("b");
+        let now = at("2026-12-02T09:00:00Z");
+        let request = LeaseRequest {
+            loop_name: "nightly",
+            replica: &b,
+            lease: Duration::from_secs(10),
+            renew: None,
+        };
+        let expires = at("2026-12-02T09:00:10Z");
+        assert_eq!(
+            decide_lease(None, &request, now),
+            LeaseDecision::NewTerm { expires }
+        );
+        let expired = HeldLease {
+            holder: "a",
+            fence: Fence::new(3),
+            expires: now,
+        };
+        assert_eq!(
+            decide_lease(Some(expired), &request, now),
+            LeaseDecision::NewTerm { expires }
+        );
+        let live = HeldLease {
+            expires: at("2026-12-02T09:00:00.001Z"),
+            ..expired
+        };
+        assert_eq!(
+            decide_lease(Some(live), &request, now),
+            LeaseDecision::Refuse(Lease::NotHeld {
+                holder: Some("a".to_owned())
+            })
+        );
+    }
+
+    #[test]
+    fn only_the_live_term_is_renewed_by_its_holder() {
+        let (a, b) = (ReplicaId::new("a"), ReplicaId::new("b"));
+        let now = at("2026-12-02T09:00:00Z");
+        let live = HeldLease {
+            holder: "a",
+            fence: Fence::new(3),
+            expires: at("2026-12-02T09:00:05Z"),
+        };
+        let renew = |replica, fence| LeaseRequest {
+            loop_name: "nightly",
+            replica,
+            lease: Duration::from_secs(10),
+            renew: Some(Fence::new(fence)),
+        };
+        assert_eq!(
+            decide_lease(Some(live), &renew(&a, 3), now),
+            LeaseDecision::Renew {
+                fence: Fence::new(3),
+                expires: at("2026-12-02T09:00:10Z"),
+            }
+        );
+        let held_by_a = LeaseDecision::Refuse(Lease::NotHeld {
+            holder: Some("a".to_owned()),
+        });
+        assert_eq!(decide_lease(Some(live), &renew(&a, 2), now), held_by_a);
+        assert_eq!(decide_lease(Some(live), &renew(&b, 3), now), held_by_a);
+        let over = HeldLease {
+            expires: now,
+            ..live
+        };
+        assert_eq!(
+            decide_lease(Some(over), &renew(&a, 3), now),
+            LeaseDecision::Refuse(Lease::NotHeld { holder: None })
+        );
+    }
+
+    #[test]
+    fn keeps_claims_until_their_time_and_the_last_finished_slot_always() {
+        let now = at("2026-12-02T09:00:00Z");
+        let (old, older) = (at("2026-11-30T09:00:00Z"), at("2026-11-29T09:00:00Z"));
+        let past = at("2026-12-01T09:00:00Z");
+        // Past its time: unfinished, or finished before the last, it goes.
+        assert!(is_prunable(old, past, false, Some(old), now));
+        assert!(is_prunable(older, past, true, Some(old), now));
+        // The last finished slot stays; so does a claim not yet past its time.
+        assert!(!is_prunable(old, past, true, Some(old), now));
+        assert!(!is_prunable(old, now, false, None, now));
+    }
+
+    #[test]
+    fn prunes_on_every_256th_claim_won() {
+        let counter = PruningCounter::new();
+        let pruned: Vec<u32> = (1..=3 * CLAIMS_PER_PRUNING)
+            .filter(|_| counter.won())
+            .collect();
+        assert_eq!(pruned, [256, 512, 768]);
+    }
+}

@@ -1,0 +1,49 @@
+//! [`PostgresStore`]: replicas on several machines, coordinated through
+//! PostgreSQL tables and judged by the database's clock.
+//!
+//! Each claim is one statement: the loop's token counter incremented and
+//! the slot inserted (`INSERT ... ON CONFLICT ... RETURNING`), against
+//! `now()`; two replicas that claim at once are ordered by the database,
+//! and exactly one wins. A lease is one row per loop, taken or renewed by
+//! one statement comparing its expiry with `now()`. The tables are those of
+//! `sql/postgres.sql` in this crate, under a configurable prefix, created
+//! on first use in the connection's schema (its `search_path`), after an
+//! advisory lock so that replicas starting together do not race.
+//!
+//! Connections come from a [deadpool](deadpool_postgres) pool: the store
+//! makes one without TLS ([`PostgresStore::connect`]) or with the TLS
+//! connector you give ([`PostgresStoreBuilder::connect_with`]), or uses
+//! yours ([`PostgresStoreBuilder::from_pool`]). Every call has a deadline
+//! (5 seconds unless told otherwise): a database that does not answer in
+//! time makes the call fail as
+//! [`Unavailable`](tasks_runtime::cluster::StoreErrorKind::Unavailable), and
+//! the connection is dropped; the store's own connections also carry the
+//! deadline as PostgreSQL's `statement_timeout`. After the database
+//! restarts the pool connects again, and the calls succeed again.
+//!
+//! Failures that a later attempt may get past (the database down, a
+//! connection lost, a timeout, a failover to a read-only server, a wrong
+//! password) are [`Unavailable`](tasks_runtime::cluster::StoreErrorKind::Unavailable);
+//! tables of another shape are
+//! [`Invalid`](tasks_runtime::cluster::StoreErrorKind::Invalid).
+
+// `builder.rs` makes the pool; `store.rs` keeps the contract with the
+// statements of `sql.rs`, sent through `pool.rs`; `errors.rs` sorts the
+// errors.
+
+mod builder;
+mod errors;
+mod pool;
+mod sql;
+mod store;
+
+pub use builder::PostgresStoreBuilder;
+pub use store::PostgresStore;
+
+/// The PostgreSQL client this store is built on, for a
+/// [`Config`](tokio_postgres::Config) and TLS connectors of the same version.
+pub use tokio_postgres;
+
+/// The connection pool this store is built on, for a
+/// [`Pool`](deadpool_postgres::Pool) of your own.
+pub use deadpool_postgres;

@@ -1,0 +1,66 @@
+//! [`RedisStore`]: replicas on several machines, coordinated through Redis
+//! keys, each claim and lease one Lua script judged by Redis's `TIME`.
+//!
+//! # An efficiency lock, with the fence as the safety
+//!
+//! A single Redis instance runs each script alone, so two replicas that
+//! claim a slot at once never both win, and its clock (`TIME`, and the
+//! expiry of keys) judges every lease. But Redis acknowledges a write
+//! before its replicas have it: after a failover, the new primary may not
+//! know a claim or a lease that was granted, and hand it out again. So a
+//! Redis store is an *efficiency* lock (a slot runs once nearly always),
+//! not a *correctness* one; see the notes on replication and fencing on
+//! redis.io's [distributed locks page](https://redis.io/docs/latest/develop/use/patterns/distributed-locks/).
+//! Where running twice is harmful, have the body's writes check the
+//! [`Fence`](tasks_runtime::cluster::Fence) it is given
+//! (`UPDATE ... WHERE last_fence < $fence`): the token of a slot handed out
+//! again is higher.
+//!
+//! # Keys
+//!
+//! Under a prefix (`tasks:` unless told otherwise), with the loop's name
+//! percent-encoded (letters, digits, `-`, `_` and `.` kept; every other
+//! byte `%XX`) inside a hash tag, so that names cannot collide or inject
+//! and a loop's keys share a cluster slot:
+//!
+//! | key | what | kept |
+//! | --- | --- | --- |
+//! | `tasks:{NAME}:fence` | the loop's token counter (`INCR`), shared by claims and terms | always |
+//! | `tasks:{NAME}:claim:SLOT` | a hash: `holder`, `fence`, `tzdb`, `lease_until` (µs on Redis's clock), `outcome` once finished; `SLOT` in nanoseconds since the Unix epoch | until its lease (or takeover window) has run out, plus the retention |
+//! | `tasks:{NAME}:last` | a hash: the last finished slot's `slot`, `outcome`, `fence` | always |
+//! | `tasks:{NAME}:lease` | a hash: `holder`, `fence` | its lease (`PEXPIRE`, Redis's clock) |
+//!
+//! A claim's key outlives its lease on purpose: a claimed slot is never
+//! claimed again (unless takeover is asked and the lease expired), however
+//! late another replica comes, within the retention.
+//!
+//! # Connections
+//!
+//! One multiplexed connection, reconnected when lost
+//! ([`ConnectionManager`](::redis::aio::ConnectionManager)), made on the
+//! first call. Every call has a deadline (5 seconds unless told
+//! otherwise); a Redis that is down or does not answer makes the call fail
+//! as
+//! [`Unavailable`](tasks_runtime::cluster::StoreErrorKind::Unavailable).
+//! `rediss://` (and `valkeys://`) URLs connect with TLS when the
+//! `redis-tls` feature is on (through the system's TLS library, with its
+//! trusted roots). Redis 6.2 or later, or Valkey (`valkey://`).
+
+// `builder.rs` makes the client; `store.rs` keeps the contract with the
+// scripts of `scripts.rs`, on the keys of `keys.rs`, sent through
+// `connection.rs`; `errors.rs` sorts the errors.
+
+mod builder;
+mod connection;
+mod errors;
+mod keys;
+mod scripts;
+mod store;
+
+pub use builder::RedisStoreBuilder;
+pub use store::RedisStore;
+
+/// The Redis client this store is built on, for a
+/// [`Client`](::redis::Client) of your own (other TLS settings, a Unix
+/// socket) given to [`RedisStoreBuilder::from_client`].
+pub use ::redis;

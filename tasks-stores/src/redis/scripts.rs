@@ -1,0 +1,116 @@
+//! The Lua scripts of [`RedisStore`](super::RedisStore): each claim and
+//! each lease one script, which Redis runs alone, judged by its `TIME`.
+
+use redis::Script;
+
+/// Claims a slot. KEYS: the loop's token counter, the slot's claim. ARGV:
+/// holder, tzdb, the earliest time the claim is accepted (µs), lease (µs),
+/// `1` if takeover is allowed, the end of the takeover window (µs), the
+/// time the claim is held until at least (the window's end, or the slot;
+/// µs), retention (ms).
+pub(super) const CLAIM: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+if now < tonumber(ARGV[3]) then
+  return {'early', string.format('%d', now)}
+end
+local held = redis.call('HMGET', KEYS[2], 'holder', 'tzdb', 'lease_until', 'outcome')
+if held[1] then
+  local may_take_over = ARGV[5] == '1' and not held[4]
+    and tonumber(held[3]) <= now and now <= tonumber(ARGV[6])
+  if not may_take_over then
+    return {'taken', held[1], held[2]}
+  end
+end
+local fence = redis.call('INCR', KEYS[1])
+local lease_until = now + tonumber(ARGV[4])
+local keep_ms = math.ceil((math.max(lease_until, tonumber(ARGV[7])) - now) / 1000)
+  + tonumber(ARGV[8])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'holder', ARGV[1], 'fence', string.format('%d', fence),
+  'tzdb', ARGV[2], 'lease_until', string.format('%d', lease_until))
+redis.call('PEXPIRE', KEYS[2], string.format('%d', math.max(keep_ms, 1)))
+return {'won', string.format('%d', fence)}
+";
+
+/// Records how a slot ended, if the token is the claim's. KEYS: the slot's
+/// claim, the loop's last finished slot. ARGV: token, outcome, slot (ns).
+const FINISH: &str = r"
+if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'outcome', ARGV[2])
+local last = redis.call('HGET', KEYS[2], 'slot')
+local slot = ARGV[3]
+if not last or #slot > #last or (#slot == #last and slot >= last) then
+  redis.call('HSET', KEYS[2], 'slot', slot, 'outcome', ARGV[2], 'fence', ARGV[1])
+end
+return 1
+";
+
+/// Takes a free lease for a new term. KEYS: the loop's token counter, the
+/// lease. ARGV: holder, lease (ms).
+const ACQUIRE: &str = r"
+local holder = redis.call('HGET', KEYS[2], 'holder')
+if holder then
+  return {'held_by', holder}
+end
+local fence = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[2], 'holder', ARGV[1], 'fence', string.format('%d', fence))
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {'won', string.format('%d', fence)}
+";
+
+/// Renews a term, if it is the holder's and has not expired. KEYS: the
+/// lease. ARGV: holder, token, lease (ms).
+const RENEW: &str = r"
+local lease = redis.call('HMGET', KEYS[1], 'holder', 'fence')
+if lease[1] == ARGV[1] and lease[2] == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'held'}
+end
+return {'held_by', lease[1]}
+";
+
+/// Ends a term, if it is the holder's: compare and delete. KEYS: the
+/// lease. ARGV: holder, token.
+const RELEASE: &str = r"
+local lease = redis.call('HMGET', KEYS[1], 'holder', 'fence')
+if lease[1] == ARGV[1] and lease[2] == ARGV[2] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// The scripts, hashed once: each call sends the hash, and the script
+/// only when Redis does not know it yet.
+pub(super) struct Scripts {
+    pub(super) claim: Script,
+    pub(super) finish: Script,
+    pub(super) acquire: Script,
+    pub(super) renew: Script,
+    pub(super) release: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Self {
+            claim: Script::new(CLAIM),
+            finish: Script::new(FINISH),
+            acquire: Script::new(ACQUIRE),
+            renew: Script::new(RENEW),
+            release: Script::new(RELEASE),
+        }
+    }
+
+    /// Every script, to load them all.
+    pub(super) fn all(&self) -> [&Script; 5] {
+        [
+            &self.claim,
+            &self.finish,
+            &self.acquire,
+            &self.renew,
+            &self.release,
+        ]
+    }
+}

@@ -1,0 +1,26 @@
+//! [`SqliteStore`]: the embedded store, one file shared by the processes of
+//! one machine, with history that survives a restart.
+//!
+//! The file is in WAL mode with a busy timeout, so that several processes
+//! (and several stores of one process) use it at once; each claim and each
+//! lease is one `BEGIN IMMEDIATE` transaction, which SQLite runs one at a
+//! time across all of them. Its clock is the machine's, read by SQLite
+//! (`unixepoch('subsec')`, to the millisecond) inside the transaction: every
+//! replica on the machine reads the same one. The tables are those of
+//! `sql/sqlite.sql` in this crate, created when the file is opened.
+//!
+//! Calls run on tokio's blocking threads ([`tokio::task::spawn_blocking`]),
+//! so they need a tokio runtime.
+
+// `builder.rs` opens the file (`open.rs`); `store.rs` keeps the contract
+// with the statements of `sql.rs`, deciding by
+// `tasks_runtime::cluster::rules`; `errors.rs` sorts the errors.
+
+mod builder;
+mod errors;
+mod open;
+mod sql;
+mod store;
+
+pub use builder::SqliteStoreBuilder;
+pub use store::SqliteStore;
