@@ -2,7 +2,7 @@
 //! links of the README, the changelog, the guides and the serenity bot's
 //! README (and their `#anchors`, against the headings of the page they point
 //! to), and every file or folder named in backticks (`src/cog.rs`,
-//! `tasks-runtime/tests/time_zones.rs`), read from the page's folder or from
+//! `tasks-runtime/tests/schedule_time_zones.rs`), read from the page's folder or from
 //! the repository's root. A test file renamed without its mentions fails
 //! here. Fenced code blocks are left out: they are compiled as doctests.
 

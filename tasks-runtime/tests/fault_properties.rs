@@ -41,7 +41,7 @@ struct Case {
 /// Intervals, valid or not. None below a millisecond: on the paused
 /// clock, a loop that is always due keeps time from advancing (it yields,
 /// but the runtime is never idle), so the case's own sleeps would never
-/// end. Zero intervals are tested on their own, in `scheduling.rs`.
+/// end. Zero intervals are tested on their own, in `schedule_basics.rs`.
 fn extreme_f64() -> impl Strategy<Value = f64> {
     prop_oneof![
         4 => 0.001..5.0f64,

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 /// Events with their time in milliseconds since the recorder was made.
@@ -149,4 +150,9 @@ impl tracing::Subscriber for FormattingSubscriber {
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// An RFC 3339 instant written in a test.
+pub fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
 }

@@ -1,8 +1,9 @@
 //! The zones of the DST suites and every change of their UTC offsets from
 //! 1970 to 2037, scanned from chrono-tz (which does not publish its
-//! transitions): shared by `dst_properties.rs` and `cron_properties.rs`.
+//! transitions): shared by `schedule_dst_properties.rs` and `schedule_cron_properties.rs`.
 #![allow(dead_code)] // each suite uses its own part
 
+use super::common::utc;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -52,10 +53,6 @@ pub fn offset(tz: Tz, at: DateTime<Utc>) -> i32 {
     tz.offset_from_utc_datetime(&at.naive_utc())
         .fix()
         .local_minus_utc()
-}
-
-pub fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
 }
 
 /// Every offset change from 1970 to 2037: a scan in 6-hour steps, then a

@@ -4,16 +4,15 @@
 //! Times are wall-clock instants; each test starts its clock at a round
 //! instant so that the recorded runs can be compared exactly.
 
+mod common;
+use common::utc;
+
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tasks_runtime::testing::VirtualClock;
 use tasks_runtime::{Interval, Loop, LoopBuilder, TimeOfDay};
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 async fn sleep_secs(secs: u64) {
     tokio::time::sleep(Duration::from_secs(secs)).await;

@@ -3,6 +3,9 @@
 //! over when a leader cannot renew its lease; store outages, skewed clocks
 //! and takeovers.
 
+mod common;
+use common::utc;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,10 +29,6 @@ struct Ran {
 }
 
 type Log = Arc<Mutex<Vec<Ran>>>;
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 /// A replica's loop: `every` seconds, logging each iteration.
 fn replica(name: &str, cluster: Cluster, clock: Arc<dyn Clock>, every: f64, log: &Log) -> Loop<()> {

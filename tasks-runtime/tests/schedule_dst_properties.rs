@@ -21,10 +21,12 @@ use proptest::prelude::*;
 use tasks_runtime::testing::VirtualClock;
 use tasks_runtime::{AmbiguousTime, Loop, TimeOfDay};
 
+mod common;
 #[path = "support/transitions.rs"]
 mod transitions;
 
-use transitions::{offset, transitions, utc, Transition, ZONES};
+use common::utc;
+use transitions::{offset, transitions, Transition, ZONES};
 
 /// The oracle: the instant (date, time) in `tz` must run at, from the
 /// scanned transitions and UTC offsets alone.

@@ -22,10 +22,12 @@ use croner::parser::{CronParser, Seconds, Year};
 use proptest::prelude::*;
 use tasks_runtime::{AmbiguousTime, Cron};
 
+mod common;
 #[path = "support/transitions.rs"]
 mod transitions;
 
-use transitions::{offset, transitions, utc, Transition, ZONES};
+use common::utc;
+use transitions::{offset, transitions, Transition, ZONES};
 
 /// The transitions within two days of `local` read as UTC.
 fn near(tz: Tz, local: NaiveDateTime) -> Vec<Transition> {

@@ -5,6 +5,9 @@
 //! clock steps and suspends, and to the end of an expression that never
 //! matches.
 
+mod common;
+use common::utc;
+
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -14,10 +17,6 @@ use tasks_runtime::{
     AmbiguousTime, ConfigError, Cron, Interval, Loop, LoopBuilder, NoNextIteration, RunOutcome,
     TimeOfDay, Zone,
 };
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 async fn sleep_secs(secs: u64) {
     tokio::time::sleep(Duration::from_secs(secs)).await;

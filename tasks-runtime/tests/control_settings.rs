@@ -3,6 +3,7 @@
 //! jitter seed given before its jitter is kept for it.
 
 mod common;
+use common::utc;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,10 +13,6 @@ use common::{sleep_ms, Recorder};
 use tasks_runtime::testing::VirtualClock;
 use tasks_runtime::{AmbiguousTime, Loop, LoopBuilder, LoopError, RunOutcome, TimeOfDay};
 use tokio::time::Instant;
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
 
 // --- the jitter's seed ---
 

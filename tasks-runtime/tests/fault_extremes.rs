@@ -3,6 +3,7 @@
 //! the caller. On tokio's paused clock, with a virtual wall clock.
 
 mod common;
+use common::utc;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -35,10 +36,6 @@ fn count(rec: &Recorder, prefix: &str) -> usize {
                 .is_some_and(|(_, what)| what.starts_with(prefix))
         })
         .count()
-}
-
-fn utc(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
 }
 
 fn expect_failed(outcome: RunOutcome) -> LoopError {
