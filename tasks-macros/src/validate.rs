@@ -206,7 +206,9 @@ impl Part<'_> {
             Ok(total)
             | Err(IntervalError::Negative { total })
             | Err(IntervalError::TooLong { total }) => total,
-            Err(IntervalError::NonFinite { value, .. }) => value,
+            Err(IntervalError::NonFinite { value, .. } | IntervalError::Overflow { value, .. }) => {
+                value
+            }
         }
     }
 }
@@ -217,7 +219,7 @@ impl Part<'_> {
 fn blame(parts: &[Part], error: IntervalError, ctxt: &Ctxt) {
     let by_seconds = |a: &&Part, b: &&Part| a.seconds().total_cmp(&b.seconds());
     let blamed = match error {
-        IntervalError::NonFinite { unit, .. } => {
+        IntervalError::NonFinite { unit, .. } | IntervalError::Overflow { unit, .. } => {
             parts.iter().find(|part| part.given.key.name == unit)
         }
         IntervalError::Negative { .. } => parts.iter().min_by(by_seconds),
@@ -231,6 +233,10 @@ fn blame(parts: &[Part], error: IntervalError, ctxt: &Ctxt) {
         IntervalError::NonFinite { .. } => {
             format!("{part} is out of range: an interval is at most 100 years")
         }
+        IntervalError::Overflow { .. } => format!(
+            "{part} is out of range, too large to count in seconds: an interval is at most \
+             100 years"
+        ),
         IntervalError::Negative { .. } if parts.len() == 1 => {
             format!("{part} makes the interval negative: give zero or more")
         }
@@ -542,6 +548,14 @@ mod tests {
                 "`hours = 1e9` makes the interval longer",
             ),
             (quote!(minutes = 1e999), "`minutes = 1e999` is out of range"),
+            (
+                quote!(minutes = 1e307, hours = -1e307),
+                "`minutes = 1e307` is out of range, too large to count in seconds",
+            ),
+            (
+                quote!(hours = 1e307, seconds = 1, minutes = -1e307),
+                "`minutes = -1e307` is out of range, too large to count in seconds",
+            ),
             (
                 quote!(seconds = 30, minutes = -1),
                 "`minutes = -1` makes the interval negative, -30 seconds in all",

@@ -52,6 +52,18 @@ pub enum ConfigError {
         /// The total, in seconds.
         total: f64,
     },
+    /// Two interval components are each too large to count in seconds,
+    /// one positive and one negative, so that the total is not a number.
+    #[error(
+        "the interval's {unit} is {value}, too large to count in seconds: give an interval of \
+         at most 100 years"
+    )]
+    IntervalOverflow {
+        /// The first of the two: `minutes` or `hours`.
+        unit: &'static str,
+        /// The value given.
+        value: f64,
+    },
     /// `count` was zero.
     #[error("count must be at least 1 (or absent for an endless loop)")]
     ZeroCount,

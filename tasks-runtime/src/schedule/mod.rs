@@ -125,6 +125,9 @@ impl Interval {
                             ConfigError::NegativeInterval { total }
                         }
                         IntervalError::TooLong { total } => ConfigError::IntervalTooLong { total },
+                        IntervalError::Overflow { unit, value } => {
+                            ConfigError::IntervalOverflow { unit, value }
+                        }
                     },
                 )?;
                 Ok(Schedule::Relative(Every {
