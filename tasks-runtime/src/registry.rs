@@ -1,7 +1,7 @@
 //! Every loop of the process, for a shutdown of all of them at once and a
 //! status page: loops register themselves as they are built (an attribute
-//! loop when first used), held weakly, so a dropped loop leaves the
-//! registry by itself.
+//! loop when first used), held weakly, and a loop leaves the registry as it
+//! is dropped, its memory freed then.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -19,6 +19,7 @@
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
@@ -75,36 +76,68 @@ where
     }
 }
 
-/// The loops of the process, held weakly. Dropped loops are pruned when
-/// the list would grow and whenever it is read.
-static LOOPS: Mutex<Vec<Weak<dyn Registered>>> = Mutex::new(Vec::new());
+/// The loops of the process, held weakly, by the address of their shared
+/// block: a loop's entry is removed when the block is dropped (see the
+/// `Drop` below), so that the `Weak` does not keep its allocation.
+static LOOPS: Mutex<Loops> = Mutex::new(Loops {
+    built: 0,
+    entries: BTreeMap::new(),
+});
 
-fn loops_lock() -> std::sync::MutexGuard<'static, Vec<Weak<dyn Registered>>> {
+struct Loops {
+    /// How many loops were registered: the next one's place in the order
+    /// of building.
+    built: u64,
+    entries: BTreeMap<usize, Entry>,
+}
+
+struct Entry {
+    built: u64,
+    registered: Weak<dyn Registered>,
+}
+
+fn loops_lock() -> std::sync::MutexGuard<'static, Loops> {
     LOOPS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The key of a loop's entry: the address of its shared block.
+fn key<T: ?Sized>(block: *const T) -> usize {
+    block.cast::<()>().addr()
 }
 
 /// Adds a loop as it is built.
 pub(crate) fn register(registered: Weak<dyn Registered>) {
     let mut loops = loops_lock();
-    if loops.len() == loops.capacity() {
-        loops.retain(|registered| registered.strong_count() > 0);
-    }
-    loops.push(registered);
+    let built = loops.built;
+    loops.built += 1;
+    let entry = Entry { built, registered };
+    loops.entries.insert(key(entry.registered.as_ptr()), entry);
 }
 
-/// The loops alive now, the registry pruned of the others. Upgraded
-/// under the registry's lock, dropped outside it: the last reference to a
-/// loop drops its body and hooks, which are user code.
+/// A loop's entry leaves the registry as its shared block is dropped (its
+/// body and hooks are dropped after, outside the registry's lock). An
+/// address is freed only after this, so no other loop holds it yet.
+impl<A, F> Drop for Shared<A, F> {
+    fn drop(&mut self) {
+        let removed = loops_lock().entries.remove(&key(std::ptr::from_ref(self)));
+        // The `Weak` is dropped outside the lock (it only counts down:
+        // the block is still alive).
+        drop(removed);
+    }
+}
+
+/// The loops alive now, in the order they were built. Upgraded under the
+/// registry's lock, dropped outside it: the last reference to a loop drops
+/// its body and hooks, which are user code. A loop being dropped cannot be
+/// upgraded, and its `Drop` removes its entry.
 fn alive() -> Vec<AnyLoop> {
-    let mut alive = Vec::new();
-    loops_lock().retain(|registered| match registered.upgrade() {
-        Some(registered) => {
-            alive.push(AnyLoop(registered));
-            true
-        }
-        None => false,
-    });
-    alive
+    let mut alive: Vec<(u64, AnyLoop)> = loops_lock()
+        .entries
+        .values()
+        .filter_map(|entry| Some((entry.built, AnyLoop(entry.registered.upgrade()?))))
+        .collect();
+    alive.sort_unstable_by_key(|(built, _)| *built);
+    alive.into_iter().map(|(_, any)| any).collect()
 }
 
 /// A loop of the registry, whatever its argument type: what can be done

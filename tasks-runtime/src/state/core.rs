@@ -32,7 +32,9 @@ pub(crate) struct Core<A> {
     settings: Option<Box<Settings>>,
 }
 
-/// A loop: its [`Core`] and its body, in one allocation.
+/// A loop: its [`Core`] and its body, in one allocation. Dropping it takes
+/// the loop out of the registry (the `Drop` is in `registry.rs`, with the
+/// rest of registration).
 pub(crate) struct Shared<A, F> {
     pub(crate) core: Core<A>,
     pub(crate) body: F,
