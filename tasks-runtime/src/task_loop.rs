@@ -982,7 +982,8 @@ impl<A> Loop<A> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::JoinWhileRunning`] while the loop runs; in claim mode,
+    /// [`ConfigError::Refused`] with [`StartError::AlreadyRunning`] while
+    /// the loop runs (the cluster is left as it was); in claim mode,
     /// [`ConfigError::CountInClaimMode`] for a loop with a count and
     /// [`ConfigError::ZeroIntervalInClaimMode`] for a zero interval.
     ///

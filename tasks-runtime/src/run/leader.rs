@@ -11,41 +11,67 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::task::{start_run, Runner};
-use crate::cluster::{Cluster, Fence, Lease, LeaseRequest, StoreError};
+use crate::cluster::{Cluster, Fence, Lease, LeaseRequest, Mode, StoreError};
 use crate::error::{LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
-use crate::state::Participation;
+use crate::state::{Core, Participation};
 
-/// Starts taking part in a leader-mode loop: the returned handle ends when
-/// the replica leaves (a stop or a cancel, or the run it leads ending by
-/// itself).
+/// A replica's entry into a leader-mode loop: the cluster's configuration,
+/// and its participation, already marked in the state.
+pub(super) struct Entry {
+    config: Cluster,
+    participation: Arc<Participation>,
+}
+
+/// Enters the loop's leader-mode cluster, if it is in one (`None` for any
+/// other loop), under one lock: the mode read is the mode entered.
+///
+/// # Errors
+///
+/// [`StartError::AlreadyRunning`] while the loop runs or the replica takes
+/// part already.
+pub(super) fn enter<A>(core: &Core<A>) -> Result<Option<Entry>, StartError> {
+    let mut state = core.lock();
+    let running = state.running || state.participation().is_some();
+    match state.cluster_mut() {
+        Some(cluster) if cluster.config.mode == Mode::Leader => {
+            if running {
+                return Err(StartError::AlreadyRunning);
+            }
+            let participation = Arc::new(Participation::default());
+            cluster.participation = Some(Arc::clone(&participation));
+            Ok(Some(Entry {
+                config: cluster.config.clone(),
+                participation,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Takes part in a leader-mode loop the replica has entered: the returned
+/// handle ends when the replica leaves (a stop or a cancel, or the run it
+/// leads ending by itself).
 pub(super) fn participate<A>(
     runner: Arc<dyn Runner<A>>,
     args: A,
     runtime: &tokio::runtime::Handle,
-) -> Result<RunHandle, StartError>
+    entry: Entry,
+) -> RunHandle
 where
     A: Clone + Send + 'static,
 {
-    let participation = Arc::new(Participation::default());
-    let config = {
-        let mut state = runner.core().lock();
-        if state.running || state.participation().is_some() {
-            return Err(StartError::AlreadyRunning);
-        }
-        let Some(cluster) = state.cluster_mut() else {
-            return Err(StartError::AlreadyRunning);
-        };
-        cluster.participation = Some(Arc::clone(&participation));
-        cluster.config.clone()
-    };
+    let Entry {
+        config,
+        participation,
+    } = entry;
     let outcome = Arc::clone(&participation.outcome);
     let guard = Leaving {
-        runner: Arc::clone(&runner),
+        runner,
         outcome: Some(Arc::clone(&outcome)),
     };
     runtime.spawn(supervise(guard, args, config, participation));
-    Ok(RunHandle::new(outcome))
+    RunHandle::new(outcome)
 }
 
 /// Ends the participation when the supervisor ends, or when its task is

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::leader;
 use super::task::{start_run, Runner};
-use crate::cluster::Mode;
 use crate::error::StartError;
 use crate::handle::RunHandle;
 
@@ -16,14 +15,8 @@ where
     A: Clone + Send + 'static,
 {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-    let leads = runner
-        .core()
-        .lock()
-        .cluster()
-        .is_some_and(|c| c.config.mode == Mode::Leader);
-    if leads {
-        leader::participate(runner, args, &runtime)
-    } else {
-        start_run(runner, args)
+    match leader::enter(runner.core())? {
+        Some(entry) => Ok(leader::participate(runner, args, &runtime, entry)),
+        None => start_run(runner, args),
     }
 }

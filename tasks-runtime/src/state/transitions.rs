@@ -439,7 +439,7 @@ impl<A> State<A> {
         config: Cluster,
     ) -> Result<Option<ClusterState>, ConfigError> {
         if self.running || self.participation().is_some() {
-            return Err(ConfigError::JoinWhileRunning);
+            return Err(StartError::AlreadyRunning.into());
         }
         if config.mode == Mode::Claim {
             if self.count.is_some() {
