@@ -404,15 +404,21 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
             Some(count) => Some(NonZeroU64::new(count).ok_or(ConfigError::ZeroCount)?),
             None => None,
         };
-        let relative = self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0;
-        let interval = match (self.times, self.cron) {
+        let relative = Interval::relative(self.seconds, self.minutes, self.hours);
+        // The kinds of schedule given, the one list the "one kind at once"
+        // rule reads (the attribute keeps the same list). A zero relative
+        // part is no kind given, as in discord.py.
+        let given = [
+            (self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0)
+                .then(|| Ok(relative.clone())),
+            self.times.map(|times| Ok(Interval::Times(times))),
+            self.cron.map(|cron| cron.map(Interval::Cron)),
+        ];
+        let mut given = given.into_iter().flatten();
+        let interval = match (given.next(), given.next()) {
             (Some(_), Some(_)) => return Err(ConfigError::MixedIntervals),
-            (Some(_), None) | (None, Some(_)) if relative => {
-                return Err(ConfigError::MixedIntervals)
-            }
-            (Some(times), None) => Interval::Times(times),
-            (None, Some(cron)) => Interval::Cron(cron?),
-            (None, None) => Interval::relative(self.seconds, self.minutes, self.hours),
+            (Some(interval), None) => interval?,
+            (None, _) => relative,
         };
         let schedule = interval.validate()?;
         if self.wall.check_every.is_zero() {
