@@ -169,7 +169,7 @@ pub(crate) enum AfterJump {
 }
 
 impl Schedule {
-    /// The kind, to ask: the one place every kind is listed.
+    /// The kind, to ask what [`Kind`] asks of every kind.
     fn kind(&self) -> &dyn Kind {
         match self {
             Schedule::Relative(every) => every,
