@@ -35,16 +35,20 @@ fn a_dropped_loop_leaves_no_memory_behind() {
     runtime.block_on(async {
         // The runtime's and the registry's own first allocations.
         build_run_and_drop(10).await;
+        let loops = 1_000;
         let region = Region::new(GLOBAL);
-        build_run_and_drop(1_000).await;
+        build_run_and_drop(loops).await;
         let change = region.change();
         let live = change.bytes_allocated as isize + change.bytes_reallocated
             - change.bytes_deallocated as isize;
         // Without a registry entry freed on drop, each loop's shared block
-        // (about 220 bytes) stays until the registry is next read.
+        // (about 220 bytes) stays until the registry is next read. The
+        // process allocates a few hundred bytes once, at a moment of its
+        // own (the test harness's thread), which may fall in the count:
+        // under 4 bytes a loop is nothing kept per loop.
         assert!(
-            live <= 0,
-            "{live} bytes still live after 1,000 loops were dropped"
+            live < 4 * loops as isize,
+            "{live} bytes still live after {loops} loops were dropped"
         );
     });
 }
