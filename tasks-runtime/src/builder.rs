@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::num::NonZeroU64;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
@@ -12,10 +12,10 @@ use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::error::ConfigError;
 use crate::hooks::BodyOutput;
-use crate::registry::{self, Registered};
+use crate::registry;
 use crate::run::Runner;
 use crate::schedule::{AmbiguousTime, Cron, Interval, Jitter, TimeOfDay, WallOptions};
-use crate::state::{BackoffFactory, Core, Extras, Settings, Shared, State};
+use crate::state::{BackoffFactory, Core, Extras, Settings, State};
 use crate::task_loop::Loop;
 
 /// Makes the loop's shared block around the body, once its core is known.
@@ -112,12 +112,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     {
         Self {
             name: None,
-            make_shared: Box::new(move |core| {
-                let shared = Arc::new(Shared { core, body });
-                let registered: Weak<dyn Registered> = Arc::downgrade(&shared) as _;
-                registry::register(registered);
-                shared
-            }),
+            make_shared: Box::new(move |core| registry::shared(core, body)),
             seconds: 0.0,
             minutes: 0.0,
             hours: 0.0,
