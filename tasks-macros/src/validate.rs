@@ -10,7 +10,7 @@ use croner::parser::{CronParser, Seconds, Year};
 use syn::{LitStr, Path};
 use tasks_syntax::IntervalError;
 
-use crate::args::{Args, Given, Number, NumberLit, Times};
+use crate::args::{Args, Given, Key, Number, NumberLit, Times};
 use crate::ctxt::Ctxt;
 use crate::zone::{self, Zone};
 
@@ -76,54 +76,84 @@ pub(crate) struct Time {
     pub(crate) second: u32,
 }
 
-/// Checks the arguments; each problem is recorded in `ctxt`, on the token
-/// to fix.
-pub(crate) fn config(args: Args, ctxt: &Ctxt) -> Config {
-    if let Some(time) = &args.time {
-        for given in [&args.seconds, &args.minutes, &args.hours]
-            .into_iter()
-            .flatten()
-        {
-            let key = given.key.name;
+/// A kind of schedule: the arguments that give it, and how a loop on it
+/// runs, for the messages.
+struct Kind {
+    /// Its arguments given, in the order of [`Args`].
+    given: fn(&Args) -> Vec<Key>,
+    runs: &'static str,
+    /// Said when it is given with a later kind: how that kind does the
+    /// same.
+    hint: &'static str,
+}
+
+/// The kinds of schedule, the one list the "not two kinds at once" rule
+/// reads (the runtime's builder keeps the same list). An argument of a
+/// kind given with a later kind is an error on its name, against the first
+/// later kind given, so that each argument is reported once.
+const KINDS: [Kind; 3] = [
+    Kind {
+        given: |args| {
+            [key(&args.seconds), key(&args.minutes), key(&args.hours)]
+                .into_iter()
+                .flatten()
+                .collect()
+        },
+        runs: "every interval",
+        hint: "",
+    },
+    Kind {
+        given: |args| key(&args.time).into_iter().collect(),
+        runs: "at times of day",
+        hint: " (a cron expression can give several times: `cron = \"0 0 8,20 * * *\"`)",
+    },
+    Kind {
+        given: |args| key(&args.cron).into_iter().collect(),
+        runs: "on a cron schedule",
+        hint: "",
+    },
+];
+
+fn key<T>(given: &Option<Given<T>>) -> Option<Key> {
+    given.as_ref().map(|given| given.key)
+}
+
+/// Reports each argument of a kind of schedule given with a later kind.
+fn one_kind(args: &Args, ctxt: &Ctxt) {
+    let given: Vec<(&Kind, Vec<Key>)> = KINDS
+        .iter()
+        .map(|kind| (kind, (kind.given)(args)))
+        .collect();
+    for (at, (kind, keys)) in given.iter().enumerate() {
+        let later = given[at + 1..]
+            .iter()
+            .find_map(|(later, keys)| Some((later, keys.first()?.name)));
+        let Some((later, other)) = later else {
+            continue;
+        };
+        for key in keys {
+            let name = key.name;
             ctxt.error_at(
-                given.key.span,
+                key.span,
                 format!(
-                    "`{key}` cannot be combined with `time`: a loop runs either every \
-                     interval or at times of day, so remove `{key}` or `time`"
+                    "`{name}` cannot be combined with `{other}`: a loop runs either {} or {}, \
+                     so remove `{name}` or `{other}`{}",
+                    kind.runs, later.runs, kind.hint
                 ),
             );
         }
+    }
+}
+
+/// Checks the arguments; each problem is recorded in `ctxt`, on the token
+/// to fix.
+pub(crate) fn config(args: Args, ctxt: &Ctxt) -> Config {
+    one_kind(&args, ctxt);
+    if let Some(time) = &args.time {
         if time.value.times.is_empty() {
             ctxt.error_at(
                 time.value.brackets.unwrap_or(time.key.span),
                 "the list of times is empty: give at least one, such as `time = [\"08:00\"]`",
-            );
-        }
-    }
-    if args.cron.is_some() {
-        // Each part of an interval is reported once: against `time` above
-        // when there is one.
-        let relative = if args.time.is_none() {
-            [&args.seconds, &args.minutes, &args.hours]
-        } else {
-            [&None, &None, &None]
-        };
-        for given in relative.into_iter().flatten() {
-            let key = given.key.name;
-            ctxt.error_at(
-                given.key.span,
-                format!(
-                    "`{key}` cannot be combined with `cron`: a loop runs either every \
-                     interval or on a cron schedule, so remove `{key}` or `cron`"
-                ),
-            );
-        }
-        if let Some(time) = &args.time {
-            ctxt.error_at(
-                time.key.span,
-                "`time` cannot be combined with `cron`: a loop runs either at times of day \
-                 or on a cron schedule, so remove `time` or `cron` (a cron expression can \
-                 give several times: `cron = \"0 0 8,20 * * *\"`)",
             );
         }
     }
@@ -206,7 +236,9 @@ impl Part<'_> {
             Ok(total)
             | Err(IntervalError::Negative { total })
             | Err(IntervalError::TooLong { total }) => total,
-            Err(IntervalError::NonFinite { value, .. }) => value,
+            Err(IntervalError::NonFinite { value, .. } | IntervalError::Overflow { value, .. }) => {
+                value
+            }
         }
     }
 }
@@ -217,7 +249,7 @@ impl Part<'_> {
 fn blame(parts: &[Part], error: IntervalError, ctxt: &Ctxt) {
     let by_seconds = |a: &&Part, b: &&Part| a.seconds().total_cmp(&b.seconds());
     let blamed = match error {
-        IntervalError::NonFinite { unit, .. } => {
+        IntervalError::NonFinite { unit, .. } | IntervalError::Overflow { unit, .. } => {
             parts.iter().find(|part| part.given.key.name == unit)
         }
         IntervalError::Negative { .. } => parts.iter().min_by(by_seconds),
@@ -231,6 +263,10 @@ fn blame(parts: &[Part], error: IntervalError, ctxt: &Ctxt) {
         IntervalError::NonFinite { .. } => {
             format!("{part} is out of range: an interval is at most 100 years")
         }
+        IntervalError::Overflow { .. } => format!(
+            "{part} is out of range, too large to count in seconds: an interval is at most \
+             100 years"
+        ),
         IntervalError::Negative { .. } if parts.len() == 1 => {
             format!("{part} makes the interval negative: give zero or more")
         }
@@ -542,6 +578,14 @@ mod tests {
                 "`hours = 1e9` makes the interval longer",
             ),
             (quote!(minutes = 1e999), "`minutes = 1e999` is out of range"),
+            (
+                quote!(minutes = 1e307, hours = -1e307),
+                "`minutes = 1e307` is out of range, too large to count in seconds",
+            ),
+            (
+                quote!(hours = 1e307, seconds = 1, minutes = -1e307),
+                "`minutes = -1e307` is out of range, too large to count in seconds",
+            ),
             (
                 quote!(seconds = 30, minutes = -1),
                 "`minutes = -1` makes the interval negative, -30 seconds in all",

@@ -1,7 +1,7 @@
 //! Building a [`Loop`]: its schedule, count, retry policy and clocks.
 
 use std::future::Future;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
@@ -11,11 +11,11 @@ use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::error::{ConfigError, LoopError};
 use crate::hooks::{error_hook, plain_hook, BodyOutput};
-use crate::registry::{self, Registered};
+use crate::registry;
 use crate::retry::{RetriedType, RetryFilter};
 use crate::run::Runner;
 use crate::schedule::{AmbiguousTime, Cron, Interval, TimeOfDay, WallOptions};
-use crate::state::{check_count, BackoffFactory, Core, Hooks, Settings, Shared, State};
+use crate::state::{check_count, BackoffFactory, Core, Hooks, Settings, State};
 use crate::task_loop::Loop;
 
 /// Makes the loop's shared block around the body, once its core is known.
@@ -129,12 +129,7 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     {
         Self {
             name: None,
-            make_shared: Box::new(move |core| {
-                let shared = Arc::new(Shared { core, body });
-                let registered: Weak<dyn Registered> = Arc::downgrade(&shared) as _;
-                registry::register(registered);
-                shared
-            }),
+            make_shared: Box::new(move |core| registry::shared(core, body)),
             seconds: 0.0,
             minutes: 0.0,
             hours: 0.0,
@@ -555,15 +550,21 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     /// ```
     pub fn build(self) -> Result<Loop<A>, ConfigError> {
         let count = check_count(self.count)?;
-        let relative = self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0;
-        let interval = match (self.times, self.cron) {
+        let relative = Interval::relative(self.seconds, self.minutes, self.hours);
+        // The kinds of schedule given, the one list the "one kind at once"
+        // rule reads (the attribute keeps the same list). A zero relative
+        // part is no kind given, as in discord.py.
+        let given = [
+            (self.seconds != 0.0 || self.minutes != 0.0 || self.hours != 0.0)
+                .then(|| Ok(relative.clone())),
+            self.times.map(|times| Ok(Interval::Times(times))),
+            self.cron.map(|cron| cron.map(Interval::Cron)),
+        ];
+        let mut given = given.into_iter().flatten();
+        let interval = match (given.next(), given.next()) {
             (Some(_), Some(_)) => return Err(ConfigError::MixedIntervals),
-            (Some(_), None) | (None, Some(_)) if relative => {
-                return Err(ConfigError::MixedIntervals)
-            }
-            (Some(times), None) => Interval::Times(times),
-            (None, Some(cron)) => Interval::Cron(cron?),
-            (None, None) => Interval::relative(self.seconds, self.minutes, self.hours),
+            (Some(interval), None) => interval?,
+            (None, _) => relative,
         };
         let schedule = interval.validate()?;
         // The loop's own setters, in the order of the errors above.

@@ -52,6 +52,18 @@ pub enum ConfigError {
         /// The total, in seconds.
         total: f64,
     },
+    /// Two interval components are each too large to count in seconds,
+    /// one positive and one negative, so that the total is not a number.
+    #[error(
+        "the interval's {unit} is {value}, too large to count in seconds: give an interval of \
+         at most 100 years"
+    )]
+    IntervalOverflow {
+        /// The first of the two: `minutes` or `hours`.
+        unit: &'static str,
+        /// The value given.
+        value: f64,
+    },
     /// `count` was zero.
     #[error("count must be at least 1 (or absent for an endless loop)")]
     ZeroCount,
@@ -96,9 +108,11 @@ pub enum ConfigError {
     /// claim.
     #[error("a loop in claim mode needs an interval longer than zero: its slots are whole multiples of it")]
     ZeroIntervalInClaimMode,
-    /// `join_cluster` while the loop runs.
-    #[error("the loop is running: join the cluster before starting it")]
-    JoinWhileRunning,
+    /// A change refused while the loop runs (`join_cluster`): always
+    /// [`StartError::AlreadyRunning`], the one answer of every method that
+    /// a running loop refuses.
+    #[error(transparent)]
+    Refused(#[from] StartError),
     /// A duration option that must be positive was zero.
     #[error("`{option}` must be longer than zero")]
     ZeroDuration {
@@ -150,6 +164,12 @@ impl From<std::convert::Infallible> for ConfigError {
 }
 
 /// Why [`Loop::start`](crate::Loop::start) refused to start the loop.
+///
+/// [`AlreadyRunning`](StartError::AlreadyRunning) is also what every other
+/// method refused while the loop runs answers:
+/// [`Loop::set_clock`](crate::Loop::set_clock), and
+/// [`Loop::join_cluster`](crate::Loop::join_cluster) as
+/// [`ConfigError::Refused`].
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use crate::error::{IterationTimeout, LoopError, Shown};
 use crate::state::Core;
-use crate::status::{describe, local, IterationOutcome, LastIteration, LoopStatus};
+use crate::status::{IterationOutcome, LastIteration, LoopStatus};
 
 /// A timed call of the body begins.
 pub(crate) fn iteration_began<A>(core: &Core<A>) {
@@ -142,9 +142,9 @@ pub(crate) fn status_of<A>(core: &Core<A>, name: &str) -> LoopStatus {
         name: name.to_owned(),
         running,
         failed,
-        next_iteration_local: next_iteration.map(|at| local(&schedule, at)),
+        next_iteration_local: next_iteration.map(|at| schedule.local(at)),
         next_iteration,
-        schedule: describe(&schedule),
+        schedule: schedule.describe(),
         interval: schedule.interval(),
         current_loop,
         last_iteration: recorded.outcome.map(|outcome| LastIteration {

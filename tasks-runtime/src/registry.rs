@@ -1,7 +1,7 @@
 //! Every loop of the process, for a shutdown of all of them at once and a
 //! status page: loops register themselves as they are built (an attribute
-//! loop when first used), held weakly, so a dropped loop leaves the
-//! registry by itself.
+//! loop when first used), held weakly, and a loop leaves the registry as it
+//! is dropped, its memory freed then.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -19,6 +19,7 @@
 //! # }
 //! ```
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
@@ -29,7 +30,7 @@ use futures_util::FutureExt;
 use crate::hooks::BodyOutput;
 use crate::observe::status_of;
 use crate::run::{self, Runner};
-use crate::state::Shared;
+use crate::state::{Core, Listed, Shared};
 use crate::status::LoopStatus;
 
 /// What the registry needs of a loop, whatever its argument and body.
@@ -40,6 +41,8 @@ pub(crate) trait Registered: Send + Sync {
     fn stop(&self);
     fn cancel(&self);
     fn shutdown(self: Arc<Self>, grace: Duration) -> BoxFuture<'static, bool>;
+    /// Its rank in the order of building.
+    fn built(&self) -> u64;
 }
 
 impl<A, F, Fut> Registered for Shared<A, F>
@@ -73,37 +76,124 @@ where
         let runner: Arc<dyn Runner<A>> = self;
         run::shutdown(runner, grace).boxed()
     }
+
+    fn built(&self) -> u64 {
+        self.listed.built
+    }
 }
 
-/// The loops of the process, held weakly. Dropped loops are pruned when
-/// the list would grow and whenever it is read.
-static LOOPS: Mutex<Vec<Weak<dyn Registered>>> = Mutex::new(Vec::new());
+/// The loops of the process, held weakly, each at the slot its shared
+/// block holds: the block's `Drop` (below) empties its slot, so that the
+/// `Weak` does not keep the block's allocation.
+static LOOPS: Mutex<Loops> = Mutex::new(Loops {
+    slots: Vec::new(),
+    free: BTreeSet::new(),
+    built: 0,
+});
 
-fn loops_lock() -> std::sync::MutexGuard<'static, Vec<Weak<dyn Registered>>> {
+struct Loops {
+    /// Each slot's loop; `None` for a free slot. Never ends with a free
+    /// slot, so that it shrinks as the loops at its end leave.
+    slots: Vec<Option<Weak<dyn Registered>>>,
+    /// The free slots before the last taken one, the lowest taken first,
+    /// so that the taken slots stay at the start.
+    free: BTreeSet<usize>,
+    /// How many loops were registered: the next one's rank in the order
+    /// of building.
+    built: u64,
+}
+
+impl Loops {
+    fn insert(&mut self, registered: Weak<dyn Registered>) -> Listed {
+        let built = self.built;
+        self.built += 1;
+        let slot = match self.free.pop_first() {
+            Some(slot) => {
+                self.slots[slot] = Some(registered);
+                slot
+            }
+            None => {
+                self.slots.push(Some(registered));
+                self.slots.len() - 1
+            }
+        };
+        Listed { slot, built }
+    }
+
+    /// Empties the slot of the block at `block`, if it holds it (a block
+    /// made without [`shared`] holds none), and gives back the memory of
+    /// the free slots at the end.
+    fn remove(&mut self, slot: usize, block: *const ()) -> Option<Weak<dyn Registered>> {
+        let entry = self.slots.get_mut(slot)?;
+        if !entry
+            .as_ref()
+            .is_some_and(|registered| std::ptr::addr_eq(registered.as_ptr(), block))
+        {
+            return None;
+        }
+        let removed = entry.take();
+        if slot + 1 < self.slots.len() {
+            self.free.insert(slot);
+            return removed;
+        }
+        // The last slot: it goes, and so do the free slots before it.
+        while self.slots.last().is_some_and(Option::is_none) {
+            self.slots.pop();
+        }
+        drop(self.free.split_off(&self.slots.len()));
+        if self.slots.len() <= self.slots.capacity() / 4 {
+            self.slots.shrink_to(self.slots.len() * 2);
+        }
+        removed
+    }
+}
+
+fn loops_lock() -> std::sync::MutexGuard<'static, Loops> {
     LOOPS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Adds a loop as it is built.
-pub(crate) fn register(registered: Weak<dyn Registered>) {
-    let mut loops = loops_lock();
-    if loops.len() == loops.capacity() {
-        loops.retain(|registered| registered.strong_count() > 0);
-    }
-    loops.push(registered);
+/// Makes a loop's shared block around `core` and `body`, registered.
+pub(crate) fn shared<A, F, Fut>(core: Core<A>, body: F) -> Arc<Shared<A, F>>
+where
+    A: Clone + Send + 'static,
+    F: Fn(A) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: BodyOutput,
+{
+    Arc::new_cyclic(|block: &Weak<Shared<A, F>>| {
+        let registered: Weak<dyn Registered> = block.clone();
+        Shared {
+            core,
+            body,
+            listed: loops_lock().insert(registered),
+        }
+    })
 }
 
-/// The loops alive now, the registry pruned of the others. Upgraded
-/// under the registry's lock, dropped outside it: the last reference to a
-/// loop drops its body and hooks, which are user code.
+/// A loop leaves the registry as its shared block is dropped (its body and
+/// hooks are dropped after, outside the registry's lock).
+impl<A, F> Drop for Shared<A, F> {
+    fn drop(&mut self) {
+        let block = std::ptr::from_ref(self).cast::<()>();
+        let removed = loops_lock().remove(self.listed.slot, block);
+        // The `Weak` is dropped outside the lock (it only counts down: the
+        // block is still alive).
+        drop(removed);
+    }
+}
+
+/// The loops alive now, in the order they were built. Upgraded under the
+/// registry's lock, dropped outside it: the last reference to a loop drops
+/// its body and hooks, which are user code. A loop being dropped cannot be
+/// upgraded; its `Drop` empties its slot.
 fn alive() -> Vec<AnyLoop> {
-    let mut alive = Vec::new();
-    loops_lock().retain(|registered| match registered.upgrade() {
-        Some(registered) => {
-            alive.push(AnyLoop(registered));
-            true
-        }
-        None => false,
-    });
+    let mut alive: Vec<AnyLoop> = loops_lock()
+        .slots
+        .iter()
+        .flatten()
+        .filter_map(|registered| Some(AnyLoop(registered.upgrade()?)))
+        .collect();
+    alive.sort_unstable_by_key(|any| any.0.built());
     alive
 }
 
@@ -249,4 +339,53 @@ pub async fn shutdown_all(grace: Duration) -> ShutdownReport {
         names.push(any.name().to_owned());
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Interval;
+    use crate::state::State;
+
+    /// A loop's block, outside the registry.
+    fn block() -> Arc<dyn Registered> {
+        let schedule = Interval::seconds(1.0).validate().unwrap();
+        Arc::new(Shared {
+            core: Core::new(State::<()>::new(schedule, None, true), None),
+            body: |()| async {},
+            listed: Listed::NOT,
+        })
+    }
+
+    fn address(block: &Arc<dyn Registered>) -> *const () {
+        Arc::as_ptr(block).cast()
+    }
+
+    #[test]
+    fn slots_are_reused_lowest_first_and_free_ones_at_the_end_go() {
+        let mut loops = Loops {
+            slots: Vec::new(),
+            free: BTreeSet::new(),
+            built: 0,
+        };
+        let [a, b, c, d] = [block(), block(), block(), block()];
+        let listed: Vec<(usize, u64)> = [&a, &b, &c]
+            .map(|block| loops.insert(Arc::downgrade(block)))
+            .map(|listed| (listed.slot, listed.built))
+            .into();
+        assert_eq!(listed, [(0, 0), (1, 1), (2, 2)]);
+        assert!(loops.remove(1, address(&b)).is_some());
+        assert_eq!(loops.free, BTreeSet::from([1]));
+        let d_listed = loops.insert(Arc::downgrade(&d));
+        assert_eq!((d_listed.slot, d_listed.built), (1, 3));
+        // A slot holds one block: another's address empties nothing.
+        assert!(loops.remove(1, address(&c)).is_none());
+        assert!(loops.remove(7, address(&c)).is_none());
+        assert!(loops.remove(2, address(&c)).is_some());
+        assert!(loops.remove(0, address(&a)).is_some());
+        assert_eq!((loops.slots.len(), loops.free.len()), (2, 1));
+        assert!(loops.remove(1, address(&d)).is_some());
+        assert!(loops.slots.is_empty() && loops.free.is_empty());
+        assert_eq!(loops.slots.capacity(), 0, "the memory is given back");
+    }
 }

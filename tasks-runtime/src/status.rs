@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::schedule::{Interval, Schedule, Zone};
+use crate::schedule::Interval;
 
 /// One snapshot of a loop, from [`Loop::status`](crate::Loop::status) or,
 /// for every loop of the process, [`registry::statuses`](crate::registry::statuses).
@@ -117,34 +117,5 @@ fn seconds<S: serde::Serializer>(
     match value {
         Some(duration) => serializer.serialize_some(&duration.as_secs_f64()),
         None => serializer.serialize_none(),
-    }
-}
-
-/// `at` in the schedule's zone.
-pub(crate) fn local(schedule: &Schedule, at: DateTime<Utc>) -> DateTime<FixedOffset> {
-    let zone = match schedule {
-        Schedule::Times(times) => times.first().map_or(Zone::UTC, |t| t.zone()),
-        Schedule::Cron(cron) => cron.zone(),
-        Schedule::Relative(_) | Schedule::Aligned(_) => Zone::UTC,
-    };
-    at.with_timezone(&zone.offset_at(at))
-}
-
-/// The schedule in words.
-pub(crate) fn describe(schedule: &Schedule) -> String {
-    match schedule {
-        Schedule::Relative(every) => {
-            format!("every {} s", every.period().as_secs_f64())
-        }
-        Schedule::Times(times) => {
-            let times: Vec<String> = times.iter().map(ToString::to_string).collect();
-            format!("at {}", times.join(", "))
-        }
-        Schedule::Cron(cron) => format!("cron {cron}"),
-        Schedule::Aligned(aligned) => format!(
-            "every {} s, on the grid since {}",
-            aligned.every.period().as_secs_f64(),
-            aligned.anchor
-        ),
     }
 }

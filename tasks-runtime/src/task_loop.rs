@@ -19,9 +19,9 @@ use crate::hooks::{error_hook, plain_hook, BodyOutput};
 use crate::observe::status_of;
 use crate::retry::RetriedType;
 use crate::run::{self, Runner};
-use crate::schedule::{AmbiguousTime, Cron, Every, Interval, Schedule, TimeOfDay};
+use crate::schedule::{AmbiguousTime, Cron, Every, Interval, TimeOfDay};
 use crate::state::{BackoffFactory, Core};
-use crate::status::{local, LoopStatus};
+use crate::status::LoopStatus;
 
 /// A background task loop: the port of discord.py's `tasks.Loop`.
 ///
@@ -830,7 +830,7 @@ impl<A> Loop<A> {
     /// ```
     pub fn next_iteration_local(&self) -> Option<DateTime<FixedOffset>> {
         let next = self.next_iteration()?;
-        Some(local(self.core().lock().schedule(), next))
+        Some(self.core().lock().schedule().local(next))
     }
 
     /// Whether a run is in progress, from `start` until its `after_loop` has
@@ -939,9 +939,9 @@ impl<A> Loop<A> {
     /// assert_eq!(daily.time().unwrap(), [t("01:00"), t("03:00")]);
     /// ```
     pub fn time(&self) -> Option<Vec<TimeOfDay>> {
-        match self.core().lock().schedule() {
-            Schedule::Times(times) => Some(times.clone()),
-            Schedule::Relative(_) | Schedule::Cron(_) | Schedule::Aligned(_) => None,
+        match self.interval() {
+            Interval::Times(times) => Some(times),
+            _ => None,
         }
     }
 
@@ -959,9 +959,9 @@ impl<A> Loop<A> {
     /// assert_eq!(report.hours(), None);
     /// ```
     pub fn cron(&self) -> Option<Cron> {
-        match self.core().lock().schedule() {
-            Schedule::Cron(cron) => Some(cron.clone()),
-            Schedule::Relative(_) | Schedule::Times(_) | Schedule::Aligned(_) => None,
+        match self.interval() {
+            Interval::Cron(cron) => Some(cron),
+            _ => None,
         }
     }
 
@@ -1000,7 +1000,8 @@ impl<A> Loop<A> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::JoinWhileRunning`] while the loop runs; in claim mode,
+    /// [`ConfigError::Refused`] with [`StartError::AlreadyRunning`] while
+    /// the loop runs (the cluster is left as it was); in claim mode,
     /// [`ConfigError::CountInClaimMode`] for a loop with a count and
     /// [`ConfigError::ZeroIntervalInClaimMode`] for a zero interval.
     ///

@@ -17,7 +17,7 @@ use tasks_runtime::cluster::{
     Store, StoreError,
 };
 use tasks_runtime::testing::VirtualClock;
-use tasks_runtime::{Clock, ConfigError, Loop, LoopError, RunOutcome};
+use tasks_runtime::{Clock, ConfigError, Loop, LoopError, RunOutcome, StartError};
 
 /// One line per iteration run: replica, slot (as the fence saw it), fence,
 /// and when the body began on the store's clock.
@@ -123,7 +123,7 @@ async fn claim_mode_refuses_a_count_and_a_zero_interval() {
     lp.start(()).unwrap();
     assert!(matches!(
         lp.join_cluster(Cluster::claim(store)),
-        Err(ConfigError::JoinWhileRunning)
+        Err(ConfigError::Refused(StartError::AlreadyRunning))
     ));
     lp.cancel();
 }
@@ -429,6 +429,34 @@ async fn in_leader_mode_restart_keeps_the_term_and_stop_leaves_with_the_lease_gi
     assert!(second.fence() > term);
     second.cancel();
     waiting.await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_taking_part_in_leader_mode_is_refused_as_running() {
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:00Z"));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let log = Log::default();
+    let cluster = || Cluster::leader(store.clone()).lease(Duration::from_secs(1));
+    let leader = replica("r0", cluster(), clock.clone(), 0.5, &log);
+    let follower = replica("r1", cluster(), clock.clone(), 0.5, &log);
+    let led = leader.start(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let followed = follower.start(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Leading a run or only waiting for the lease, the answer is the same.
+    for lp in [&leader, &follower] {
+        assert_eq!(lp.start(()).unwrap_err(), StartError::AlreadyRunning);
+        assert_eq!(
+            lp.join_cluster(cluster()).unwrap_err(),
+            ConfigError::Refused(StartError::AlreadyRunning)
+        );
+    }
+    // Once it has left, it joins again.
+    leader.cancel();
+    follower.cancel();
+    assert_eq!(led.await, RunOutcome::Cancelled);
+    followed.await;
+    leader.join_cluster(cluster()).unwrap();
 }
 
 type Slots = Arc<Mutex<Vec<(String, DateTime<Utc>)>>>;

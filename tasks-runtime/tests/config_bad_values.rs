@@ -164,3 +164,44 @@ fn a_zero_wall_clock_check_is_refused() {
         }
     );
 }
+
+#[test]
+fn parts_that_overflow_in_opposite_directions_are_refused() {
+    // Each part is finite, but in seconds one overflows to +inf and the
+    // other to -inf: their sum is NaN.
+    let overflow = |unit| ConfigError::IntervalOverflow {
+        unit,
+        value: f64::MAX,
+    };
+    let lp = builder().seconds(1.0).build().unwrap();
+    assert_eq!(
+        builder()
+            .minutes(f64::MAX)
+            .hours(-f64::MAX)
+            .build()
+            .unwrap_err(),
+        overflow("minutes")
+    );
+    assert_eq!(
+        builder()
+            .interval(Interval::relative(0.0, -f64::MAX, f64::MAX))
+            .build()
+            .unwrap_err(),
+        ConfigError::IntervalOverflow {
+            unit: "minutes",
+            value: -f64::MAX
+        }
+    );
+    assert_eq!(
+        lp.change_interval(Interval::relative(1.0, f64::MAX / 10.0, -f64::MAX))
+            .unwrap_err(),
+        ConfigError::IntervalOverflow {
+            unit: "minutes",
+            value: f64::MAX / 10.0
+        }
+    );
+    assert_eq!(lp.seconds(), Some(1.0), "a refused change keeps the loop");
+    assert!(overflow("hours")
+        .to_string()
+        .contains("too large to count in seconds"));
+}

@@ -74,30 +74,6 @@ async fn futures_join(runs: Vec<tasks_runtime::RunHandle>) -> Vec<RunOutcome> {
     outcomes
 }
 
-#[test]
-fn a_dropped_loop_leaves_the_registry() {
-    let kept = Loop::builder(|()| async {}).name("kept").build().unwrap();
-    let clone = kept.clone();
-    let dropped: Vec<Loop<u32>> = (0..100)
-        .map(|k| {
-            Loop::builder(|_: u32| async {})
-                .name(format!("dropped-{k}"))
-                .build()
-                .unwrap()
-        })
-        .collect();
-    assert!(registered("kept") && registered("dropped-42"));
-    drop(dropped);
-    assert!(!registered("dropped-42"));
-    drop(kept);
-    assert!(registered("kept"), "a clone keeps the loop alive");
-    drop(clone);
-    assert!(!registered("kept"));
-    assert!(registry::statuses()
-        .iter()
-        .all(|s| !s.name.starts_with("dropped-")));
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_loop_ended_by_its_runtime_is_not_running_for_the_registry() {
     let lp = Loop::builder(|()| async {})

@@ -138,6 +138,23 @@ pub enum IntervalError {
         /// The total, in seconds.
         total: f64,
     },
+    /// The total is not a number: two components are each too large to
+    /// count in seconds, one positive and one negative.
+    ///
+    /// ```
+    /// use tasks_syntax::{interval_total, IntervalError};
+    ///
+    /// assert_eq!(
+    ///     interval_total(0.0, f64::MAX, -f64::MAX),
+    ///     Err(IntervalError::Overflow { unit: "minutes", value: f64::MAX })
+    /// );
+    /// ```
+    Overflow {
+        /// The first of the two: `"minutes"` or `"hours"`.
+        unit: &'static str,
+        /// The value given.
+        value: f64,
+    },
 }
 
 impl fmt::Display for IntervalError {
@@ -159,6 +176,11 @@ impl fmt::Display for IntervalError {
                 f,
                 "the interval adds up to {total} seconds, more than 100 years: give a shorter one"
             ),
+            IntervalError::Overflow { unit, value } => write!(
+                f,
+                "the interval's {unit} is {value}, too large to count in seconds: give an \
+                 interval of at most 100 years"
+            ),
         }
     }
 }
@@ -166,9 +188,9 @@ impl fmt::Display for IntervalError {
 impl std::error::Error for IntervalError {}
 
 /// The total of a relative interval, `seconds + 60·minutes + 3600·hours`,
-/// checked: every component finite, the total zero or more and at most
-/// [`LONGEST_WAIT_SECS`]. Components may be negative or fractional as long
-/// as the total is in range (as in discord.py).
+/// checked: every component finite, the total a number, zero or more and
+/// at most [`LONGEST_WAIT_SECS`]. Components may be negative or fractional
+/// as long as the total is in range (as in discord.py).
 ///
 /// ```
 /// use tasks_syntax::{interval_total, IntervalError};
@@ -176,14 +198,29 @@ impl std::error::Error for IntervalError {}
 /// assert_eq!(interval_total(30.0, -0.25, 0.0), Ok(15.0));
 /// assert!(matches!(interval_total(f64::NAN, 0.0, 0.0), Err(IntervalError::NonFinite { unit: "seconds", .. })));
 /// assert!(matches!(interval_total(1e19, 0.0, 0.0), Err(IntervalError::TooLong { .. })));
+/// assert!(matches!(interval_total(0.0, 1e307, -1e307), Err(IntervalError::Overflow { .. })));
 /// ```
 pub fn interval_total(seconds: f64, minutes: f64, hours: f64) -> Result<f64, IntervalError> {
-    for (unit, value) in [("seconds", seconds), ("minutes", minutes), ("hours", hours)] {
+    let parts = [
+        ("seconds", seconds, 1.0),
+        ("minutes", minutes, 60.0),
+        ("hours", hours, 3600.0),
+    ];
+    for (unit, value, _) in parts {
         if !value.is_finite() {
             return Err(IntervalError::NonFinite { unit, value });
         }
     }
     let total = seconds + minutes * 60.0 + hours * 3600.0;
+    if total.is_nan() {
+        // Finite parts sum to NaN only when one overflows to +inf and
+        // another to -inf: the first of them is named.
+        let (unit, value, _) = parts
+            .into_iter()
+            .find(|(_, value, size)| (value * size).is_infinite())
+            .unwrap_or(parts[0]);
+        return Err(IntervalError::Overflow { unit, value });
+    }
     if total < 0.0 {
         return Err(IntervalError::Negative { total });
     }
@@ -260,5 +297,39 @@ mod tests {
         assert!(interval_total(longest + 1.0, 0.0, 0.0).is_err());
         assert!(interval_total(0.0, 0.0, 876_600.0).is_ok());
         assert!(interval_total(0.0, 0.0, 876_601.0).is_err());
+    }
+
+    #[test]
+    fn parts_that_overflow_in_opposite_directions_are_refused() {
+        // Each part is finite, but in seconds one is +inf and the other
+        // -inf: their sum is NaN, which no range check catches.
+        for (seconds, minutes, hours) in [
+            (0.0, f64::MAX, -f64::MAX),
+            (0.0, -f64::MAX, f64::MAX),
+            (f64::MAX, f64::MAX, -f64::MAX),
+            (-1.0, f64::MAX / 30.0, -f64::MAX / 1000.0),
+        ] {
+            let total = interval_total(seconds, minutes, hours);
+            assert!(
+                matches!(total, Err(IntervalError::Overflow { .. })),
+                "{seconds} s, {minutes} min, {hours} h: {total:?}"
+            );
+        }
+        assert_eq!(
+            interval_total(0.0, f64::MAX, -f64::MAX),
+            Err(IntervalError::Overflow {
+                unit: "minutes",
+                value: f64::MAX
+            })
+        );
+        // One part alone out of range is a total out of range.
+        assert!(matches!(
+            interval_total(0.0, f64::MAX, 0.0),
+            Err(IntervalError::TooLong { .. })
+        ));
+        assert!(matches!(
+            interval_total(0.0, 0.0, -f64::MAX),
+            Err(IntervalError::Negative { .. })
+        ));
     }
 }

@@ -14,7 +14,7 @@ use super::task::{start_run, Runner};
 use crate::cluster::{Cluster, Fence, Lease, LeaseRequest, StoreError};
 use crate::error::{LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
-use crate::state::Participation;
+use crate::state::{Core, Participation};
 
 /// A replica that does not lead asks for the lease this many times per
 /// lease: a lease left to run out is taken over within a quarter of it.
@@ -46,29 +46,51 @@ const RENEWAL_RETRY_DIVISOR: u32 = 10;
 /// is not hammered.
 const MIN_RENEWAL_RETRY: Duration = Duration::from_millis(10);
 
-/// Starts taking part in a leader-mode loop: the returned handle ends when
-/// the replica leaves (a stop or a cancel, or the run it leads ending by
-/// itself).
+/// A replica's entry into a leader-mode loop: the cluster's configuration,
+/// and its participation, already marked in the state.
+pub(super) struct Entry {
+    config: Cluster,
+    participation: Arc<Participation>,
+}
+
+/// Enters the loop's leader-mode cluster, if it is in one (`None` for any
+/// other loop), under one lock: the mode read is the mode entered.
+///
+/// # Errors
+///
+/// [`StartError::AlreadyRunning`] while the loop runs or the replica takes
+/// part already.
+pub(super) fn enter<A>(core: &Core<A>) -> Result<Option<Entry>, StartError> {
+    let entered = core.lock().enter_leader_mode()?;
+    Ok(entered.map(|(config, participation)| Entry {
+        config,
+        participation,
+    }))
+}
+
+/// Takes part in a leader-mode loop the replica has entered: the returned
+/// handle ends when the replica leaves (a stop or a cancel, or the run it
+/// leads ending by itself).
 pub(super) fn participate<A>(
     runner: Arc<dyn Runner<A>>,
     args: A,
     runtime: &tokio::runtime::Handle,
-) -> Result<RunHandle, StartError>
+    entry: Entry,
+) -> RunHandle
 where
     A: Clone + Send + 'static,
 {
-    let participation = Arc::new(Participation::default());
-    let config = runner
-        .core()
-        .lock()
-        .begin_participation(Arc::clone(&participation))?;
+    let Entry {
+        config,
+        participation,
+    } = entry;
     let outcome = Arc::clone(participation.outcome());
     let guard = Leaving {
-        runner: Arc::clone(&runner),
+        runner,
         outcome: Some(Arc::clone(&outcome)),
     };
     runtime.spawn(supervise(guard, args, config, participation));
-    Ok(RunHandle::new(outcome))
+    RunHandle::new(outcome)
 }
 
 /// Ends the participation when the supervisor ends, or when its task is

@@ -15,10 +15,8 @@ where
     A: Clone + Send + 'static,
 {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
-    let leads = runner.core().lock().leads();
-    if leads {
-        leader::participate(runner, args, &runtime)
-    } else {
-        start_run(runner, args)
+    match leader::enter(runner.core())? {
+        Some(entry) => Ok(leader::participate(runner, args, &runtime, entry)),
+        None => start_run(runner, args),
     }
 }

@@ -4,9 +4,14 @@
 //! same instants. What a relative interval becomes in a cluster's claim
 //! mode.
 
+use std::time::Duration;
+
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::kind::Kind;
 use super::relative::Every;
+use super::wall::WallOptions;
+use super::zone::Zone;
 
 /// A relative interval on the grid `anchor + k·period`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,6 +46,34 @@ impl Aligned {
         let subsec = u32::try_from(offset.rem_euclid(1_000_000_000)).ok()?;
         let delta = TimeDelta::new(seconds, subsec)?;
         self.anchor.checked_add_signed(delta)
+    }
+}
+
+/// On the wall clock: the grid's instants.
+impl Kind for Aligned {
+    fn monotonic_period(&self) -> Option<Duration> {
+        None
+    }
+
+    fn next_wall_instant(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<DateTime<Utc>>,
+        _options: &WallOptions,
+    ) -> Option<DateTime<Utc>> {
+        self.next_instant(now, after)
+    }
+
+    fn display_zone(&self) -> Zone {
+        Zone::UTC
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "every {} s, on the grid since {}",
+            self.every.period().as_secs_f64(),
+            self.anchor
+        )
     }
 }
 

@@ -27,6 +27,8 @@ use chrono::{DateTime, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 
+use super::kind::Kind;
+use super::wall::WallOptions;
 use super::zone::{AmbiguousTime, Zone};
 use crate::error::ConfigError;
 
@@ -304,6 +306,30 @@ impl fmt::Debug for Cron {
             .field("expression", &self.parsed.expression)
             .field("zone", &self.zone)
             .finish()
+    }
+}
+
+/// On the wall clock: the instants the expression matches in its zone.
+impl Kind for Cron {
+    fn monotonic_period(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    fn next_wall_instant(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<DateTime<Utc>>,
+        options: &WallOptions,
+    ) -> Option<DateTime<Utc>> {
+        next_instant(self, now, after, options.ambiguous)
+    }
+
+    fn display_zone(&self) -> Zone {
+        self.zone
+    }
+
+    fn describe(&self) -> String {
+        format!("cron {self}")
     }
 }
 

@@ -1,16 +1,22 @@
 //! When the next iteration runs. Each kind of schedule has its own file
 //! (a relative interval in `relative.rs`, times of day in
-//! `time_of_day.rs`, cron expressions in `cron.rs`), and [`Schedule`] answers for all of them: the first
-//! iteration of a run, the one after each iteration, and what a jump of the
-//! wall clock over an instant means. The run (`run/`) only sleeps until
-//! the instants it is given.
+//! `time_of_day.rs`, cron expressions in `cron.rs`, a relative interval on
+//! a cluster's grid in `aligned.rs`) and answers what `kind.rs` asks of
+//! every kind; [`Schedule`] picks the kind and derives the rest from its
+//! answers: the first iteration of a run, the one after each iteration,
+//! and what a jump of the wall clock over an instant means. The run
+//! (`run/`) only sleeps until the instants it is given.
 //!
-//! A new kind of schedule is a new file here and one variant of
-//! [`Schedule`] (and of the public [`Interval`]).
+//! A new kind of schedule is a new file here that implements `Kind`, one
+//! variant of [`Schedule`] and of the public [`Interval`], and their arms in
+//! this file (`Interval::validate`, `Schedule::kind`, `Schedule::interval`);
+//! then its setter in the builder, with its row in the builder's list of
+//! kinds, and the attribute's.
 
 mod aligned;
 mod cron;
 mod jitter;
+mod kind;
 mod relative;
 mod scheduled;
 mod time_of_day;
@@ -20,17 +26,18 @@ mod zone;
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use tasks_syntax::IntervalError;
+use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use tokio::time::MissedTickBehavior;
 
 use crate::error::ConfigError;
 pub(crate) use aligned::Aligned;
 pub use cron::Cron;
 pub(crate) use jitter::Jitter;
+use kind::Kind;
 pub(crate) use relative::Every;
 pub(crate) use scheduled::{Now, ScheduledAt};
 pub use time_of_day::TimeOfDay;
+use time_of_day::Times;
 pub(crate) use wall::WallOptions;
 pub use wall::DEFAULT_WALL_CHECK;
 pub use zone::{AmbiguousTime, Zone};
@@ -42,6 +49,9 @@ pub use zone::{AmbiguousTime, Zone};
 /// It is checked when used: a negative, NaN or infinite total, an empty list
 /// of times, or times mixed with a relative part are each a
 /// [`ConfigError`] (a [`Cron`] was checked when it was parsed).
+///
+/// New kinds of schedule may come: a `match` on an `Interval` needs a `_`
+/// arm.
 ///
 /// [`LoopBuilder::interval`]: crate::LoopBuilder::interval
 /// [`Loop::change_interval`]: crate::Loop::change_interval
@@ -57,6 +67,7 @@ pub use zone::{AmbiguousTime, Zone};
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Interval {
     /// `seconds + 60·minutes + 3600·hours`; components may be negative or
     /// fractional as long as the total is zero or more.
@@ -115,31 +126,8 @@ impl Interval {
                 seconds,
                 minutes,
                 hours,
-            } => {
-                tasks_syntax::interval_total(seconds, minutes, hours).map_err(
-                    |error| match error {
-                        IntervalError::NonFinite { unit, value } => {
-                            ConfigError::NonFiniteInterval { unit, value }
-                        }
-                        IntervalError::Negative { total } => {
-                            ConfigError::NegativeInterval { total }
-                        }
-                        IntervalError::TooLong { total } => ConfigError::IntervalTooLong { total },
-                    },
-                )?;
-                Ok(Schedule::Relative(Every {
-                    seconds,
-                    minutes,
-                    hours,
-                }))
-            }
-            Interval::Times(mut times) => {
-                if times.is_empty() {
-                    return Err(ConfigError::EmptyTimes);
-                }
-                time_of_day::sort_and_dedup(&mut times);
-                Ok(Schedule::Times(times))
-            }
+            } => Every::new(seconds, minutes, hours).map(Schedule::Relative),
+            Interval::Times(times) => Times::new(times).map(Schedule::Times),
             Interval::Cron(cron) => Ok(Schedule::Cron(cron)),
         }
     }
@@ -161,7 +149,7 @@ pub(crate) enum Schedule {
     /// On the monotonic clock, anchored to the run's first iteration.
     Relative(Every),
     /// On the wall clock.
-    Times(Vec<TimeOfDay>),
+    Times(Times),
     /// On the wall clock. A `Cron` is a pointer and a zone (16 bytes):
     /// every loop's state stays as small as with the other kinds.
     Cron(Cron),
@@ -181,12 +169,19 @@ pub(crate) enum AfterJump {
 }
 
 impl Schedule {
+    /// The kind, to ask what [`Kind`] asks of every kind.
+    fn kind(&self) -> &dyn Kind {
+        match self {
+            Schedule::Relative(every) => every,
+            Schedule::Times(times) => times,
+            Schedule::Cron(cron) => cron,
+            Schedule::Aligned(aligned) => &**aligned,
+        }
+    }
+
     /// Whether the schedule sleeps on the wall clock.
     pub(crate) fn is_wall_clock(&self) -> bool {
-        match self {
-            Schedule::Relative(_) => false,
-            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => true,
-        }
+        self.kind().monotonic_period().is_none()
     }
 
     /// The schedule as given, for reading back.
@@ -199,7 +194,7 @@ impl Schedule {
                 let every = aligned.every;
                 Interval::relative(every.seconds, every.minutes, every.hours)
             }
-            Schedule::Times(times) => Interval::Times(times.clone()),
+            Schedule::Times(times) => Interval::Times(times.as_slice().to_vec()),
             Schedule::Cron(cron) => Interval::Cron(cron.clone()),
         }
     }
@@ -223,18 +218,27 @@ impl Schedule {
         }
     }
 
-    /// The first iteration of a run: at once for a relative interval, the
-    /// next instant from `now` for a wall-clock schedule.
+    /// `at` in the zone the schedule's instants are shown in (UTC for a
+    /// relative interval).
+    pub(crate) fn local(&self, at: DateTime<Utc>) -> DateTime<FixedOffset> {
+        at.with_timezone(&self.kind().display_zone().offset_at(at))
+    }
+
+    /// The schedule in words.
+    pub(crate) fn describe(&self) -> String {
+        self.kind().describe()
+    }
+
+    /// The first iteration of a run: at once on the monotonic clock, the
+    /// next instant from `now` on the wall clock.
     pub(crate) fn first(&self, now: Now, options: &WallOptions) -> Option<ScheduledAt> {
-        match self {
-            Schedule::Relative(_) => Some(ScheduledAt::now(now)),
-            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => {
-                self.following(None, now, options)
-            }
+        match self.kind().monotonic_period() {
+            Some(_) => Some(ScheduledAt::now(now)),
+            None => self.following(None, now, options),
         }
     }
 
-    /// The iteration after `last`: `last` plus the interval, or the next
+    /// The iteration after `last`: `last` plus the period, or the next
     /// wall-clock instant at or after `now` and after `last`.
     pub(crate) fn following(
         &self,
@@ -242,24 +246,23 @@ impl Schedule {
         now: Now,
         options: &WallOptions,
     ) -> Option<ScheduledAt> {
-        match self {
-            Schedule::Relative(every) => last.map(|at| at.plus(every.period())),
-            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => self
+        match self.kind().monotonic_period() {
+            Some(period) => last.map(|at| at.plus(period)),
+            None => self
                 .next_wall(now.wall, last.map(ScheduledAt::wall), options)
                 .map(|at| ScheduledAt::at_wall(now, at)),
         }
     }
 
-    /// The iteration after `last` of a relative interval, which needs no
-    /// clock; `None` for a wall-clock schedule.
+    /// The iteration after `last` on the monotonic clock, which needs no
+    /// clock read; `None` for a wall-clock schedule.
     pub(crate) fn following_relative(&self, last: ScheduledAt) -> Option<ScheduledAt> {
-        match self {
-            Schedule::Relative(every) => Some(last.plus(every.period())),
-            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => None,
-        }
+        self.kind()
+            .monotonic_period()
+            .map(|period| last.plus(period))
     }
 
-    /// The iteration to run for `next` of a relative interval, which the
+    /// The iteration to run for `next` on the monotonic clock, which the
     /// run may have reached late, under the `missed` policy (see
     /// [`relative::reached_late`]): `now` is called only when the policy
     /// needs the monotonic clock. A wall-clock schedule keeps `next`: every
@@ -270,28 +273,21 @@ impl Schedule {
         missed: MissedTickBehavior,
         now: impl FnOnce() -> tokio::time::Instant,
     ) -> ScheduledAt {
-        match self {
-            Schedule::Relative(every) => relative::reached_late(next, every.period(), missed, now),
-            Schedule::Times(_) | Schedule::Cron(_) | Schedule::Aligned(_) => next,
+        match self.kind().monotonic_period() {
+            Some(period) => relative::reached_late(next, period, missed, now),
+            None => next,
         }
     }
 
     /// The earliest instant of a wall-clock schedule at or after `now` and
-    /// strictly after `after`; `None` for a relative interval.
+    /// strictly after `after`; `None` on the monotonic clock.
     fn next_wall(
         &self,
         now: DateTime<Utc>,
         after: Option<DateTime<Utc>>,
         options: &WallOptions,
     ) -> Option<DateTime<Utc>> {
-        match self {
-            Schedule::Relative(_) => None,
-            Schedule::Times(times) => {
-                time_of_day::next_instant(times, now, after, options.ambiguous)
-            }
-            Schedule::Cron(cron) => cron::next_instant(cron, now, after, options.ambiguous),
-            Schedule::Aligned(aligned) => aligned.next_instant(now, after),
-        }
+        self.kind().next_wall_instant(now, after, options)
     }
 
     /// The latest instant of a wall-clock schedule before `now` that passed

@@ -2,9 +2,15 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use tasks_syntax::IntervalError;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::kind::Kind;
 use super::scheduled::ScheduledAt;
+use super::wall::WallOptions;
+use super::zone::Zone;
+use crate::error::ConfigError;
 
 /// A validated relative interval, kept as given (so that `seconds()`,
 /// `minutes()` and `hours()` read back what was set).
@@ -16,12 +22,56 @@ pub(crate) struct Every {
 }
 
 impl Every {
+    /// A relative interval whose total is in range (see
+    /// [`tasks_syntax::interval_total`]).
+    pub(crate) fn new(seconds: f64, minutes: f64, hours: f64) -> Result<Self, ConfigError> {
+        tasks_syntax::interval_total(seconds, minutes, hours).map_err(|error| match error {
+            IntervalError::NonFinite { unit, value } => {
+                ConfigError::NonFiniteInterval { unit, value }
+            }
+            IntervalError::Negative { total } => ConfigError::NegativeInterval { total },
+            IntervalError::TooLong { total } => ConfigError::IntervalTooLong { total },
+            IntervalError::Overflow { unit, value } => {
+                ConfigError::IntervalOverflow { unit, value }
+            }
+        })?;
+        Ok(Self {
+            seconds,
+            minutes,
+            hours,
+        })
+    }
+
     /// The period. Computed, not stored: it keeps every loop's state a
     /// little smaller, for a few floating-point operations per iteration.
     /// Validated intervals always convert.
     pub(crate) fn period(&self) -> Duration {
         Duration::try_from_secs_f64(self.seconds + self.minutes * 60.0 + self.hours * 3600.0)
             .unwrap_or(Duration::MAX)
+    }
+}
+
+/// On the monotonic clock, anchored to the run's first iteration.
+impl Kind for Every {
+    fn monotonic_period(&self) -> Option<Duration> {
+        Some(self.period())
+    }
+
+    fn next_wall_instant(
+        &self,
+        _now: DateTime<Utc>,
+        _after: Option<DateTime<Utc>>,
+        _options: &WallOptions,
+    ) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    fn display_zone(&self) -> Zone {
+        Zone::UTC
+    }
+
+    fn describe(&self) -> String {
+        format!("every {} s", self.period().as_secs_f64())
     }
 }
 

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 
+use super::kind::Kind;
+use super::wall::WallOptions;
 use super::zone::{AmbiguousTime, Zone};
 use crate::error::ConfigError;
 
@@ -250,10 +252,52 @@ impl fmt::Display for TimeOfDay {
     }
 }
 
-/// The sort key of a list of times: clock time, then zone name.
-pub(crate) fn sort_and_dedup(times: &mut Vec<TimeOfDay>) {
-    times.sort_by_cached_key(|t| (t.time, t.zone.to_string()));
-    times.dedup();
+/// A checked list of times of day: not empty, sorted by clock time then
+/// zone name, without duplicates.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Times(Vec<TimeOfDay>);
+
+impl Times {
+    /// The list, sorted and without duplicates.
+    pub(crate) fn new(mut times: Vec<TimeOfDay>) -> Result<Self, ConfigError> {
+        if times.is_empty() {
+            return Err(ConfigError::EmptyTimes);
+        }
+        times.sort_by_cached_key(|t| (t.time, t.zone.to_string()));
+        times.dedup();
+        Ok(Self(times))
+    }
+
+    /// The times, in their order.
+    pub(crate) fn as_slice(&self) -> &[TimeOfDay] {
+        &self.0
+    }
+}
+
+/// On the wall clock: each time of day, in its zone.
+impl Kind for Times {
+    fn monotonic_period(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    fn next_wall_instant(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<DateTime<Utc>>,
+        options: &WallOptions,
+    ) -> Option<DateTime<Utc>> {
+        next_instant(&self.0, now, after, options.ambiguous)
+    }
+
+    /// The zone of the first time (all share one, as a rule).
+    fn display_zone(&self) -> Zone {
+        self.0.first().map_or(Zone::UTC, |t| t.zone)
+    }
+
+    fn describe(&self) -> String {
+        let times: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        format!("at {}", times.join(", "))
+    }
 }
 
 /// The earliest instant of any listed time that is at or after `now` and

@@ -501,7 +501,7 @@ impl<A> State<A> {
     /// in, for the caller to drop outside the lock (its store is user code).
     pub(crate) fn join_cluster(&mut self, config: Cluster) -> Result<Option<Cluster>, ConfigError> {
         if self.running || self.participation().is_some() {
-            return Err(ConfigError::JoinWhileRunning);
+            return Err(StartError::AlreadyRunning.into());
         }
         if config.mode == Mode::Claim {
             if self.count.is_some() {
@@ -531,21 +531,26 @@ impl<A> State<A> {
         self.cluster()?.participation.as_ref()
     }
 
-    /// Leader mode: the replica begins to take part, refused while a run
-    /// is in progress or it takes part already. Returns the cluster's
-    /// configuration.
-    pub(crate) fn begin_participation(
+    /// Leader mode: the replica begins to take part, if the loop is in a
+    /// leader-mode cluster (`None` for any other loop); refused while a run
+    /// is in progress or it takes part already. One lock: the mode read is
+    /// the mode entered. Returns the cluster's configuration and the
+    /// participation.
+    pub(crate) fn enter_leader_mode(
         &mut self,
-        participation: Arc<Participation>,
-    ) -> Result<Cluster, StartError> {
+    ) -> Result<Option<(Cluster, Arc<Participation>)>, StartError> {
+        if !self.leads() {
+            return Ok(None);
+        }
         if self.running || self.participation().is_some() {
             return Err(StartError::AlreadyRunning);
         }
         let Some(cluster) = self.cluster_mut() else {
-            return Err(StartError::AlreadyRunning);
+            return Ok(None);
         };
-        cluster.participation = Some(participation);
-        Ok(cluster.config.clone())
+        let participation = Arc::new(Participation::default());
+        cluster.participation = Some(Arc::clone(&participation));
+        Ok(Some((cluster.config.clone(), participation)))
     }
 
     /// Leader mode: the replica no longer takes part, and holds no term.
