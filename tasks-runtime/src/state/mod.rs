@@ -12,6 +12,6 @@ mod record;
 mod transitions;
 
 pub(crate) use self::cluster::Participation;
-pub(crate) use self::core::{Core, Listed, Settings, Shared};
+pub(crate) use self::core::{Core, Settings, Shared};
 pub(crate) use self::record::Timing;
 pub(crate) use self::transitions::{BackoffFactory, Extras, Interrupt, IterationSettings, State};
