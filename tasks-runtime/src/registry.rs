@@ -19,18 +19,19 @@
 //! # }
 //! ```
 
-use std::collections::BTreeSet;
 use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use futures_util::future::{join_all, BoxFuture};
 use futures_util::FutureExt;
+use hashbrown::HashTable;
 
 use crate::hooks::BodyOutput;
 use crate::observe::status_of;
 use crate::run::{self, Runner};
-use crate::state::{Core, Listed, Shared};
+use crate::state::{Core, Shared};
 use crate::status::LoopStatus;
 
 /// What the registry needs of a loop, whatever its argument and body.
@@ -41,8 +42,6 @@ pub(crate) trait Registered: Send + Sync {
     fn stop(&self);
     fn cancel(&self);
     fn shutdown(self: Arc<Self>, grace: Duration) -> BoxFuture<'static, bool>;
-    /// Its rank in the order of building.
-    fn built(&self) -> u64;
 }
 
 impl<A, F, Fut> Registered for Shared<A, F>
@@ -76,80 +75,33 @@ where
         let runner: Arc<dyn Runner<A>> = self;
         run::shutdown(runner, grace).boxed()
     }
-
-    fn built(&self) -> u64 {
-        self.listed.built
-    }
 }
 
-/// The loops of the process, held weakly, each at the slot its shared
-/// block holds: the block's `Drop` (below) empties its slot, so that the
-/// `Weak` does not keep the block's allocation.
-static LOOPS: Mutex<Loops> = Mutex::new(Loops {
-    slots: Vec::new(),
-    free: BTreeSet::new(),
-    built: 0,
-});
+/// The loops of the process, held weakly, found by the address of their
+/// shared block: the block's `Drop` (below) takes its loop out, so that the
+/// `Weak` does not keep the block's allocation. A table of the `Weak`s
+/// alone (the address is read from each) costs a loop about what a list of
+/// them does.
+static LOOPS: Mutex<HashTable<Weak<dyn Registered>>> = Mutex::new(HashTable::new());
 
-struct Loops {
-    /// Each slot's loop; `None` for a free slot. Never ends with a free
-    /// slot, so that it shrinks as the loops at its end leave.
-    slots: Vec<Option<Weak<dyn Registered>>>,
-    /// The free slots before the last taken one, the lowest taken first,
-    /// so that the taken slots stay at the start.
-    free: BTreeSet<usize>,
-    /// How many loops were registered: the next one's rank in the order
-    /// of building.
-    built: u64,
-}
-
-impl Loops {
-    fn insert(&mut self, registered: Weak<dyn Registered>) -> Listed {
-        let built = self.built;
-        self.built += 1;
-        let slot = match self.free.pop_first() {
-            Some(slot) => {
-                self.slots[slot] = Some(registered);
-                slot
-            }
-            None => {
-                self.slots.push(Some(registered));
-                self.slots.len() - 1
-            }
-        };
-        Listed { slot, built }
-    }
-
-    /// Empties the slot of the block at `block`, if it holds it (a block
-    /// made without [`shared`] holds none), and gives back the memory of
-    /// the free slots at the end.
-    fn remove(&mut self, slot: usize, block: *const ()) -> Option<Weak<dyn Registered>> {
-        let entry = self.slots.get_mut(slot)?;
-        if !entry
-            .as_ref()
-            .is_some_and(|registered| std::ptr::addr_eq(registered.as_ptr(), block))
-        {
-            return None;
-        }
-        let removed = entry.take();
-        if slot + 1 < self.slots.len() {
-            self.free.insert(slot);
-            return removed;
-        }
-        // The last slot: it goes, and so do the free slots before it.
-        while self.slots.last().is_some_and(Option::is_none) {
-            self.slots.pop();
-        }
-        drop(self.free.split_off(&self.slots.len()));
-        if self.slots.len() <= self.slots.capacity() / 4 {
-            self.slots.shrink_to(self.slots.len() * 2);
-        }
-        removed
-    }
-}
-
-fn loops_lock() -> std::sync::MutexGuard<'static, Loops> {
+fn loops_lock() -> std::sync::MutexGuard<'static, HashTable<Weak<dyn Registered>>> {
     LOOPS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The address of a loop's shared block.
+fn address(block: *const impl ?Sized) -> usize {
+    block.cast::<()>().addr()
+}
+
+/// The hash of an address in the table.
+fn hash(address: usize) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    address.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn hash_of(registered: &Weak<dyn Registered>) -> u64 {
+    hash(address(registered.as_ptr()))
 }
 
 /// Makes a loop's shared block around `core` and `body`, registered.
@@ -160,40 +112,49 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: BodyOutput,
 {
-    Arc::new_cyclic(|block: &Weak<Shared<A, F>>| {
-        let registered: Weak<dyn Registered> = block.clone();
-        Shared {
-            core,
-            body,
-            listed: loops_lock().insert(registered),
-        }
-    })
+    let shared = Arc::new(Shared { core, body });
+    let registered: Weak<dyn Registered> = Arc::downgrade(&shared) as _;
+    loops_lock().insert_unique(hash_of(&registered), registered, hash_of);
+    shared
 }
 
 /// A loop leaves the registry as its shared block is dropped (its body and
-/// hooks are dropped after, outside the registry's lock).
+/// hooks are dropped after, outside the registry's lock). An address is
+/// freed only after this, so no other loop has it yet.
 impl<A, F> Drop for Shared<A, F> {
     fn drop(&mut self) {
-        let block = std::ptr::from_ref(self).cast::<()>();
-        let removed = loops_lock().remove(self.listed.slot, block);
+        let block = address(std::ptr::from_ref(self));
+        let removed = {
+            let mut loops = loops_lock();
+            let removed = loops
+                .find_entry(hash(block), |registered| {
+                    address(registered.as_ptr()) == block
+                })
+                .ok()
+                .map(|entry| entry.remove().0);
+            // The table gives its memory back as the loops leave.
+            let len = loops.len();
+            if len <= loops.capacity() / 4 {
+                loops.shrink_to(len * 2, hash_of);
+            }
+            removed
+        };
         // The `Weak` is dropped outside the lock (it only counts down: the
         // block is still alive).
         drop(removed);
     }
 }
 
-/// The loops alive now, in the order they were built. Upgraded under the
-/// registry's lock, dropped outside it: the last reference to a loop drops
-/// its body and hooks, which are user code. A loop being dropped cannot be
-/// upgraded; its `Drop` empties its slot.
+/// The loops alive now, sorted by name. Upgraded under the registry's
+/// lock, dropped outside it: the last reference to a loop drops its body
+/// and hooks, which are user code. A loop being dropped cannot be
+/// upgraded; its `Drop` takes it out.
 fn alive() -> Vec<AnyLoop> {
     let mut alive: Vec<AnyLoop> = loops_lock()
-        .slots
         .iter()
-        .flatten()
         .filter_map(|registered| Some(AnyLoop(registered.upgrade()?)))
         .collect();
-    alive.sort_unstable_by_key(|any| any.0.built());
+    alive.sort_by(|a, b| a.name().cmp(b.name()));
     alive
 }
 
@@ -241,8 +202,7 @@ impl AnyLoop {
     }
 }
 
-/// Every loop alive in the process, running or not, in the order they
-/// were built.
+/// Every loop alive in the process, running or not, sorted by name.
 ///
 /// ```
 /// use tasks_runtime::{registry, Loop};
@@ -256,7 +216,7 @@ pub fn loops() -> Vec<AnyLoop> {
     alive()
 }
 
-/// The status of every loop alive in the process; see
+/// The status of every loop alive in the process, sorted by name; see
 /// [`Loop::status`](crate::Loop::status).
 ///
 /// ```
@@ -339,53 +299,4 @@ pub async fn shutdown_all(grace: Duration) -> ShutdownReport {
         names.push(any.name().to_owned());
     }
     report
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::schedule::Interval;
-    use crate::state::State;
-
-    /// A loop's block, outside the registry.
-    fn block() -> Arc<dyn Registered> {
-        let schedule = Interval::seconds(1.0).validate().unwrap();
-        Arc::new(Shared {
-            core: Core::new(State::<()>::new(schedule, None, true), None),
-            body: |()| async {},
-            listed: Listed::NOT,
-        })
-    }
-
-    fn address(block: &Arc<dyn Registered>) -> *const () {
-        Arc::as_ptr(block).cast()
-    }
-
-    #[test]
-    fn slots_are_reused_lowest_first_and_free_ones_at_the_end_go() {
-        let mut loops = Loops {
-            slots: Vec::new(),
-            free: BTreeSet::new(),
-            built: 0,
-        };
-        let [a, b, c, d] = [block(), block(), block(), block()];
-        let listed: Vec<(usize, u64)> = [&a, &b, &c]
-            .map(|block| loops.insert(Arc::downgrade(block)))
-            .map(|listed| (listed.slot, listed.built))
-            .into();
-        assert_eq!(listed, [(0, 0), (1, 1), (2, 2)]);
-        assert!(loops.remove(1, address(&b)).is_some());
-        assert_eq!(loops.free, BTreeSet::from([1]));
-        let d_listed = loops.insert(Arc::downgrade(&d));
-        assert_eq!((d_listed.slot, d_listed.built), (1, 3));
-        // A slot holds one block: another's address empties nothing.
-        assert!(loops.remove(1, address(&c)).is_none());
-        assert!(loops.remove(7, address(&c)).is_none());
-        assert!(loops.remove(2, address(&c)).is_some());
-        assert!(loops.remove(0, address(&a)).is_some());
-        assert_eq!((loops.slots.len(), loops.free.len()), (2, 1));
-        assert!(loops.remove(1, address(&d)).is_some());
-        assert!(loops.slots.is_empty() && loops.free.is_empty());
-        assert_eq!(loops.slots.capacity(), 0, "the memory is given back");
-    }
 }

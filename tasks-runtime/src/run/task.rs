@@ -234,7 +234,7 @@ mod tests {
     use std::sync::Arc;
 
     use crate::schedule::Interval;
-    use crate::state::{Core, Listed, Shared, State};
+    use crate::state::{Core, Shared, State};
 
     /// tokio stores a task in a cell aligned to 128 bytes, with about 100
     /// bytes of its own: a future of up to 152 bytes fits in 256, like the
@@ -247,7 +247,6 @@ mod tests {
         let shared = Arc::new(Shared {
             core,
             body: |()| async {},
-            listed: Listed::NOT,
         });
         let task = super::run_task(shared, ());
         let size = std::mem::size_of_val(&task);

@@ -38,26 +38,6 @@ struct Name(Box<str>);
 pub(crate) struct Shared<A, F> {
     pub(crate) core: Core<A>,
     pub(crate) body: F,
-    pub(crate) listed: Listed,
-}
-
-/// Where a loop is in the registry of every loop (`registry.rs` gives it
-/// when it makes the block and reads it when the block is dropped).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Listed {
-    /// The registry's slot the loop holds.
-    pub(crate) slot: usize,
-    /// The loop's rank in the order of building.
-    pub(crate) built: u64,
-}
-
-impl Listed {
-    /// Not in the registry: a block made without it, in a unit test.
-    #[cfg(test)]
-    pub(crate) const NOT: Listed = Listed {
-        slot: usize::MAX,
-        built: 0,
-    };
 }
 
 impl<A, F> Shared<A, F> {

@@ -28,7 +28,7 @@ mod settings;
 mod transitions;
 
 pub(crate) use self::cluster::Participation;
-pub(crate) use self::core::{Core, Listed, Shared};
+pub(crate) use self::core::{Core, Shared};
 pub(crate) use self::extras::Hooks;
 pub(crate) use self::iterations::{AfterSuccess, Jumped, NextIteration, Previous};
 pub(crate) use self::settings::{check_count, BackoffFactory, Settings};

@@ -1,8 +1,7 @@
-//! The registry's slots: a dropped loop leaves its slot, loops are listed
-//! in the order they were built however their slots are reused, and loops
-//! built and dropped on several threads at once all leave. A test binary of
-//! its own, its tests one at a time: a listing holds every loop for a
-//! moment, which would keep another test's dropped loop alive.
+//! Listing the registry: a dropped loop leaves it, loops are listed by
+//! name, and loops built and dropped on several threads at once all leave.
+//! A test binary of its own, its tests one at a time: a listing holds every
+//! loop for a moment, which would keep another test's dropped loop alive.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -40,22 +39,23 @@ fn a_dropped_loop_leaves_the_registry() {
 }
 
 #[test]
-fn loops_are_listed_in_the_order_they_were_built_after_others_left() {
+fn loops_are_listed_by_name() {
     let _alone = ALONE.lock().unwrap_or_else(PoisonError::into_inner);
     let named = |name: &str| Loop::builder(|()| async {}).name(name).build().unwrap();
-    let first = named("order-first");
-    let second = named("order-second");
-    let third = named("order-third");
-    drop(second);
-    // Built last, it may take the place the second one left.
-    let fourth = named("order-fourth");
-    let order: Vec<String> = registry::loops()
+    let built = ["listed-c", "listed-a", "listed-d", "listed-b"].map(named);
+    let listed: Vec<String> = registry::loops()
         .iter()
         .map(|l| l.name().to_owned())
-        .filter(|name| name.starts_with("order-"))
+        .filter(|name| name.starts_with("listed-"))
         .collect();
-    assert_eq!(order, ["order-first", "order-third", "order-fourth"]);
-    drop((first, third, fourth));
+    assert_eq!(listed, ["listed-a", "listed-b", "listed-c", "listed-d"]);
+    let statuses: Vec<String> = registry::statuses()
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|name| name.starts_with("listed-"))
+        .collect();
+    assert_eq!(statuses, listed);
+    drop(built);
 }
 
 #[test]
