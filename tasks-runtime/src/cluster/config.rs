@@ -138,8 +138,10 @@ impl Cluster {
 
     /// How long a claim holds its slot, or a lease its leadership, on the
     /// store's clock. A leader renews its lease every third of it, and stops
-    /// running the loop when a renewal has not succeeded for that long by
-    /// its own monotonic clock.
+    /// running the loop when no renewal sent within the lease minus the
+    /// [safety margin](Cluster#the-safety-margin) succeeded, by its own
+    /// monotonic clock; a claim runs its body only within that long after
+    /// it was sent.
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
