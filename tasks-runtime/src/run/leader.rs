@@ -98,6 +98,8 @@ enum TermEnd {
     Over(RunOutcome),
     /// The lease was lost: try to get it again.
     Lost,
+    /// The lease was granted too late to act on: ask again after a poll.
+    TooLate,
 }
 
 async fn supervise<A>(
@@ -139,6 +141,7 @@ async fn supervise<A>(
                 match term.lead(args.clone(), fence, sent, &mut outage).await {
                     TermEnd::Over(outcome) => break outcome,
                     TermEnd::Lost => continue,
+                    TermEnd::TooLate => {}
                 }
             }
             Ok(Lease::NotHeld { .. }) => outage.over(),
@@ -195,7 +198,7 @@ where
         if Instant::now() >= deadlines.may_act_until {
             tracing::warn!(loop_name = %name, %fence, "the lease was granted too late to act on: no term");
             release(config, name, fence).await;
-            return TermEnd::Lost;
+            return TermEnd::TooLate;
         }
         runner
             .core()
@@ -221,7 +224,10 @@ where
                         ended = Box::pin(RunHandle::new(next).wait());
                         continue;
                     }
-                    if Instant::now() >= deadlines.may_act_until {
+                    let lapsed = outcome == RunOutcome::Cancelled
+                        && !participation.is_leaving()
+                        && Instant::now() >= deadlines.may_act_until;
+                    if lapsed {
                         // The run saw its lease lapse before a call and
                         // ended itself, before this timer fired.
                         tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
