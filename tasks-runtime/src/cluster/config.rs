@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::store::{ReplicaId, Store};
 
+/// The safety margin is the lease divided by this (a third).
+const SAFETY_MARGIN_DIVISOR: u32 = 3;
+
 /// How the replicas of a loop share its work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -39,6 +42,26 @@ pub enum Mode {
 /// | [`run_during_outage`](Cluster::run_during_outage) | off: fail closed |
 /// | [`anchor`](Cluster::anchor) | the Unix epoch |
 /// | [`early_tolerance`](Cluster::early_tolerance) | 50 ms |
+///
+/// # The safety margin
+///
+/// A replica calls the body, or `before_loop`, only while its claim or
+/// lease is valid by its own monotonic clock with a margin, checked
+/// immediately before every call: a claim sent at `T` may run the body
+/// until `T + lease − margin`; a leader may act until the last good
+/// renewal's (or the acquisition's) send time `+ lease − margin`, and a
+/// term starts only if that instant is still ahead. The margin is a third
+/// of the lease ([`safety_margin`](Cluster::safety_margin)): a leader
+/// renews every third of its lease, tries a failed renewal again every
+/// tenth, and stops acting two thirds of a lease after the last renewal
+/// it sent that succeeded; 5 s of margin on the default 15 s lease, as
+/// Kubernetes' client-go leader election (leaseDuration 15 s,
+/// renewDeadline 10 s, retryPeriod 2 s) leaves seconds, not
+/// milliseconds, for a paused process, a slow store and clocks that run
+/// at slightly different rates. `after_loop` and the `error` hook are
+/// cleanup and reporting: they run after the lease is gone (a term ended
+/// by a lapsed lease ends as cancelled, its `after_loop` sees
+/// `is_being_cancelled()`), and they must not act on the fence.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -115,8 +138,10 @@ impl Cluster {
 
     /// How long a claim holds its slot, or a lease its leadership, on the
     /// store's clock. A leader renews its lease every third of it, and stops
-    /// running the loop when a renewal has not succeeded for that long by
-    /// its own monotonic clock.
+    /// running the loop when no renewal sent within the lease minus the
+    /// [safety margin](Cluster#the-safety-margin) succeeded, by its own
+    /// monotonic clock; a claim runs its body only within that long after
+    /// it was sent.
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
@@ -187,5 +212,27 @@ impl Cluster {
     /// The lease.
     pub fn lease_duration(&self) -> Duration {
         self.lease
+    }
+
+    /// The safety margin: a third of the lease. A replica stops acting
+    /// this long before its claim or lease runs out by its own clock
+    /// (see [the safety margin](Cluster#the-safety-margin)).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tasks_runtime::cluster::{Cluster, MemoryStore};
+    ///
+    /// let leader = Cluster::leader(Arc::new(MemoryStore::new()));
+    /// assert_eq!(leader.safety_margin(), Duration::from_secs(5));
+    /// ```
+    pub fn safety_margin(&self) -> Duration {
+        self.lease / SAFETY_MARGIN_DIVISOR
+    }
+
+    /// How long after sending a claim or a lease request that the store
+    /// granted a replica may act on it: the lease minus the margin.
+    pub(crate) fn may_act_for(&self) -> Duration {
+        self.lease.saturating_sub(self.safety_margin())
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
+use tokio::time::Instant;
 
 use super::call::{timed_out, traced_call};
 use super::watched::UntilCancelled;
@@ -143,11 +144,18 @@ where
             takeover,
             tzdb: chrono_tz::IANA_TZDB_VERSION,
         };
+        // A claim may run the body only until its send time plus the
+        // claim's lease, minus the margin.
+        let may_act_until = Instant::now() + cluster.may_act_for();
         let answer = match UntilCancelled::new(&shared.core, cluster.store.claim(request)).await {
             Err(_) => return Decision::Cancelled,
             Ok(answer) => answer,
         };
         match answer {
+            Ok(Claimed::Won { fence }) if Instant::now() >= may_act_until => {
+                tracing::warn!(loop_name = %shared.name(), %slot, %fence, "the claim was won too late to act on: skipping the slot");
+                return Decision::Skip;
+            }
             Ok(Claimed::Won { fence }) => return Decision::Run(Some(fence)),
             Ok(Claimed::Taken { holder, tzdb }) => {
                 if let Some(theirs) = tzdb.filter(|v| v != chrono_tz::IANA_TZDB_VERSION) {

@@ -125,6 +125,9 @@ where
     F: Send + Sync,
 {
     if shared.core.lock().before_loop_hook().is_some() {
+        if lease_lapsed(&shared.core) {
+            return Some(RunOutcome::Cancelled);
+        }
         if let Some(outcome) = boxed(before_loop(shared)).await {
             return Some(outcome);
         }
@@ -353,6 +356,9 @@ where
 {
     match begin_iteration(&shared.core, previous) {
         NextIteration::Completed => return Err(Done::Ended(RunOutcome::Completed)),
+        NextIteration::Run(_) if lease_lapsed(&shared.core) => {
+            return Err(Done::Ended(RunOutcome::Cancelled))
+        }
         NextIteration::Run(settings) => return Ok(settings),
         NextIteration::WaitForWallClock => {}
     }
@@ -361,6 +367,9 @@ where
     }
     let (settings, slot) = reach_wall_clock_slot(&shared.core);
     let Some(slot) = slot else {
+        if lease_lapsed(&shared.core) {
+            return Err(Done::Ended(RunOutcome::Cancelled));
+        }
         return Ok(settings);
     };
     let claimed = claimed_iteration(shared, args.clone(), slot, settings, retried);
@@ -469,6 +478,18 @@ fn begin_iteration<A>(core: &Core<A>, previous: Previous) -> NextIteration {
 fn reach_wall_clock_slot<A>(core: &Core<A>) -> (IterationSettings, Option<DateTime<Utc>>) {
     let now = Now::read(&*core.clock());
     core.lock().reach_wall_clock_slot(now)
+}
+
+/// Leader mode: whether the term's lease lapsed by this replica's clock
+/// (with the cluster's safety margin). Checked immediately before each call
+/// of the body and `before_loop`: the run then ends, cancelled, as the
+/// supervisor would end it, without calling them with the term's fence.
+fn lease_lapsed<A>(core: &Core<A>) -> bool {
+    let lapsed = core.lock().lease_lapsed();
+    if lapsed {
+        core.cancel_run();
+    }
+    lapsed
 }
 
 /// Whether the run is to end rather than go on: `stop` or `shutdown`.

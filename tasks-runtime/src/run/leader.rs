@@ -28,15 +28,6 @@ const MIN_POLL: Duration = Duration::from_millis(20);
 /// a row may fail (a slow store, a lost reply) before the lease runs out.
 const RENEWALS_PER_LEASE: u32 = 3;
 
-/// The leader stops acting the lease divided by this (a tenth) before the
-/// lease runs out by its own clock: the store's clock may run faster, and
-/// its reply took time to arrive.
-const SAFETY_MARGIN_DIVISOR: u32 = 10;
-
-/// The largest safety margin: beyond it a long lease would idle a leader
-/// that is still entitled to act.
-const MAX_SAFETY_MARGIN: Duration = Duration::from_millis(200);
-
 /// A renewal the store did not answer is tried again after the lease
 /// divided by this (a tenth): several tries fit before the leader must
 /// give up.
@@ -129,6 +120,8 @@ enum TermEnd {
     Over(RunOutcome),
     /// The lease was lost: try to get it again.
     Lost,
+    /// The lease was granted too late to act on: ask again after a poll.
+    TooLate,
 }
 
 async fn supervise<A>(
@@ -170,10 +163,11 @@ async fn supervise<A>(
                 match term.lead(args.clone(), fence, sent, &mut outage).await {
                     TermEnd::Over(outcome) => break outcome,
                     TermEnd::Lost => continue,
+                    TermEnd::TooLate => {}
                 }
             }
             Ok(Lease::NotHeld { .. }) => outage.over(),
-            Err(error) => outage.report(&*runner, &name, error).await,
+            Err(error) => outage.report(&runner, &name, error, config.lease),
         }
         tokio::select! {
             () = tokio::time::sleep(poll) => {}
@@ -196,12 +190,15 @@ where
     A: Clone + Send + 'static,
 {
     /// Runs the loop with the term's token and renews the lease every
-    /// third of it. The term is lost when a renewal is refused, or when
-    /// none succeeded for the lease minus a margin by this replica's
-    /// monotonic clock (judged from when the last good renewal was sent,
-    /// which is no later than when the store started counting). When the
-    /// replica leaves meanwhile, the run ends gracefully (no new iteration)
-    /// and the lease is given back after it.
+    /// third of it. The term starts only if the lease it was granted still
+    /// has time left to act ([`Cluster::may_act_for`] after the request was
+    /// sent). The term is lost when a renewal is refused, or when none
+    /// succeeded for the lease minus the margin by this replica's monotonic
+    /// clock (judged from when the last good renewal was sent, which is no
+    /// later than when the store started counting); the run reads the same
+    /// instant before each call and ends itself, cancelled, if it is past.
+    /// When the replica leaves meanwhile, the run ends gracefully (no new
+    /// iteration) and the lease is given back after it.
     async fn lead(
         &self,
         args: A,
@@ -219,7 +216,16 @@ where
             release(config, name, fence).await;
             return TermEnd::Over(RunOutcome::Stopped);
         }
-        runner.core().lock().set_fence(Some(fence));
+        let mut deadlines = Deadlines::renewed_at(acquired_at, config);
+        if Instant::now() >= deadlines.may_act_until {
+            tracing::warn!(loop_name = %name, %fence, "the lease was granted too late to act on: no term");
+            release(config, name, fence).await;
+            return TermEnd::TooLate;
+        }
+        runner
+            .core()
+            .lock()
+            .begin_term(fence, deadlines.may_act_until);
         let run = match start_run(Arc::clone(runner), args) {
             Ok(run) => run,
             Err(error) => {
@@ -228,7 +234,6 @@ where
                 return TermEnd::Over(RunOutcome::Cancelled);
             }
         };
-        let mut deadlines = Deadlines::renewed_at(acquired_at, config.lease);
         let mut ended = Box::pin(run.wait());
         let mut asked_to_end = false;
         loop {
@@ -240,6 +245,16 @@ where
                     if let Some(next) = restarted {
                         ended = Box::pin(RunHandle::new(next).wait());
                         continue;
+                    }
+                    let lapsed = outcome == RunOutcome::Cancelled
+                        && !participation.is_leaving()
+                        && Instant::now() >= deadlines.may_act_until;
+                    if lapsed {
+                        // The run saw its lease lapse before a call and
+                        // ended itself, before this timer fired.
+                        tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
+                        runner.core().lock().end_term();
+                        return TermEnd::Lost;
                     }
                     release(config, name, fence).await;
                     return TermEnd::Over(outcome);
@@ -285,14 +300,15 @@ where
         match answer {
             Ok(Ok(Lease::Held { .. })) => {
                 outage.over();
-                *deadlines = Deadlines::renewed_at(sent, config.lease);
+                *deadlines = Deadlines::renewed_at(sent, config);
+                runner.core().lock().extend_term(deadlines.may_act_until);
             }
             Ok(Ok(Lease::NotHeld { holder })) => {
                 tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
                 return false;
             }
             Ok(Err(error)) => {
-                outage.report(&**runner, name, error).await;
+                outage.report(runner, name, error, config.lease);
                 deadlines.retry_soon(config.lease);
             }
             Err(_) => {}
@@ -309,13 +325,12 @@ struct Deadlines {
 }
 
 impl Deadlines {
-    /// After a renewal (or the acquisition) of a `lease` sent at `sent`,
-    /// which is no later than when the store started counting it.
-    fn renewed_at(sent: Instant, lease: Duration) -> Self {
-        let margin = (lease / SAFETY_MARGIN_DIVISOR).min(MAX_SAFETY_MARGIN);
+    /// After a renewal (or the acquisition) of the cluster's lease sent at
+    /// `sent`, which is no later than when the store started counting it.
+    fn renewed_at(sent: Instant, config: &Cluster) -> Self {
         Self {
-            next_renewal: sent + lease / RENEWALS_PER_LEASE,
-            may_act_until: sent + lease.saturating_sub(margin),
+            next_renewal: sent + config.lease / RENEWALS_PER_LEASE,
+            may_act_until: sent + config.may_act_for(),
         }
     }
 
@@ -338,7 +353,7 @@ where
 {
     runner.core().cancel_run();
     ended.await;
-    runner.core().lock().set_fence(None);
+    runner.core().lock().end_term();
     TermEnd::Lost
 }
 
@@ -351,7 +366,9 @@ async fn release(config: &Cluster, name: &str, fence: Fence) {
 }
 
 /// Reports a store outage once, to the log and the `error` hook, until the
-/// store answers again.
+/// store answers again. The hook runs in a task of its own, for a lease at
+/// most: the supervisor never waits on user code (a hook that hangs must
+/// not keep a cut-off leader acting past its lease).
 #[derive(Default)]
 struct Outage {
     reported: bool,
@@ -362,14 +379,26 @@ impl Outage {
         self.reported = false;
     }
 
-    async fn report<A>(&mut self, runner: &dyn Runner<A>, name: &str, error: StoreError) {
+    fn report<A>(
+        &mut self,
+        runner: &Arc<dyn Runner<A>>,
+        name: &str,
+        error: StoreError,
+        bound: Duration,
+    ) where
+        A: Send + 'static,
+    {
         if std::mem::replace(&mut self.reported, true) {
             return;
         }
         tracing::warn!(loop_name = %name, error = %Shown(&error), "the store could not be reached for the loop's lease");
-        runner
-            .core()
-            .report(name, LoopError::from_error(error))
-            .await;
+        let runner = Arc::clone(runner);
+        tokio::spawn(async move {
+            let name = runner.name();
+            let report = runner.core().report(name, LoopError::from_error(error));
+            if tokio::time::timeout(bound, report).await.is_err() {
+                tracing::warn!(loop_name = %name, "the error hook did not return within the lease: abandoned");
+            }
+        });
     }
 }

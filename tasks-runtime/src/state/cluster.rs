@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::cluster::{Cluster, Fence};
 use crate::error::ConfigError;
@@ -18,6 +19,11 @@ pub(super) struct Membership {
     /// The token of the current iteration (claim mode) or term (leader
     /// mode).
     pub(super) fence: Option<Fence>,
+    /// Leader mode: until when the term may call the body or `before_loop`,
+    /// by this replica's monotonic clock (the last good renewal's send
+    /// time, plus the lease, minus the margin); set by the supervisor, read
+    /// by the run before each call.
+    pub(super) may_act_until: Option<Instant>,
     /// Leader mode: this replica takes part, from `start` until it leaves.
     pub(super) participation: Option<Arc<Participation>>,
     /// Whether a replica with another time-zone database was reported.
@@ -29,6 +35,7 @@ impl Membership {
         Self {
             config,
             fence: None,
+            may_act_until: None,
             participation: None,
             tzdb_mismatch_reported: false,
         }

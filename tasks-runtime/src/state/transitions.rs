@@ -9,6 +9,7 @@ use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
+use tokio::time::Instant;
 
 use super::cluster::{claimable, Membership, Participation};
 use super::extras::{Extras, Hooks};
@@ -573,6 +574,39 @@ impl<A> State<A> {
         if let Some(cluster) = self.cluster_mut() {
             cluster.fence = fence;
         }
+    }
+
+    /// Leader mode: a term begins with `fence`, and may act until `until`
+    /// (see [`Cluster::may_act_for`]).
+    pub(crate) fn begin_term(&mut self, fence: Fence, until: Instant) {
+        if let Some(cluster) = self.cluster_mut() {
+            cluster.fence = Some(fence);
+            cluster.may_act_until = Some(until);
+        }
+    }
+
+    /// Leader mode: a renewal succeeded; the term may act until `until`.
+    pub(crate) fn extend_term(&mut self, until: Instant) {
+        if let Some(cluster) = self.cluster_mut() {
+            cluster.may_act_until = Some(until);
+        }
+    }
+
+    /// Leader mode: the term is over (lost, or ended).
+    pub(crate) fn end_term(&mut self) {
+        if let Some(cluster) = self.cluster_mut() {
+            cluster.fence = None;
+            cluster.may_act_until = None;
+        }
+    }
+
+    /// Leader mode: whether the term's lease is past the instant it may act
+    /// until, so that no body or `before_loop` may be called. Reads the
+    /// monotonic clock only in a term.
+    pub(crate) fn lease_lapsed(&self) -> bool {
+        self.cluster()
+            .and_then(|cluster| cluster.may_act_until)
+            .is_some_and(|until| Instant::now() >= until)
     }
 
     /// Whether a replica with another time-zone database is to be reported:
