@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
+use tokio::task::coop;
 use tokio::time::error::Elapsed;
 use tokio::time::Instant;
 
 use super::call::{timed_out, traced_call};
 use super::claim::{self, SlotTurn};
 use super::wait::{self, WallWait};
-use super::watched::{UntilCancelled, UntilRescheduled, UntilRetry};
+use super::watched::{BodyCall, UntilCancelled, UntilRescheduled, UntilRetry};
 use crate::backoff::{default_backoff, Backoff};
 use crate::error::{LoopError, Shown};
 use crate::handle::RunOutcome;
@@ -57,57 +57,92 @@ where
         let (mut previous, mut retried, mut moved) = (Previous::NotRun, false, false);
         loop {
             // discord.py's order: the stop check, the sleep until the next
-            // relative iteration, then the count.
-            let woke = match wait_after(&shared.core, previous, moved) {
+            // relative iteration, then the count. A unit of the coop budget
+            // is taken first while the task has one (so that taking it does
+            // not yield): an iteration already due then begins in the same
+            // lock as the stop check.
+            let budget_taken = previous == Previous::Succeeded && coop::has_budget_remaining();
+            if budget_taken {
+                coop::consume_budget().await;
+            }
+            let woke = match wait_after(&shared.core, previous, moved, budget_taken) {
                 Wake::Stop => return RunOutcome::Stopped,
-                Wake::Now => Ok(()),
-                // A unit of the coop budget: a tight loop yields to the
-                // runtime once it is used up. A cancel is seen before the body.
-                Wake::Yield => tokio::task::coop::consume_budget().map(Ok).await,
+                Wake::Now => Ok(None),
+                Wake::Began(next, watched) => Ok(Some((next, watched))),
+                // The budget is used up: the task yields to the runtime, so
+                // a tight loop never starves it. A cancel is seen before
+                // the body.
+                Wake::Yield => {
+                    coop::consume_budget().await;
+                    Ok(None)
+                }
                 Wake::WallClock => match boxed(wall_clock_wait(&shared)).await {
-                    Ok(()) => Ok(()),
+                    Ok(()) => Ok(None),
                     Err(outcome) => return outcome,
                 },
                 Wake::Sleep(deadline) => {
-                    UntilRescheduled::new(&shared.core, tokio::time::sleep_until(deadline)).await
+                    let sleep = tokio::time::sleep_until(deadline);
+                    UntilRescheduled::new(&shared.core, sleep)
+                        .await
+                        .map(|()| None)
                 }
             };
-            match woke {
-                Ok(()) => moved = false,
+            let began = match woke {
+                Ok(began) => {
+                    moved = false;
+                    began
+                }
                 // `change_interval` moved the iteration: sleep again.
                 Err(Interrupt::Rescheduled) => {
                     moved = true;
                     continue;
                 }
                 Err(interrupt) => return interrupted(interrupt),
-            }
-            let IterationSettings { timeout, timed } =
-                match prepare(&shared, &mut args, previous, retried).await {
-                    Ok(settings) => settings,
-                    Err(Done::Ended(outcome)) => return outcome,
-                    Err(Done::Next(next)) => {
-                        previous = next;
-                        retried |= next == Previous::Retried;
-                        continue;
+            };
+            let (next, watched) =
+                began.unwrap_or_else(|| (begin_iteration(&shared.core, previous), false));
+            let settings = match next {
+                NextIteration::Run(settings) => settings,
+                NextIteration::Completed => return RunOutcome::Completed,
+                NextIteration::LeaseLapsed => return lease_lapsed_cancel(&shared.core),
+                NextIteration::WaitForWallClock => {
+                    match boxed(wall_clock_iteration(&shared, &mut args, retried)).await {
+                        Ok(settings) => settings,
+                        Err(Done::Ended(outcome)) => return outcome,
+                        Err(Done::Next(next)) => {
+                            previous = next;
+                            retried |= next == Previous::Retried;
+                            continue;
+                        }
                     }
-                };
+                }
+            };
+            let IterationSettings { timeout, timed } = settings;
             if timed {
                 observe::iteration_began(&shared.core);
             }
             // Each call built in its `await` expression, and matched in
             // the same statement, so that the task keeps neither a second
             // copy of it nor its output across the next await.
-            let failure = match match timeout {
-                None => call(&shared, &args).await,
-                Some(after) => call_with_timeout(&shared, &args, after).await,
-            } {
-                Err(_) => return cancelled(&shared.core),
-                Ok(Ok(failure)) => failure,
-                Ok(Err(_elapsed)) => Some(timed_out(&shared)),
+            let failure = match timeout {
+                None => match call(&shared, &args, watched).await {
+                    Err(_) => return cancelled(&shared.core),
+                    Ok(failure) => failure,
+                },
+                Some(after) => match call_with_timeout(&shared, &args, after).await {
+                    Err(_) => return cancelled(&shared.core),
+                    Ok(Ok(failure)) => failure,
+                    Ok(Err(_elapsed)) => Some(timed_out(&shared)),
+                },
             };
-            previous = match settle(&shared, failure, timed, retried).await {
-                Ok(next) => next,
-                Err(outcome) => return outcome,
+            // A success settles without an await: no future of `settle`
+            // is made and dropped on every iteration.
+            previous = match failure {
+                None => succeeded(&shared.core, timed, retried),
+                Some(error) => match boxed(on_error(&shared, error)).await {
+                    Some(outcome) => return outcome,
+                    None => Previous::Retried,
+                },
             };
             retried |= previous == Previous::Retried;
         }
@@ -299,6 +334,11 @@ enum Wake {
     Now,
     /// The next iteration is already due (a zero interval).
     Yield,
+    /// The next iteration is already due and a unit of the coop budget was
+    /// taken without yielding: it began in the same lock as the stop check,
+    /// which also found whether the call of the body is watched already
+    /// (see [`State::watched_by_task`](crate::state::State::watched_by_task)).
+    Began(NextIteration, bool),
     /// Sleep until then, on the monotonic clock.
     Sleep(Instant),
     /// Wait for the wall-clock schedule that `change_interval` switched to
@@ -310,11 +350,16 @@ enum Wake {
 /// [`State::after_success`](crate::state::State::after_success); a
 /// wall-clock schedule waits before the body (in [`prepare`]), not here,
 /// unless the schedule was `moved` to one during this wait.
-fn wait_after<A>(core: &Core<A>, previous: Previous, moved: bool) -> Wake {
+fn wait_after<A>(core: &Core<A>, previous: Previous, moved: bool, budget_taken: bool) -> Wake {
     if previous != Previous::Succeeded {
         return Wake::Now;
     }
-    match core.lock().after_success() {
+    let mut state = core.lock();
+    match state.after_success() {
+        AfterSuccess::Due if budget_taken => {
+            let next = state.begin_iteration(Previous::Succeeded);
+            Wake::Began(next, state.watched_by_task())
+        }
         AfterSuccess::Stop => Wake::Stop,
         AfterSuccess::Unscheduled => Wake::Now,
         AfterSuccess::WallClock if moved => Wake::WallClock,
@@ -334,18 +379,16 @@ enum Done {
     Next(Previous),
 }
 
-/// The next iteration begins: it counts the previous one (which may
-/// complete the run), waits for a wall-clock instant, and in a cluster's
-/// claim mode claims the slot and runs the body there (boxed, as the
-/// wall-clock wait: most loops take neither). `Ok` with the settings of
-/// the call of the body to make here.
+/// An iteration of a wall-clock schedule (boxed by the caller: most loops
+/// are relative): it waits for its instant, and in a cluster's claim mode
+/// claims the slot and runs the body there. `Ok` with the settings of the
+/// call of the body to make in the run.
 ///
 /// `args` is borrowed mutably (and never changed): a shared borrow kept
 /// across an `await` would need `A: Sync`.
-async fn prepare<A, F, Fut>(
+async fn wall_clock_iteration<A, F, Fut>(
     shared: &Shared<A, F>,
     args: &mut A,
-    previous: Previous,
     retried: bool,
 ) -> Result<IterationSettings, Done>
 where
@@ -354,15 +397,7 @@ where
     Fut: Future + Send,
     Fut::Output: BodyOutput,
 {
-    match begin_iteration(&shared.core, previous) {
-        NextIteration::Completed => return Err(Done::Ended(RunOutcome::Completed)),
-        NextIteration::Run(_) if lease_lapsed(&shared.core) => {
-            return Err(Done::Ended(RunOutcome::Cancelled))
-        }
-        NextIteration::Run(settings) => return Ok(settings),
-        NextIteration::WaitForWallClock => {}
-    }
-    if let Err(outcome) = boxed(wall_clock_wait(shared)).await {
+    if let Err(outcome) = wall_clock_wait(shared).await {
         return Err(Done::Ended(outcome));
     }
     let (settings, slot) = reach_wall_clock_slot(&shared.core);
@@ -420,18 +455,24 @@ where
     F: Send + Sync,
 {
     let Some(error) = failure else {
-        if timed {
-            observe::iteration_ended(&shared.core, IterationOutcome::Succeeded);
-        }
-        if retried {
-            shared.core.reset_backoff();
-        }
-        return Ok(Previous::Succeeded);
+        return Ok(succeeded(&shared.core, timed, retried));
     };
     match boxed(on_error(shared, error)).await {
         Some(outcome) => Err(outcome),
         None => Ok(Previous::Retried),
     }
+}
+
+/// A call of the body succeeded: recorded when `timed`, and the backoff
+/// starts over (there is one only if the run has `retried`).
+fn succeeded<A>(core: &Core<A>, timed: bool, retried: bool) -> Previous {
+    if timed {
+        observe::iteration_ended(core, IterationOutcome::Succeeded);
+    }
+    if retried {
+        core.reset_backoff();
+    }
+    Previous::Succeeded
 }
 
 /// A call of the body that only a cancel interrupts. Built in the
@@ -440,14 +481,15 @@ where
 fn call<'a, A, F, Fut>(
     shared: &'a Shared<A, F>,
     args: &'a A,
-) -> UntilCancelled<'a, A, impl Future<Output = Result<Option<LoopError>, Elapsed>> + Send + 'a>
+    watched: bool,
+) -> BodyCall<'a, A, impl Future<Output = Option<LoopError>> + Send + 'a>
 where
     A: Clone,
     F: Fn(A) -> Fut,
     Fut: Future + Send + 'a,
     Fut::Output: BodyOutput,
 {
-    UntilCancelled::new(&shared.core, traced_call(shared, args).map(Ok))
+    BodyCall::new(&shared.core, traced_call(shared, args), watched)
 }
 
 /// A call of the body under its timeout. Boxed: the timer would grow
@@ -478,6 +520,13 @@ fn begin_iteration<A>(core: &Core<A>, previous: Previous) -> NextIteration {
 fn reach_wall_clock_slot<A>(core: &Core<A>) -> (IterationSettings, Option<DateTime<Utc>>) {
     let now = Now::read(&*core.clock());
     core.lock().reach_wall_clock_slot(now)
+}
+
+/// Leader mode: the term's lease lapsed before an iteration; the run ends,
+/// cancelled, as the supervisor would end it.
+fn lease_lapsed_cancel<A>(core: &Core<A>) -> RunOutcome {
+    core.cancel_run();
+    RunOutcome::Cancelled
 }
 
 /// Leader mode: whether the term's lease lapsed by this replica's clock

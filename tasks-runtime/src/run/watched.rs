@@ -53,3 +53,47 @@ impl<A, Fut: Future, const RESCHEDULE: bool, const SHUTDOWN: bool> Future
         this.wait.poll(cx).map(Ok)
     }
 }
+
+/// The call of the body in a run's iteration: a wait that only a cancel
+/// ends early, like [`UntilCancelled`], whose first poll may skip the check
+/// when the lock taken just before it made the call (with no await between)
+/// found no cancel pending and the run's task's waker kept (see
+/// [`State::watched_by_task`]). A cancel requested in between is a race the
+/// call could equally have lost: it wakes the task, and the next poll sees
+/// it. A type of its own: the flag would grow every other wait, the sleep
+/// of every idle loop among them.
+///
+/// [`State::watched_by_task`]: crate::state::State::watched_by_task
+#[pin_project]
+pub(super) struct BodyCall<'a, A, Fut> {
+    core: &'a Core<A>,
+    checked: bool,
+    #[pin]
+    call: Fut,
+}
+
+impl<'a, A, Fut> BodyCall<'a, A, Fut> {
+    /// The call, `checked` or not by the lock taken before it.
+    pub(super) fn new(core: &'a Core<A>, call: Fut, checked: bool) -> Self {
+        Self {
+            core,
+            checked,
+            call,
+        }
+    }
+}
+
+impl<A, Fut: Future> Future for BodyCall<'_, A, Fut> {
+    type Output = Result<Fut::Output, Interrupt>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if !std::mem::take(this.checked) {
+            if let Some(interrupt) = this.core.poll_interrupt(cx.waker(), false, false) {
+                return Poll::Ready(Err(interrupt));
+            }
+        }
+        this.call.poll(cx).map(Ok)
+    }
+}

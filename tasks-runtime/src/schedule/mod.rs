@@ -179,9 +179,24 @@ impl Schedule {
         }
     }
 
-    /// Whether the schedule sleeps on the wall clock.
+    /// Whether the schedule sleeps on the wall clock. Read from the
+    /// variant: every iteration asks, and the period's conversion from
+    /// floating point is not free.
     pub(crate) fn is_wall_clock(&self) -> bool {
-        self.kind().monotonic_period().is_none()
+        !matches!(self, Schedule::Relative(_))
+    }
+
+    /// The period of a relative interval; `None` on the wall clock. Each
+    /// kind is asked through its own type rather than through `dyn Kind`:
+    /// the run asks on every iteration, and the calls inline.
+    #[inline]
+    fn monotonic_period(&self) -> Option<Duration> {
+        match self {
+            Schedule::Relative(every) => every.monotonic_period(),
+            Schedule::Times(times) => times.monotonic_period(),
+            Schedule::Cron(cron) => cron.monotonic_period(),
+            Schedule::Aligned(aligned) => aligned.monotonic_period(),
+        }
     }
 
     /// The schedule as given, for reading back.
@@ -232,7 +247,7 @@ impl Schedule {
     /// The first iteration of a run: at once on the monotonic clock, the
     /// next instant from `now` on the wall clock.
     pub(crate) fn first(&self, now: Now, options: &WallOptions) -> Option<ScheduledAt> {
-        match self.kind().monotonic_period() {
+        match self.monotonic_period() {
             Some(_) => Some(ScheduledAt::now(now)),
             None => self.following(None, now, options),
         }
@@ -246,7 +261,7 @@ impl Schedule {
         now: Now,
         options: &WallOptions,
     ) -> Option<ScheduledAt> {
-        match self.kind().monotonic_period() {
+        match self.monotonic_period() {
             Some(period) => last.map(|at| at.plus(period)),
             None => self
                 .next_wall(now.wall, last.map(ScheduledAt::wall), options)
@@ -256,10 +271,9 @@ impl Schedule {
 
     /// The iteration after `last` on the monotonic clock, which needs no
     /// clock read; `None` for a wall-clock schedule.
+    #[inline]
     pub(crate) fn following_relative(&self, last: ScheduledAt) -> Option<ScheduledAt> {
-        self.kind()
-            .monotonic_period()
-            .map(|period| last.plus(period))
+        self.monotonic_period().map(|period| last.plus(period))
     }
 
     /// The iteration to run for `next` on the monotonic clock, which the
@@ -273,7 +287,12 @@ impl Schedule {
         missed: MissedTickBehavior,
         now: impl FnOnce() -> tokio::time::Instant,
     ) -> ScheduledAt {
-        match self.kind().monotonic_period() {
+        // Burst keeps `next` whatever the period: the period is not even
+        // computed, on the path every iteration of a default loop takes.
+        if matches!(missed, MissedTickBehavior::Burst) {
+            return next;
+        }
+        match self.monotonic_period() {
             Some(period) => relative::reached_late(next, period, missed, now),
             None => next,
         }

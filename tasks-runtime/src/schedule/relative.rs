@@ -45,6 +45,7 @@ impl Every {
     /// The period. Computed, not stored: it keeps every loop's state a
     /// little smaller, for a few floating-point operations per iteration.
     /// Validated intervals always convert.
+    #[inline]
     pub(crate) fn period(&self) -> Duration {
         Duration::try_from_secs_f64(self.seconds + self.minutes * 60.0 + self.hours * 3600.0)
             .unwrap_or(Duration::MAX)

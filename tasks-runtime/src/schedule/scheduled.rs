@@ -104,6 +104,7 @@ impl ScheduledAt {
     }
 
     /// `period` later on both clocks (at most 100 years: validated).
+    #[inline]
     pub(crate) fn plus(self, period: Duration) -> Self {
         let micros = i64::try_from(period.as_micros()).unwrap_or(i64::MAX);
         Self {

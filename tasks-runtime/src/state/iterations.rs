@@ -51,6 +51,9 @@ pub(crate) enum NextIteration {
     Completed,
     /// The body runs now, with these settings.
     Run(IterationSettings),
+    /// Leader mode: the term's lease lapsed by this replica's clock (with
+    /// the cluster's margin): the body is not called, the run ends.
+    LeaseLapsed,
     /// The schedule is on the wall clock: wait for its instant first.
     WaitForWallClock,
 }
@@ -92,6 +95,7 @@ impl<A> State<A> {
     /// interval the next iteration moved under the missed policy, with its
     /// jitter. The next iteration is read now, so an earlier move of it
     /// needs no more attention.
+    #[inline]
     pub(crate) fn after_success(&mut self) -> AfterSuccess {
         self.rescheduled = false;
         if let Some(extras) = self.extras.as_mut() {
@@ -107,18 +111,27 @@ impl<A> State<A> {
         // iteration that a long body made due is left to the sleep, which
         // returns at once: reading the clock here would cost every
         // iteration of every loop a system clock read for a rare case.
-        let (last, next) = match (self.last, self.next) {
-            (_, None) => return AfterSuccess::Unscheduled,
-            (last, Some(next)) => (last, next),
-        };
         // A policy other than burst moves an iteration that is already
-        // late; only such a policy reads the clock.
-        let next = self
-            .schedule
-            .reached_late(next, self.missed(), Instant::now);
-        self.next = Some(next);
-        let jitter = self.jitter_for(next);
-        match last {
+        // late; only such a policy reads the clock. Burst leaves `next` as
+        // it is, unwritten: every iteration of a default loop comes here.
+        let missed = self.missed();
+        if !matches!(missed, MissedTickBehavior::Burst) {
+            if let Some(next) = self.next {
+                self.next = Some(self.schedule.reached_late(next, missed, Instant::now));
+            }
+        }
+        // The iterations are read by reference, and only their instants on
+        // the monotonic clock compared: copying them whole, just after the
+        // stores of the previous iteration, stalls the processor on every
+        // iteration.
+        let Some(next) = &self.next else {
+            return AfterSuccess::Unscheduled;
+        };
+        let jitter = match self.extras.as_mut() {
+            Some(extras) => extras.settings.jitter_for(*next),
+            None => Duration::ZERO,
+        };
+        match &self.last {
             Some(last) if next.mono <= last.mono && jitter.is_zero() => AfterSuccess::Due,
             _ => AfterSuccess::SleepUntil(next.mono + jitter),
         }
@@ -126,21 +139,26 @@ impl<A> State<A> {
 
     /// The next iteration begins, after `previous`: a success counts (and
     /// may complete the run); a relative interval's iteration becomes the
-    /// last and the one after it is scheduled; a retry runs at once.
+    /// last and the one after it is scheduled; a retry runs at once. In
+    /// leader mode, the body runs only while the lease holds: checked here,
+    /// in the same lock, immediately before the call.
+    #[inline]
     pub(crate) fn begin_iteration(&mut self, previous: Previous) -> NextIteration {
         if previous == Previous::Succeeded && self.count_iteration() {
             return NextIteration::Completed;
         }
-        if previous == Previous::Retried {
-            return NextIteration::Run(self.iteration_settings());
+        if previous != Previous::Retried {
+            if self.schedule.is_wall_clock() {
+                return NextIteration::WaitForWallClock;
+            }
+            self.last = self.next;
+            self.next = self
+                .next
+                .and_then(|last| self.schedule.following_relative(last));
         }
-        if self.schedule.is_wall_clock() {
-            return NextIteration::WaitForWallClock;
+        if self.lease_lapsed() {
+            return NextIteration::LeaseLapsed;
         }
-        self.last = self.next;
-        self.next = self
-            .next
-            .and_then(|last| self.schedule.following_relative(last));
         NextIteration::Run(self.iteration_settings())
     }
 

@@ -324,6 +324,14 @@ impl<A> State<A> {
         None
     }
 
+    /// No cancel is pending and the run's task's waker is kept, so a wait
+    /// begun right after this lock (with no await between) need not check
+    /// before its first poll. The kept waker is this run's: only the run's
+    /// task keeps one, on a poll, and a new run starts without one.
+    pub(crate) fn watched_by_task(&self) -> bool {
+        !self.cancel_requested && self.waker.is_some()
+    }
+
     /// The wake-up of the run's task, taken: the next iteration moved.
     pub(super) fn take_waker(&mut self) -> Option<Waker> {
         self.waker.take()
