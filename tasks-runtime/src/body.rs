@@ -48,7 +48,9 @@ use crate::hooks::BodyOutput;
 /// assert_eq!(tick.start(()).unwrap().await, RunOutcome::Completed);
 /// let seen = seen.lock().unwrap();
 /// assert_eq!(seen.iter().map(|i| i.number()).collect::<Vec<_>>(), [0, 1]);
-/// assert!(seen.iter().all(|i| i.fence().is_none() && i.scheduled().is_none()));
+/// let (first, second) = (seen[0].scheduled().unwrap(), seen[1].scheduled().unwrap());
+/// assert_eq!((second - first).num_seconds(), 1);
+/// assert!(seen.iter().all(|i| i.fence().is_none()), "outside a cluster");
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,11 +97,14 @@ impl Iteration {
         self.number
     }
 
-    /// When the iteration was scheduled, on the wall clock: the time of
-    /// day or cron instant it runs for (an instant run late, within a grace
-    /// period, keeps its own), or in a cluster's claim mode the slot it
-    /// claimed. `None` for a relative interval outside claim mode, whose
-    /// iterations are timed on the monotonic clock.
+    /// When the iteration was scheduled, on the wall clock, as
+    /// [`Loop::current_slot`](crate::Loop::current_slot) reads it as the
+    /// iteration begins: the time of day or cron instant it runs for (an
+    /// instant run late, within a grace period, keeps its own); in a
+    /// cluster's claim mode the slot it claimed; for a relative interval,
+    /// the run's first iteration's wall-clock time plus whole intervals
+    /// (timed on the monotonic clock, so a step of the wall clock does not
+    /// move it). `None` for a direct call.
     ///
     /// ```
     /// assert_eq!(tasks_runtime::Iteration::of_direct_call(0).scheduled(), None);

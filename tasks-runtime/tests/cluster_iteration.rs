@@ -171,7 +171,8 @@ async fn outside_a_cluster_the_iteration_has_its_number_and_time_of_day() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_direct_call_gets_no_slot_and_no_token() {
+async fn a_relative_interval_s_iterations_are_scheduled_a_whole_interval_apart() {
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:00.250Z"));
     let seen: Arc<Mutex<Vec<Iteration>>> = Arc::default();
     let log = seen.clone();
     let lp = Loop::builder_with_iteration(move |(), iteration: Iteration| {
@@ -180,15 +181,23 @@ async fn a_direct_call_gets_no_slot_and_no_token() {
     })
     .seconds(1.0)
     .count(2)
+    .clock(clock)
     .build()
     .unwrap();
     assert_eq!(lp.start(()).unwrap().await, RunOutcome::Completed);
     lp.call(()).await.unwrap();
     let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 3);
-    assert!(seen
-        .iter()
-        .all(|i| i.scheduled().is_none() && i.fence().is_none()));
+    let scheduled: Vec<_> = seen.iter().map(|i| i.scheduled()).collect();
+    assert_eq!(
+        scheduled,
+        [
+            Some(utc("2026-12-02T09:00:00.250Z")),
+            Some(utc("2026-12-02T09:00:01.250Z")),
+            None,
+        ],
+        "the last is a direct call"
+    );
+    assert!(seen.iter().all(|i| i.fence().is_none()));
     assert_eq!(seen[2].number(), lp.current_loop());
 }
 

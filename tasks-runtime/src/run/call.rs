@@ -58,9 +58,6 @@ where
 /// run. A retried iteration gets its number, slot and token again.
 fn iteration<A>(core: &Core<A>) -> Iteration {
     let state = core.lock();
-    let scheduled = state
-        .last()
-        .filter(|_| state.schedule().is_wall_clock())
-        .map(ScheduledAt::wall);
+    let scheduled = state.last().map(ScheduledAt::wall);
     Iteration::new(state.current_loop(), scheduled, state.fence())
 }
