@@ -24,13 +24,12 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use tasks::cluster::{Cluster, ReplicaId};
-use tasks::{Loop, LoopError};
+use tasks::{Iteration, Loop, LoopError};
 
 /// One replica's command line.
 struct Replica {
@@ -90,16 +89,17 @@ async fn replica(args: Replica) -> Result<(), Box<dyn Error>> {
     .replica(ReplicaId::new(args.name.clone()))
     .lease(lease);
 
-    let this: Arc<OnceLock<Loop>> = Arc::default();
-    let (name, loop_name, inside) = (args.name.clone(), args.loop_name.clone(), this.clone());
-    let ticker = Loop::builder(move |()| {
+    let (name, loop_name) = (args.name.clone(), args.loop_name.clone());
+    // The iteration's slot and token are values: what the body writes
+    // carries this iteration's token, even if it finishes after the next
+    // claim or term has begun (`Loop::fence` would read the newer one).
+    let ticker = Loop::builder_with_iteration(move |(), iteration: Iteration| {
         let at = Utc::now();
-        let me = inside.get().expect("set before it starts");
         let line = json!({
             "replica": name,
             "loop": loop_name,
-            "slot": me.current_slot().map(rfc3339),
-            "fence": me.fence().map(|fence| fence.get()),
+            "slot": iteration.scheduled().map(rfc3339),
+            "fence": iteration.fence().map(|fence| fence.get()),
             "at": rfc3339(at),
         });
         let mut out = std::io::stdout().lock();
@@ -110,7 +110,6 @@ async fn replica(args: Replica) -> Result<(), Box<dyn Error>> {
     .name(args.loop_name.clone())
     .cluster(cluster)
     .build()?;
-    let _ = this.set(ticker.clone());
     // A store that cannot be reached is reported here, and the loop goes on.
     ticker.error(|error: LoopError| async move { eprintln!("{error}") });
 

@@ -37,6 +37,9 @@
 //!   `before_loop` / `after_loop` / `error` hooks, the retried error types.
 //! - [`LoopFn`] is what the attribute makes: the loop and its typed body;
 //!   [`LoopSlot`] is the field in which an instance keeps its loop.
+//! - [`Iteration`] is the iteration a body runs in, as a value (its number,
+//!   its slot, in a cluster its fencing token): an argument marked
+//!   `#[iteration]` takes it, or [`Loop::builder_with_iteration`].
 //! - [`TimeOfDay`] and [`Zone`] describe times of day in IANA zones or
 //!   fixed offsets; [`testing::VirtualClock`] drives them in tests.
 //!

@@ -6,12 +6,13 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tasks_runtime::{BodyOutput, ConfigError, Loop, LoopBuilder};
+use tasks_runtime::{BodyOutput, ConfigError, Iteration, Loop, LoopBuilder};
 
 /// The boxed future of one call of a [`LoopFn`]'s body.
 type BodyFuture<R> = Pin<Box<dyn Future<Output = R> + Send + 'static>>;
-/// A [`LoopFn`]'s body, as direct calls see it.
-type Body<A, R> = dyn Fn(A) -> BodyFuture<R> + Send + Sync;
+/// A [`LoopFn`]'s body, as direct calls see it: with the loop, for a body
+/// that takes its [`Iteration`].
+type Body<A, R> = dyn Fn(A, &Loop<A>) -> BodyFuture<R> + Send + Sync;
 
 /// A [`Loop`] together with the function it runs: what a
 /// [`#[tasks::r#loop]`](attr.loop.html) function becomes.
@@ -23,7 +24,8 @@ type Body<A, R> = dyn Fn(A) -> BodyFuture<R> + Send + Sync;
 /// [`Loop::call`] boxes the error.
 ///
 /// The attribute makes one for you; [`LoopFn::new`] is the hand-written
-/// form.
+/// form, and [`LoopFn::with_iteration`] that of a function with an
+/// `#[iteration]` argument.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -79,7 +81,49 @@ where
         let function = Arc::new(body);
         let for_loop = Arc::clone(&function);
         let handle = build(Loop::builder(move |args| for_loop(args)))?;
-        let body: Arc<Body<A, R>> = Arc::new(move |args| Box::pin(function(args)) as BodyFuture<R>);
+        let body: Arc<Body<A, R>> =
+            Arc::new(move |args, _: &Loop<A>| Box::pin(function(args)) as BodyFuture<R>);
+        Ok(Self { handle, body })
+    }
+
+    /// Builds the loop that runs `body`, a function of the loop's argument
+    /// and of the [`Iteration`] it runs in (see
+    /// [`Loop::builder_with_iteration`]); otherwise as [`new`](Self::new).
+    /// A direct [`call`](Self::call) gives it the loop's `current_loop`, no
+    /// slot and no fencing token.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] that `build` returns.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use tasks::{Iteration, LoopFn};
+    ///
+    /// async fn report((): (), iteration: Iteration) {
+    ///     println!("report {} (fence {:?})", iteration.number(), iteration.fence());
+    /// }
+    ///
+    /// let reports = LoopFn::with_iteration(report, |builder| builder.hours(1.0).build()).unwrap();
+    /// reports.call(()).await;
+    /// # }
+    /// ```
+    pub fn with_iteration<F, Fut, B>(body: F, build: B) -> Result<Self, ConfigError>
+    where
+        F: Fn(A, Iteration) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        B: FnOnce(LoopBuilder<A>) -> Result<Loop<A>, ConfigError>,
+    {
+        let function = Arc::new(body);
+        let for_loop = Arc::clone(&function);
+        let handle = build(Loop::builder_with_iteration(move |args, iteration| {
+            for_loop(args, iteration)
+        }))?;
+        let body: Arc<Body<A, R>> = Arc::new(move |args, handle: &Loop<A>| {
+            let iteration = Iteration::of_direct_call(handle.current_loop());
+            Box::pin(function(args, iteration)) as BodyFuture<R>
+        });
         Ok(Self { handle, body })
     }
 
@@ -107,7 +151,7 @@ where
     /// # }
     /// ```
     pub fn call(&self, args: A) -> impl Future<Output = R> + Send + 'static {
-        (self.body)(args)
+        (self.body)(args, &self.handle)
     }
 }
 

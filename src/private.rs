@@ -7,7 +7,9 @@
 pub use std::sync::{Arc, LazyLock, Weak};
 pub use std::time::Duration;
 
-pub use tasks_runtime::{tz, ConfigError, Cron, Interval, MissedTickBehavior, TimeOfDay, Zone};
+pub use tasks_runtime::{
+    tz, ConfigError, Cron, Interval, Iteration, MissedTickBehavior, TimeOfDay, Zone,
+};
 
 pub use crate::loop_fn::LoopFn;
 pub use crate::slot::LoopSlot;
@@ -54,5 +56,22 @@ impl Skipped for () {
 impl<E> Skipped for Result<(), E> {
     fn skipped() -> Self {
         Ok(())
+    }
+}
+
+/// The type of an argument marked `#[iteration]`: [`Iteration`] itself,
+/// checked where the argument's type is written.
+#[diagnostic::on_unimplemented(
+    message = "an `#[iteration]` argument is a `tasks::Iteration`, not `{Self}`",
+    label = "make this `tasks::Iteration`"
+)]
+pub trait IterationArgument {
+    /// The iteration, as the argument takes it.
+    fn from_iteration(iteration: Iteration) -> Self;
+}
+
+impl IterationArgument for Iteration {
+    fn from_iteration(iteration: Iteration) -> Self {
+        iteration
     }
 }

@@ -11,11 +11,12 @@
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 use syn::{FnArg, Ident, Index, Signature};
 
 use crate::args;
 use crate::ctxt::Ctxt;
-use crate::input::{self, Input, LoopItem, ReceiverForm};
+use crate::input::{self, Input, IterationArgument, LoopItem, ReceiverForm};
 use crate::validate::{self, Config, Time};
 use crate::zone::Zone;
 
@@ -47,8 +48,15 @@ struct Prologue {
     body_sig: Signature,
     /// The loop's argument type: `()`, the one type, or a tuple.
     args_type: TokenStream,
-    /// The body's arguments taken out of `__args`.
+    /// The body's arguments taken out of `__args`, and its iteration
+    /// (`__iteration`) where it takes one.
     call_args: Vec<TokenStream>,
+    /// The parameters of the closure the loop calls: `__args: A`, and
+    /// `__iteration` for a body that takes its iteration.
+    closure_params: TokenStream,
+    /// `LoopFn::new`, or `LoopFn::with_iteration` for a body that takes its
+    /// iteration.
+    constructor: Ident,
     /// The function's name, unraw.
     fn_name: String,
 }
@@ -66,12 +74,31 @@ impl Prologue {
             [one] => one.to_token_stream(),
             many => quote!((#(#many),*)),
         };
+        let mut call_args = call_args(item.args.len(), span);
+        let iteration = Ident::new("__iteration", span);
+        let (closure_params, constructor) = match &item.iteration {
+            None => (quote_spanned!(span=> __args: #args_type), "new"),
+            Some(IterationArgument { position, ty }) => {
+                // Spanned at the type as written: the compiler reports a type
+                // other than `Iteration` there.
+                let taken = quote_spanned!(ty.span()=>
+                    <#ty as #private::IterationArgument>::from_iteration(#iteration)
+                );
+                call_args.insert((*position).min(call_args.len()), taken);
+                (
+                    quote_spanned!(span=> __args: #args_type, #iteration: #private::Iteration),
+                    "with_iteration",
+                )
+            }
+        };
         Prologue {
             span,
             private,
             body_sig: item.sig.clone(),
             args_type,
-            call_args: call_args(item.args.len(), span),
+            call_args,
+            closure_params,
+            constructor: Ident::new(constructor, span),
             fn_name: ident.unraw().to_string(),
         }
     }
@@ -83,12 +110,13 @@ impl Prologue {
             span,
             private,
             fn_name,
+            constructor,
             ..
         } = self;
         let setters = setters(config, private, default_name, *span);
         quote_spanned! {*span=>
             #private::build_validated(
-                #private::LoopFn::new(#body, |__builder| __builder #setters .build()),
+                #private::LoopFn::#constructor(#body, |__builder| __builder #setters .build()),
                 #fn_name,
             )
         }
@@ -118,14 +146,16 @@ fn static_loop(item: &LoopItem, config: &Config) -> TokenStream {
         body_sig,
         args_type,
         call_args,
+        closure_params,
         fn_name,
+        ..
     } = &prologue;
     let default_name = quote_spanned!(*span=>
         ::core::concat!(::core::module_path!(), "::", #fn_name)
     );
     let built = prologue.build(
         config,
-        quote_spanned!(*span=> |__args: #args_type| #body_name(#(#call_args),*)),
+        quote_spanned!(*span=> |#closure_params| #body_name(#(#call_args),*)),
         default_name,
     );
     quote_spanned! {*span=>
@@ -171,13 +201,15 @@ fn method_loop(item: &LoopItem, config: &Config) -> TokenStream {
         body_sig,
         args_type,
         call_args,
+        closure_params,
         fn_name,
+        ..
     } = &prologue;
     let default_name = quote_spanned!(*span=> #private::method_name::<Self>(#fn_name));
     let built = prologue.build(
         config,
         quote_spanned! {*span=>
-            move |__args: #args_type| {
+            move |#closure_params| {
                 let __this = #private::Weak::upgrade(&__weak);
                 async move {
                     match __this {
@@ -386,6 +418,47 @@ mod tests {
                 assert!(text[at..].starts_with(":: tasks :: __private ::"), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn the_iteration_argument_is_filled_in_through_the_private_module() {
+        let free = r#loop(
+            quote!(seconds = 1),
+            quote!(
+                async fn tick(a: u8, #[iteration] it: Iteration, b: u8) {}
+            ),
+        );
+        let method = r#loop(
+            quote!(seconds = 1),
+            quote!(
+                async fn tick(self: Arc<Self>, #[iteration] it: Iteration) {}
+            ),
+        );
+        for output in [&free, &method] {
+            let roots = roots(output);
+            assert!(
+                roots.iter().all(|r| r == "core" || r == "tasks"),
+                "{roots:?}"
+            );
+            let text = output.to_string();
+            assert!(text.contains("LoopFn :: with_iteration"), "{text}");
+            assert!(
+                text.contains("__iteration : :: tasks :: __private :: Iteration"),
+                "{text}"
+            );
+            assert!(!text.contains("# [iteration]"), "{text}");
+        }
+        let free = free.to_string();
+        assert!(free.contains("LoopFn < (u8 , u8) , () >"), "{free}");
+        assert!(
+            free.contains(
+                "__tasks_body (__args . 0 , < Iteration as :: tasks :: __private :: \
+                 IterationArgument > :: from_iteration (__iteration) , __args . 1)"
+            ),
+            "{free}"
+        );
+        let method = method.to_string();
+        assert!(method.contains("LoopFn < () , () >"), "{method}");
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! compiler reports its real syntax error while the loop still exists for
 //! the code that uses it.
 //!
+//! One argument may be marked `#[iteration]`: the loop fills it in with
+//! the iteration the body runs in, and it is not one of the loop's
+//! arguments. The mark is taken off the signature.
+//!
 //! A problem with the signature is reported on its token and, where the
 //! intent is clear (a missing `async`, a stray `unsafe`, a borrowed
 //! `self`), fixed in the output so that the loop is still generated and no
@@ -18,8 +22,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{
-    braced, token, Attribute, FnArg, GenericArgument, Item, Lifetime, PathArguments, Receiver,
-    ReturnType, Signature, Token, Type, TypeImplTrait, TypeReference, Visibility,
+    braced, token, Attribute, FnArg, GenericArgument, Item, Lifetime, Meta, PathArguments,
+    Receiver, ReturnType, Signature, Token, Type, TypeImplTrait, TypeReference, Visibility,
 };
 
 use crate::ctxt::Ctxt;
@@ -46,12 +50,23 @@ pub(crate) struct LoopItem {
     /// For a method: whether its receiver is `self: Arc<Self>` as written
     /// (if not, it was reported, and the output uses that form).
     pub(crate) receiver: Option<ReceiverForm>,
-    /// The types of the arguments after `self`, elided lifetimes made
-    /// `'static`.
+    /// The types of the arguments after `self` but the `#[iteration]` one,
+    /// elided lifetimes made `'static`.
     pub(crate) args: Vec<Type>,
+    /// The argument marked `#[iteration]`, if any.
+    pub(crate) iteration: Option<IterationArgument>,
     /// The return type (`()` when none is written), elided lifetimes made
     /// `'static`.
     pub(crate) output: Type,
+}
+
+/// The argument marked `#[iteration]`.
+pub(crate) struct IterationArgument {
+    /// Where it is among the arguments after `self`.
+    pub(crate) position: usize,
+    /// Its type as written, elided lifetimes made `'static`; whether it is
+    /// `tasks::Iteration` is for the compiler to check.
+    pub(crate) ty: Type,
 }
 
 /// A function's body as written, braces included, not parsed.
@@ -124,6 +139,7 @@ pub(crate) fn parse(tokens: TokenStream, ctxt: &Ctxt) -> Input {
         Some(FnArg::Receiver(receiver)) => Some(receiver_form(receiver, ctxt)),
         _ => None,
     };
+    let iteration = take_iteration_mark(&mut sig, ctxt);
     let args = sig
         .inputs
         .iter()
@@ -131,6 +147,9 @@ pub(crate) fn parse(tokens: TokenStream, ctxt: &Ctxt) -> Input {
             FnArg::Typed(typed) => Some(static_lifetimes(&typed.ty)),
             FnArg::Receiver(_) => None,
         })
+        .enumerate()
+        .filter(|(position, _)| iteration.as_ref().is_none_or(|it| it.position != *position))
+        .map(|(_, ty)| ty)
         .collect();
     let output = match &sig.output {
         ReturnType::Default => syn::parse_quote!(()),
@@ -145,8 +164,93 @@ pub(crate) fn parse(tokens: TokenStream, ctxt: &Ctxt) -> Input {
         body,
         receiver,
         args,
+        iteration,
         output,
     }))
+}
+
+/// Finds the argument marked `#[iteration]` and takes the mark off the
+/// signature; reports a mark with arguments, on `self` or on a second
+/// argument, and an argument of a type named `Iteration` left unmarked.
+fn take_iteration_mark(sig: &mut Signature, ctxt: &Ctxt) -> Option<IterationArgument> {
+    let mut found: Option<IterationArgument> = None;
+    let mut position = 0;
+    for input in &mut sig.inputs {
+        let typed = match input {
+            FnArg::Receiver(receiver) => {
+                for mark in take_marks(&mut receiver.attrs) {
+                    ctxt.error_spanned_by(
+                        mark,
+                        "`#[iteration]` goes on the argument of type `tasks::Iteration`, not on \
+                         `self`: move it to that argument",
+                    );
+                }
+                continue;
+            }
+            FnArg::Typed(typed) => typed,
+        };
+        let marks = take_marks(&mut typed.attrs);
+        for (nth, mark) in marks.iter().enumerate() {
+            check_mark_alone(mark, ctxt);
+            if nth > 0 {
+                ctxt.error_spanned_by(mark, "`#[iteration]` is written twice: remove this one");
+            } else if found.is_some() {
+                ctxt.error_spanned_by(
+                    mark,
+                    "only one argument takes the iteration: remove this `#[iteration]`",
+                );
+            }
+        }
+        if !marks.is_empty() && found.is_none() {
+            found = Some(IterationArgument {
+                position,
+                ty: static_lifetimes(&typed.ty),
+            });
+        } else if marks.is_empty() && names_iteration(&typed.ty) {
+            ctxt.error_spanned_by(
+                &typed.ty,
+                "the loop gives a body its iteration only through an argument marked \
+                 `#[iteration]`: write `#[iteration]` before this argument",
+            );
+        }
+        position += 1;
+    }
+    found
+}
+
+/// Takes the `#[iteration]` marks out of `attrs`.
+fn take_marks(attrs: &mut Vec<Attribute>) -> Vec<Attribute> {
+    let (marks, others) = std::mem::take(attrs)
+        .into_iter()
+        .partition(|attr| attr.path().is_ident("iteration"));
+    *attrs = others;
+    marks
+}
+
+/// Reports what follows `#[iteration` in a mark that has more.
+fn check_mark_alone(mark: &Attribute, ctxt: &Ctxt) {
+    let message = "`#[iteration]` takes no arguments: write `#[iteration]` alone";
+    match &mark.meta {
+        Meta::Path(_) => {}
+        Meta::List(list) => ctxt.error_at(list.delimiter.span().join(), message),
+        Meta::NameValue(pair) => {
+            let (eq, value) = (pair.eq_token, &pair.value);
+            ctxt.error_spanned_by(quote::quote!(#eq #value), message);
+        }
+    }
+}
+
+/// Whether `ty` is written as a type named `Iteration` (`Iteration`,
+/// `tasks::Iteration`), which a forgotten `#[iteration]` leaves among the
+/// loop's arguments.
+fn names_iteration(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    path.qself.is_none()
+        && path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == "Iteration" && last.arguments.is_none())
 }
 
 /// Reports an item that is not a function with a body, on its keyword.
@@ -429,6 +533,77 @@ mod tests {
             let (input, errors) = parse_all(tokens);
             assert!(matches!(input, Input::Other(_)));
             assert_eq!(errors.len(), 1, "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn the_iteration_argument_is_taken_out_of_the_loop_s_arguments() {
+        let item = parse_ok(quote!(
+            async fn f(a: u8, #[iteration] it: tasks::Iteration, b: &str) {}
+        ));
+        let args: Vec<String> = item
+            .args
+            .iter()
+            .map(|t| t.to_token_stream().to_string())
+            .collect();
+        assert_eq!(args, ["u8", "& 'static str"]);
+        let iteration = item.iteration.expect("marked");
+        assert_eq!(iteration.position, 1);
+        assert_eq!(
+            iteration.ty.to_token_stream().to_string(),
+            "tasks :: Iteration"
+        );
+        assert!(!item.sig.to_token_stream().to_string().contains("# ["));
+    }
+
+    #[test]
+    fn misplaced_iteration_marks_are_reported() {
+        for (tokens, expected) in [
+            (
+                quote!(
+                    async fn f(#[iteration] a: Iteration, #[iteration] b: Iteration) {}
+                ),
+                "only one argument",
+            ),
+            (
+                quote!(
+                    async fn f(#[iteration(now)] a: Iteration) {}
+                ),
+                "takes no arguments",
+            ),
+            (
+                quote!(
+                    async fn f(#[iteration = 1] a: Iteration) {}
+                ),
+                "takes no arguments",
+            ),
+            (
+                quote!(
+                    async fn f(
+                        #[iteration]
+                        #[iteration]
+                        a: Iteration,
+                    ) {
+                    }
+                ),
+                "written twice",
+            ),
+            (
+                quote!(
+                    async fn f(#[iteration] self: Arc<Self>) {}
+                ),
+                "not on `self`",
+            ),
+            (
+                quote!(
+                    async fn f(a: tasks::Iteration) {}
+                ),
+                "marked",
+            ),
+        ] {
+            let (_, errors) = parse_all(tokens.clone());
+            assert_eq!(errors.len(), 1, "{tokens}: {errors:?}");
+            assert!(errors[0].contains(expected), "{tokens}: {errors:?}");
         }
     }
 

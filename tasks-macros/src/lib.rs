@@ -206,6 +206,33 @@ mod zone;
 /// function without `self` cannot be a loop (declare it as a free
 /// function).
 ///
+/// # The iteration
+///
+/// One argument may be marked `#[iteration]`, of type `tasks::Iteration`:
+/// the loop fills it in with the iteration the body runs in (its number,
+/// its scheduled instant, and in a cluster the fencing token of its claim
+/// or term), as values that do not change under the body. It is not one
+/// of the loop's arguments: `start` takes the others.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use tasks::Iteration;
+///
+/// #[tasks::r#loop(seconds = 10, count = 1)]
+/// async fn report(table: &str, #[iteration] iteration: Iteration) {
+///     // A cluster loop passes the token to every write: a task spawned
+///     // here keeps it, where `report.fence()` would read a newer one.
+///     println!("write {table} with fence {:?}", iteration.fence());
+/// }
+///
+/// report.start("reports").unwrap().await;
+/// # }
+/// ```
+///
+/// A body without it pays nothing for it. The generated closure takes
+/// `(args, iteration)` and is given to `tasks::LoopFn::with_iteration`.
+///
 /// # Compile-time checks
 ///
 /// Each of these is an error on the token to fix, all reported in one
@@ -219,8 +246,11 @@ mod zone;
 /// another form (`"+9"`, `"+0:900"`), `tz` without `time` or `cron`, an
 /// unknown or repeated
 /// argument, a literal of the wrong type, a function that is not `async`,
-/// is generic, or takes `&self`, and the attribute on something that is
-/// not a function. A body whose future is not `Send` is reported as such,
+/// is generic, or takes `&self`, the attribute on something that is not a
+/// function, and an `#[iteration]` mark with arguments, on `self`, on a
+/// second argument or on an argument of another type than
+/// `tasks::Iteration` (and an argument of a type named `Iteration` left
+/// unmarked). A body whose future is not `Send` is reported as such,
 /// with the value held across an `.await`. A body that does not parse yet
 /// still makes the loop: its syntax error is the only error.
 ///

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
 use crate::backoff::Backoff;
+use crate::body::{Body, Iteration, WithIteration};
 use crate::clock::Clock;
 use crate::cluster::Cluster;
 use crate::error::{ConfigError, LoopError};
@@ -44,6 +45,44 @@ impl<A: Clone + Send + 'static> Loop<A> {
         Fut::Output: BodyOutput,
     {
         LoopBuilder::new(body)
+    }
+
+    /// Starts building a loop around `body`, an async function of the
+    /// loop's argument and of the [`Iteration`] it runs in: its number, its
+    /// scheduled instant, and in a cluster its fencing token, as values
+    /// that do not change while the body runs (where
+    /// [`Loop::fence`] reads the loop's current token, which the next claim
+    /// or term replaces). Otherwise as [`Loop::builder`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::sync::Arc;
+    /// use tasks_runtime::cluster::{Cluster, MemoryStore};
+    /// use tasks_runtime::{Iteration, Loop};
+    ///
+    /// let report = Loop::builder_with_iteration(|table: &'static str, iteration: Iteration| async move {
+    ///     // Every write carries this iteration's token, even one made by a
+    ///     // task spawned here that outlives the iteration.
+    ///     let fence = iteration.fence().expect("a claimed slot has a token");
+    ///     println!("UPDATE {table} SET ..., fence = {fence} WHERE fence < {fence}");
+    /// })
+    /// .seconds(10.0)
+    /// .cluster(Cluster::claim(Arc::new(MemoryStore::new())))
+    /// .build()
+    /// .unwrap();
+    /// report.start("reports").unwrap();
+    /// tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    /// report.cancel();
+    /// # }
+    /// ```
+    pub fn builder_with_iteration<F, Fut>(body: F) -> LoopBuilder<A>
+    where
+        F: Fn(A, Iteration) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: BodyOutput,
+    {
+        LoopBuilder::new(WithIteration(body))
     }
 }
 
@@ -121,12 +160,7 @@ pub struct LoopBuilder<A> {
 }
 
 impl<A: Clone + Send + 'static> LoopBuilder<A> {
-    pub(crate) fn new<F, Fut>(body: F) -> Self
-    where
-        F: Fn(A) -> Fut + Send + Sync + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: BodyOutput,
-    {
+    pub(crate) fn new<F: Body<A>>(body: F) -> Self {
         Self {
             name: None,
             make_shared: Box::new(move |core| registry::shared(core, body)),

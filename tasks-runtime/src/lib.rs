@@ -39,6 +39,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
+mod body;
 mod builder;
 mod clock;
 pub mod cluster;
@@ -58,6 +59,7 @@ mod task_loop;
 pub mod testing;
 
 pub use backoff::{Backoff, ExponentialBackoff, FixedBackoff};
+pub use body::Iteration;
 pub use builder::LoopBuilder;
 pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, ConfigError, IterationTimeout, LoopError, NoNextIteration, StartError};

@@ -28,7 +28,7 @@ use futures_util::future::{join_all, BoxFuture};
 use futures_util::FutureExt;
 use hashbrown::HashTable;
 
-use crate::hooks::BodyOutput;
+use crate::body::Body;
 use crate::observe::status_of;
 use crate::run::{self, Runner};
 use crate::state::{Core, Shared};
@@ -44,12 +44,10 @@ pub(crate) trait Registered: Send + Sync {
     fn shutdown(self: Arc<Self>, grace: Duration) -> BoxFuture<'static, bool>;
 }
 
-impl<A, F, Fut> Registered for Shared<A, F>
+impl<A, F> Registered for Shared<A, F>
 where
     A: Clone + Send + 'static,
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     fn name(&self) -> &str {
         Shared::name(self)
@@ -105,12 +103,10 @@ fn hash_of(registered: &Weak<dyn Registered>) -> u64 {
 }
 
 /// Makes a loop's shared block around `core` and `body`, registered.
-pub(crate) fn shared<A, F, Fut>(core: Core<A>, body: F) -> Arc<Shared<A, F>>
+pub(crate) fn shared<A, F>(core: Core<A>, body: F) -> Arc<Shared<A, F>>
 where
     A: Clone + Send + 'static,
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     let shared = Arc::new(Shared { core, body });
     let registered: Weak<dyn Registered> = Arc::downgrade(&shared) as _;

@@ -1,7 +1,6 @@
 //! Claim mode: before a slot runs, the replica claims it in the store; the
 //! slot runs here only if the claim is won, with its fencing token.
 
-use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,9 +9,9 @@ use tokio::time::Instant;
 
 use super::call::{timed_out, traced_call};
 use super::watched::UntilCancelled;
+use crate::body::Body;
 use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome, StoreError};
 use crate::error::{LoopError, Shown};
-use crate::hooks::BodyOutput;
 use crate::observe;
 use crate::schedule::Now;
 use crate::state::{IterationSettings, Shared};
@@ -58,7 +57,7 @@ const LATE_WINDOW_LEASES: u32 = 2;
 
 /// Claims the slot at `slot` and, if this replica wins it, runs the body
 /// with the claim's token and records how it ended.
-pub(super) async fn claimed_iteration<A, F, Fut>(
+pub(super) async fn claimed_iteration<A, F>(
     shared: &Shared<A, F>,
     args: A,
     slot: DateTime<Utc>,
@@ -66,9 +65,7 @@ pub(super) async fn claimed_iteration<A, F, Fut>(
 ) -> SlotTurn
 where
     A: Clone + Send,
-    F: Fn(A) -> Fut + Send + Sync,
-    Fut: Future + Send,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     let Some(cluster) = shared.core.lock().cluster_config().cloned() else {
         return SlotTurn::Skipped;

@@ -15,9 +15,10 @@ use super::claim::{self, SlotTurn};
 use super::wait::{self, WallWait};
 use super::watched::{BodyCall, UntilCancelled, UntilRescheduled, UntilRetry};
 use crate::backoff::{default_backoff, Backoff};
+use crate::body::Body;
 use crate::error::{LoopError, Shown};
 use crate::handle::RunOutcome;
-use crate::hooks::{call_guarded, BodyOutput};
+use crate::hooks::call_guarded;
 use crate::observe;
 use crate::schedule::Now;
 use crate::state::{
@@ -37,15 +38,13 @@ use crate::status::IterationOutcome;
 /// (rust-lang/rust#62958) nor a nested future's own copy of the
 /// references.
 #[allow(clippy::manual_async_fn)]
-pub(super) fn drive<A, F, Fut>(
+pub(super) fn drive<A, F>(
     shared: Arc<Shared<A, F>>,
     mut args: A,
 ) -> impl Future<Output = RunOutcome> + Send
 where
     A: Clone + Send + 'static,
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     async move {
         if let Some(outcome) = begin(&shared).await {
@@ -386,16 +385,14 @@ enum Done {
 ///
 /// `args` is borrowed mutably (and never changed): a shared borrow kept
 /// across an `await` would need `A: Sync`.
-async fn wall_clock_iteration<A, F, Fut>(
+async fn wall_clock_iteration<A, F>(
     shared: &Shared<A, F>,
     args: &mut A,
     retried: bool,
 ) -> Result<IterationSettings, Done>
 where
     A: Clone + Send,
-    F: Fn(A) -> Fut + Send + Sync,
-    Fut: Future + Send,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     if let Err(outcome) = wall_clock_wait(shared).await {
         return Err(Done::Ended(outcome));
@@ -416,7 +413,7 @@ where
 
 /// Claim mode: the slot at `slot` is claimed, run here if this replica
 /// wins it, and settled. `Ok` with how the next iteration begins.
-async fn claimed_iteration<A, F, Fut>(
+async fn claimed_iteration<A, F>(
     shared: &Shared<A, F>,
     args: A,
     slot: DateTime<Utc>,
@@ -425,9 +422,7 @@ async fn claimed_iteration<A, F, Fut>(
 ) -> Result<Previous, RunOutcome>
 where
     A: Clone + Send,
-    F: Fn(A) -> Fut + Send + Sync,
-    Fut: Future + Send,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     match claim::claimed_iteration(shared, args, slot, settings).await {
         SlotTurn::Ran(failure) => settle(shared, failure, settings.timed, retried).await,
@@ -478,32 +473,28 @@ fn succeeded<A>(core: &Core<A>, timed: bool, retried: bool) -> Previous {
 /// A call of the body that only a cancel interrupts. Built in the
 /// `await` expression, so that the task keeps no second copy of it
 /// (rust-lang/rust#62958).
-fn call<'a, A, F, Fut>(
+fn call<'a, A, F>(
     shared: &'a Shared<A, F>,
     args: &'a A,
     watched: bool,
 ) -> BodyCall<'a, A, impl Future<Output = Option<LoopError>> + Send + 'a>
 where
     A: Clone,
-    F: Fn(A) -> Fut,
-    Fut: Future + Send + 'a,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     BodyCall::new(&shared.core, traced_call(shared, args), watched)
 }
 
 /// A call of the body under its timeout. Boxed: the timer would grow
 /// every loop's task.
-fn call_with_timeout<'a, A, F, Fut>(
+fn call_with_timeout<'a, A, F>(
     shared: &'a Shared<A, F>,
     args: &'a A,
     after: Duration,
 ) -> UntilCancelled<'a, A, BoxedWait<'a, Result<Option<LoopError>, Elapsed>>>
 where
     A: Clone,
-    F: Fn(A) -> Fut,
-    Fut: Future + Send + 'a,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     let call = tokio::time::timeout(after, traced_call(shared, args));
     UntilCancelled::new(&shared.core, boxed(call))

@@ -11,6 +11,7 @@ use futures_util::FutureExt;
 use pin_project::{pin_project, pinned_drop};
 
 use super::drive::{drive, fail, finish, Finished};
+use crate::body::{Body, Iteration};
 use crate::error::{panic_message, BoxError, LoopError, Shown, StartError};
 use crate::handle::{OutcomeCell, RunHandle, RunOutcome};
 use crate::hooks::BodyOutput;
@@ -33,12 +34,10 @@ pub(crate) trait Runner<A>: Send + Sync {
     fn call(&self, args: A) -> BoxFuture<'static, Result<(), BoxError>>;
 }
 
-impl<A, F, Fut> Runner<A> for Shared<A, F>
+impl<A, F> Runner<A> for Shared<A, F>
 where
     A: Clone + Send + 'static,
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     fn core(&self) -> &Core<A> {
         &self.core
@@ -55,7 +54,9 @@ where
     }
 
     fn call(&self, args: A) -> BoxFuture<'static, Result<(), BoxError>> {
-        let run = (self.body)(args);
+        let run = self.body.call(args, || {
+            Iteration::of_direct_call(self.core.lock().current_loop())
+        });
         Box::pin(async move { run.await.into_result() })
     }
 }
@@ -109,15 +110,13 @@ impl<A, F, D> PinnedDrop for RunTask<A, F, D> {
 }
 
 /// The task of a run that `start` has just marked as started.
-pub(super) fn run_task<A, F, Fut>(
+pub(super) fn run_task<A, F>(
     shared: Arc<Shared<A, F>>,
     args: A,
 ) -> impl Future<Output = ()> + Send + 'static
 where
     A: Clone + Send + 'static,
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     RunTask {
         shared: Some(Arc::clone(&shared)),
@@ -125,12 +124,10 @@ where
     }
 }
 
-impl<A, F, Fut, D> Future for RunTask<A, F, D>
+impl<A, F, D> Future for RunTask<A, F, D>
 where
     A: Clone + Send + 'static,
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
     D: Future<Output = RunOutcome>,
 {
     type Output = ();
@@ -204,12 +201,10 @@ where
 }
 
 /// Starts the loop again after a run that `restart` ended.
-fn restart<A, F, Fut>(shared: Arc<Shared<A, F>>, restart_with: Option<A>)
+fn restart<A, F>(shared: Arc<Shared<A, F>>, restart_with: Option<A>)
 where
     A: Clone + Send + 'static,
-    F: Fn(A) -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: BodyOutput,
+    F: Body<A>,
 {
     if let Some(args) = restart_with {
         if let Err(error) = start_run(shared, args) {

@@ -45,7 +45,7 @@ impl<A, F> Shared<A, F> {
     pub(crate) fn name(&self) -> &str {
         match &self.core.name {
             Some(name) => &name.0,
-            None => std::any::type_name::<F>(),
+            None => crate::body::type_name::<F>(),
         }
     }
 }
