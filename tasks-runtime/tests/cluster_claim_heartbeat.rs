@@ -3,7 +3,8 @@
 //! started again on another replica while its holder lives; once the holder
 //! stops renewing (cut off from the store, or paused), its body is
 //! cancelled within its lease minus the margin and another replica takes
-//! the slot over after the lease. On tokio's paused clock with the
+//! the slot over after the lease; a replica watching a slot held by a live
+//! holder turns to its own next slot. On tokio's paused clock with the
 //! in-memory store.
 
 mod common;
@@ -158,12 +159,26 @@ impl Drop for Running {
     }
 }
 
-/// A replica of a loop every minute whose body takes `body` (3 s), with a
-/// grace period of 10 s: a slot may be taken over until 10 s after it.
+/// How a replica's loop runs: every `every` seconds, a body of `body`.
+#[derive(Clone, Copy)]
+struct Shape {
+    every: f64,
+    body: Duration,
+}
+
+/// A loop every minute whose body takes 3 s.
+const LONG_BODY: Shape = Shape {
+    every: 60.0,
+    body: Duration::from_secs(3),
+};
+
+/// A replica of a loop of `shape` with a lease of 1 s and a grace period
+/// of 10 s: a slot may be taken over until 10 s after it.
 fn replica(
     name: &'static str,
     store: Arc<dyn Store>,
     takeover: bool,
+    shape: Shape,
     clock: &Arc<VirtualClock>,
     log: &Log,
 ) -> Loop<()> {
@@ -186,14 +201,14 @@ fn replica(
             log: log.clone(),
         };
         async move {
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            tokio::time::sleep(shape.body).await;
             let mut event = running.event.take().unwrap();
             event.step = Step::Ended;
             event.at = Instant::now();
             running.log.lock().unwrap().push(event);
         }
     })
-    .seconds(60.0)
+    .seconds(shape.every)
     .name("nightly")
     .grace_period(Duration::from_secs(10))
     .clock(clock.clone())
@@ -240,9 +255,9 @@ fn pair() -> Pair {
     let store = Arc::new(MemoryStore::with_clock(clock.clone()));
     let log = Log::default();
     let a_view = View::new(&store, Duration::ZERO);
-    let a = replica("a", a_view.clone(), true, &clock, &log);
+    let a = replica("a", a_view.clone(), true, LONG_BODY, &clock, &log);
     let b_view = View::new(&store, Duration::from_millis(50));
-    let b = replica("b", b_view, true, &clock, &log);
+    let b = replica("b", b_view, true, LONG_BODY, &clock, &log);
     Pair {
         slot: Instant::now() + Duration::from_secs(1),
         log,
@@ -421,12 +436,49 @@ async fn renewals_that_fail_for_a_while_keep_the_claim_and_are_reported() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_replica_watching_a_held_slot_turns_to_its_own_next_slot() {
+    // Every 5 s, a body of 12 s: while `a` runs the slot of 09:00:05, `b`
+    // watches it, then claims the slot of 09:00:10 rather than watching
+    // on until the window of 09:00:05 closes at 09:00:15.
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:04Z"));
+    let store = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let log = Log::default();
+    let shape = Shape {
+        every: 5.0,
+        body: Duration::from_secs(12),
+    };
+    let a = replica(
+        "a",
+        View::new(&store, Duration::ZERO),
+        true,
+        shape,
+        &clock,
+        &log,
+    );
+    let b_view = View::new(&store, Duration::from_millis(50));
+    let b = replica("b", b_view, true, shape, &clock, &log);
+    let slot = Instant::now() + Duration::from_secs(1);
+    a.start(()).unwrap();
+    b.start(()).unwrap();
+    tokio::time::sleep_until(slot + Duration::from_secs(8)).await;
+    let b_steps = steps(&log, "b");
+    let began = b_steps.first().expect("b runs the next slot").at - slot;
+    assert!(
+        began >= Duration::from_secs(5) && began < Duration::from_millis(5200),
+        "{began:?}"
+    );
+    assert_eq!(steps(&log, "a").len(), 1, "a runs its slot still");
+    a.cancel();
+    b.cancel();
+}
+
+#[tokio::test(start_paused = true)]
 async fn without_takeover_a_claim_is_never_renewed() {
     let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:59Z"));
     let store = Arc::new(MemoryStore::with_clock(clock.clone()));
     let log = Log::default();
     let view = View::new(&store, Duration::ZERO);
-    let lp = replica("a", view.clone(), false, &clock, &log);
+    let lp = replica("a", view.clone(), false, LONG_BODY, &clock, &log);
     lp.start(()).unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(view.renewals.load(Ordering::SeqCst), 0);

@@ -234,8 +234,9 @@ where
 }
 
 /// Whether a slot held by a live holder is worth another look after
-/// `wait`: the look lands within the slot's takeover `window`, and before
-/// the loop's next slot is due (which this replica may claim instead).
+/// `wait`: the loop is not stopping, and the look lands within the slot's
+/// takeover `window` and before the loop's next slot (which this replica
+/// may claim instead).
 fn worth_another_look<A, F>(
     shared: &Shared<A, F>,
     slot: DateTime<Utc>,
@@ -243,8 +244,10 @@ fn worth_another_look<A, F>(
     wait: Duration,
 ) -> bool {
     let look = rules::later(shared.core.clock().now(), wait);
-    let next = shared.core.lock().upcoming().map(|(next, ..)| next.wall());
-    look <= rules::later(slot, window) && next.is_none_or(|next| look < next)
+    let Some((next, ..)) = shared.core.lock().upcoming() else {
+        return false;
+    };
+    look <= rules::later(slot, window) && look < next.wall()
 }
 
 /// How long after its slot a slot may still run: taken over from a holder
