@@ -70,6 +70,19 @@ pub(crate) fn iteration_cancelled<A>(core: &Core<A>) {
     core.lock().record_cancelled();
 }
 
+/// A call of the body was dropped because this replica may no longer act
+/// on its slot (its claim was lost while it ran): recorded as cancelled,
+/// with the reason as the last error, and not as a failure of the run.
+pub(crate) fn iteration_abandoned<A>(core: &Core<A>, reason: &LoopError) {
+    // `Display` is user code: made into text before the lock is taken.
+    let text = Shown(reason).to_string().into_boxed_str();
+    let mut state = core.lock();
+    let replaced = state.record_failed(text, false);
+    state.record_cancelled();
+    drop(state);
+    drop(replaced);
+}
+
 /// The span of one call of the body: `loop`, `iteration` (the
 /// `current_loop` of the call) and `slot` (the instant it was scheduled
 /// for). Without a subscriber that wants it, `Span::none()`, and the loop's

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use tasks_runtime::cluster::{
-    Claimed, Cluster, Fence, FinishedSlot, Lease, LeaseRequest, MemoryStore, ReplicaId, SlotClaim,
-    SlotFinish, Store, StoreError,
+    ClaimRenewal, Claimed, Cluster, Fence, FinishedSlot, Lease, LeaseRequest, MemoryStore, Renewal,
+    ReplicaId, SlotClaim, SlotFinish, Store, StoreError,
 };
 use tasks_runtime::testing::VirtualClock;
 use tasks_runtime::{Loop, LoopError};
@@ -86,6 +86,15 @@ impl Store for Faulty {
         Box::pin(async move {
             self.check()?;
             self.inner.finish(finish).await
+        })
+    }
+    fn renew_claim<'a>(
+        &'a self,
+        renewal: ClaimRenewal<'a>,
+    ) -> BoxFuture<'a, Result<Renewal, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.renew_claim(renewal).await
         })
     }
     fn last_finished<'a>(

@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::BoxFuture;
 use tasks_runtime::cluster::{
-    Claimed, Cluster, Fence, Lease, LeaseRequest, MemoryStore, ReplicaId, SlotClaim, SlotFinish,
-    Store, StoreError,
+    ClaimRenewal, Claimed, Cluster, Fence, Lease, LeaseRequest, MemoryStore, Renewal, ReplicaId,
+    SlotClaim, SlotFinish, Store, StoreError,
 };
 use tasks_runtime::testing::VirtualClock;
 use tasks_runtime::{Clock, ConfigError, Loop, LoopError, RunOutcome, StartError};
@@ -268,6 +268,15 @@ impl Store for Partitioned {
         Box::pin(async move {
             self.check()?;
             self.inner.finish(finish).await
+        })
+    }
+    fn renew_claim<'a>(
+        &'a self,
+        renewal: ClaimRenewal<'a>,
+    ) -> BoxFuture<'a, Result<Renewal, StoreError>> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.renew_claim(renewal).await
         })
     }
     fn last_finished<'a>(

@@ -24,7 +24,7 @@
 //!
 //! # What each one guarantees
 //!
-//! - **SQLite**: one machine only. Every claim and lease is one
+//! - **SQLite**: one machine only. Every claim, renewal and lease is one
 //!   `BEGIN IMMEDIATE` transaction; SQLite runs them one at a time across
 //!   all the processes that share the file (WAL mode, a busy timeout). Its
 //!   clock is the machine's, which all the replicas share. Not over a
@@ -34,8 +34,8 @@
 //!   incremented in the same statement), each lease one row updated against
 //!   `now()`; the database's transactions make two replicas that claim at
 //!   once never both win, and its clock judges every lease.
-//! - **Redis**: each claim and lease is one Lua script, judged by Redis's
-//!   `TIME`. A single Redis instance is an *efficiency* lock: with
+//! - **Redis**: each claim, renewal and lease is one Lua script, judged by
+//!   Redis's `TIME`. A single Redis instance is an *efficiency* lock: with
 //!   replication, a failover can lose a claim or a lease that was
 //!   acknowledged but not yet copied to the replica, and two replicas may
 //!   then both run a slot (see the notes on replication and on fencing in

@@ -1,7 +1,8 @@
 //! PostgresStore against a real server (`TASKS_TEST_POSTGRES_URL`): the
 //! contract, racing stores, tables created by replicas starting at once,
-//! the server going away and coming back, a connection killed between a
-//! claim and its finish, awkward names, table prefixes, hidden passwords.
+//! how long a renewed claim is kept, the server going away and coming
+//! back, a connection killed between a claim and its finish, awkward
+//! names, table prefixes, hidden passwords.
 
 mod common;
 
@@ -14,7 +15,9 @@ use common::{
     assert_hidden, check_awkward_names, check_finish_after_a_dropped_connection, check_no_answer,
     check_outage, claim, due_slot, server_url, unique, won,
 };
-use tasks_runtime::cluster::{Claimed, ReplicaId, SlotFinish, SlotOutcome, Store, StoreErrorKind};
+use tasks_runtime::cluster::{
+    ClaimRenewal, Claimed, Renewal, ReplicaId, SlotFinish, SlotOutcome, Store, StoreErrorKind,
+};
 use tasks_runtime::testing::check_store;
 use tasks_stores::postgres::tokio_postgres::{self, NoTls};
 use tasks_stores::PostgresStore;
@@ -320,6 +323,58 @@ async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
     .await;
     let last = store.last_finished("pruned").await.unwrap().unwrap();
     assert_eq!((last.slot, last.fence), (first, finished));
+    tables.drop_them().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_claim_is_kept_its_new_lease_plus_the_retention() {
+    let test = "a_renewed_claim_is_kept_its_new_lease_plus_the_retention";
+    let Some(url) = server_url(VARIABLE, test) else {
+        return;
+    };
+    let tables = Tables::new(&url);
+    let store = PostgresStore::builder()
+        .table_prefix(&tables.prefix)
+        .retention(Duration::from_secs(3600))
+        .connect(&url)
+        .unwrap();
+    let replica = ReplicaId::new("keeper");
+    let slot = due_slot();
+    let lease = Duration::from_millis(100);
+    let fence = won(&store, claim("kept", slot, &replica, lease)).await;
+    let renewal = |lease| ClaimRenewal {
+        loop_name: "kept",
+        slot,
+        replica: &replica,
+        fence,
+        lease,
+    };
+    let admin = admin(&url).await;
+    let times = format!(
+        r#"SELECT extract(epoch FROM lease_until - now())::float8,
+                  extract(epoch FROM keep_until - now())::float8
+           FROM "{}claims" WHERE holder = 'keeper'"#,
+        tables.prefix
+    );
+    let read = || async {
+        let row = admin.query_one(&times, &[]).await.unwrap();
+        (row.get::<_, f64>(0), row.get::<_, f64>(1))
+    };
+    // Two hours, kept two hours plus the retention.
+    let renewed = store
+        .renew_claim(renewal(Duration::from_secs(7200)))
+        .await
+        .unwrap();
+    assert_eq!(renewed, Renewal::Extended);
+    let (lease_left, kept_for) = read().await;
+    assert!((7190.0..=7200.0).contains(&lease_left), "{lease_left}");
+    assert!((10_790.0..=10_800.0).contains(&kept_for), "{kept_for}");
+    // A shorter renewal moves the lease, not how long the claim is kept.
+    let renewed = store.renew_claim(renewal(lease)).await.unwrap();
+    assert_eq!(renewed, Renewal::Extended);
+    let (lease_left, kept_for) = read().await;
+    assert!(lease_left < 1.0, "{lease_left}");
+    assert!(kept_for > 10_700.0, "{kept_for}");
     tables.drop_them().await;
 }
 

@@ -1,7 +1,7 @@
 //! RedisStore against a real server (`TASKS_TEST_REDIS_URL`): the contract,
-//! racing stores, the keys and how long they live, the server going away
-//! and coming back, a connection killed between a claim and its finish,
-//! awkward names, key prefixes, hidden passwords.
+//! racing stores, the keys and how long they live (renewed or not), the
+//! server going away and coming back, a connection killed between a claim
+//! and its finish, awkward names, key prefixes, hidden passwords.
 
 mod common;
 
@@ -14,7 +14,7 @@ use common::{
     assert_hidden, check_awkward_names, check_finish_after_a_dropped_connection, check_no_answer,
     check_outage, claim, due_slot, server_url, unique, won,
 };
-use tasks_runtime::cluster::{Claimed, ReplicaId, Store, StoreErrorKind};
+use tasks_runtime::cluster::{ClaimRenewal, Claimed, Renewal, ReplicaId, Store, StoreErrorKind};
 use tasks_runtime::testing::check_store;
 use tasks_stores::redis::redis::{self, AsyncCommands};
 use tasks_stores::RedisStore;
@@ -127,6 +127,56 @@ async fn a_claim_outlives_its_lease_by_the_retention() {
         Claimed::Taken { holder, .. } => assert_eq!(holder, "keeper"),
         other => panic!("a claim whose lease ran out is still held: {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_claim_lives_its_new_lease_plus_the_retention() {
+    let test = "a_renewed_claim_lives_its_new_lease_plus_the_retention";
+    let Some(url) = server_url(VARIABLE, test) else {
+        return;
+    };
+    let prefix = unique("tasks-test:") + ":";
+    let store = RedisStore::builder()
+        .key_prefix(&prefix)
+        .retention(Duration::from_secs(3600))
+        .connect(&url)
+        .unwrap();
+    let replica = ReplicaId::new("keeper");
+    let slot = due_slot();
+    let fence = won(
+        &store,
+        claim("kept", slot, &replica, Duration::from_millis(100)),
+    )
+    .await;
+    let renewal = |lease| ClaimRenewal {
+        loop_name: "kept",
+        slot,
+        replica: &replica,
+        fence,
+        lease,
+    };
+    let mut admin = admin(&url).await;
+    let slot_ns = slot.timestamp_nanos_opt().unwrap();
+    let claim_key = format!("{prefix}{{kept}}:claim:{slot_ns}");
+    // A renewal of two hours keeps it two hours plus the retention.
+    let renewed = store
+        .renew_claim(renewal(Duration::from_secs(7200)))
+        .await
+        .unwrap();
+    assert_eq!(renewed, Renewal::Extended);
+    let ttl: i64 = admin.pttl(&claim_key).await.unwrap();
+    assert!(
+        (10_790_000..=10_800_000).contains(&ttl),
+        "the claim lives its new lease plus the retention: {ttl} ms"
+    );
+    // A shorter one does not shorten its life.
+    let renewed = store
+        .renew_claim(renewal(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    assert_eq!(renewed, Renewal::Extended);
+    let ttl: i64 = admin.pttl(&claim_key).await.unwrap();
+    assert!(ttl > 10_700_000, "{ttl} ms");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

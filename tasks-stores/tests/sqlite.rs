@@ -1,5 +1,6 @@
 //! SqliteStore: the contract, several connections and processes on one
-//! file, history across a reopening, a locked file, awkward names.
+//! file, history across a reopening, a locked file, awkward names, how
+//! long a renewed claim is kept.
 
 mod common;
 
@@ -10,7 +11,8 @@ use std::time::{Duration, Instant};
 use chrono::{TimeDelta, Utc};
 use common::{check_awkward_names, claim, due_slot, unique, won};
 use tasks_runtime::cluster::{
-    Claimed, Lease, LeaseRequest, ReplicaId, SlotFinish, SlotOutcome, Store, StoreErrorKind,
+    ClaimRenewal, Claimed, Lease, LeaseRequest, Renewal, ReplicaId, SlotFinish, SlotOutcome, Store,
+    StoreErrorKind,
 };
 use tasks_runtime::testing::check_store;
 use tasks_stores::SqliteStore;
@@ -381,4 +383,54 @@ async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
     assert_eq!(rows, 2, "the last finished slot and the newest claim");
     let last = store.last_finished("pruned").await.unwrap().unwrap();
     assert_eq!((last.slot, last.fence), (first, finished));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_claim_is_kept_its_new_lease_plus_the_retention() {
+    let dir = TempDir::new("renew");
+    let path = dir.file("tasks.db");
+    let store = SqliteStore::builder()
+        .retention(Duration::from_secs(3600))
+        .open(&path)
+        .unwrap();
+    let replica = ReplicaId::new("keeper");
+    let slot = due_slot();
+    let lease = Duration::from_millis(100);
+    let fence = won(&store, claim("kept", slot, &replica, lease)).await;
+    let renewal = |lease| ClaimRenewal {
+        loop_name: "kept",
+        slot,
+        replica: &replica,
+        fence,
+        lease,
+    };
+    let times = || -> (i64, i64) {
+        let now = Utc::now().timestamp_millis();
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row(
+                r#"SELECT lease_until_ms, keep_until_ms FROM "tasks_claims""#,
+                [],
+                |row| Ok((row.get::<_, i64>(0)? - now, row.get::<_, i64>(1)? - now)),
+            )
+            .unwrap()
+    };
+    // Two hours, kept two hours plus the retention.
+    let renewed = store
+        .renew_claim(renewal(Duration::from_secs(7200)))
+        .await
+        .unwrap();
+    assert_eq!(renewed, Renewal::Extended);
+    let (lease_left, kept_for) = times();
+    assert!(
+        (7_190_000..=7_200_100).contains(&lease_left),
+        "{lease_left}"
+    );
+    assert!((10_790_000..=10_800_100).contains(&kept_for), "{kept_for}");
+    // A shorter renewal moves the lease, not how long the claim is kept.
+    let renewed = store.renew_claim(renewal(lease)).await.unwrap();
+    assert_eq!(renewed, Renewal::Extended);
+    let (lease_left, kept_for) = times();
+    assert!(lease_left <= 100, "{lease_left}");
+    assert!(kept_for > 10_700_000, "{kept_for}");
 }

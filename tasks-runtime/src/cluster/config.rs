@@ -48,7 +48,9 @@ pub enum Mode {
 /// A replica calls the body, or `before_loop`, only while its claim or
 /// lease is valid by its own monotonic clock with a margin, checked
 /// immediately before every call: a claim sent at `T` may run the body
-/// until `T + lease − margin`; a leader may act until the last good
+/// until `T + lease − margin` (with [`takeover`](Cluster::takeover), each
+/// renewal of it sent at `R` that succeeds moves this to
+/// `R + lease − margin`); a leader may act until the last good
 /// renewal's (or the acquisition's) send time `+ lease − margin`, and a
 /// term starts only if that instant is still ahead. The margin is a third
 /// of the lease ([`safety_margin`](Cluster::safety_margin)): a leader
@@ -151,10 +153,20 @@ impl Cluster {
     /// Claim mode: a slot whose holder's lease ran out before it finished
     /// (the replica died) may be claimed again by another replica, within
     /// the loop's grace period after the slot (twice the lease, without
-    /// one): at least once instead of at most once. A replica that finds a
-    /// slot taken looks at it again once the lease has had time to run out.
-    /// The body must then be idempotent; the fencing token tells the runs
-    /// apart.
+    /// one): at least once instead of at most once. The body must then be
+    /// idempotent; the fencing token tells the runs apart.
+    ///
+    /// While the body of a slot runs, its holder renews the claim every
+    /// third of the lease ([`Store::renew_claim`]), so that a body longer
+    /// than the lease is not started again elsewhere while its holder
+    /// lives. When the store answers that the claim is lost, or no renewal
+    /// succeeded for the lease minus the
+    /// [safety margin](Cluster#the-safety-margin), the body is cancelled
+    /// and [`ClaimLost`](super::ClaimLost) goes to the `error` hook; the
+    /// loop goes on with its next slot. A replica that finds a slot taken
+    /// looks at it again once the lease has had time to run out, then
+    /// every lease while the slot may still be taken over and its own next
+    /// slot is not due.
     #[must_use]
     pub fn takeover(mut self, takeover: bool) -> Self {
         self.takeover = takeover;

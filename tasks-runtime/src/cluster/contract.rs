@@ -5,7 +5,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::store::{
-    Claimed, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish, SlotOutcome, Store,
+    ClaimRenewal, Claimed, Fence, Lease, LeaseRequest, Renewal, ReplicaId, SlotClaim, SlotFinish,
+    SlotOutcome, Store,
 };
 
 /// How long the check's leases and claims last; it sleeps twice as long
@@ -163,7 +164,151 @@ pub(crate) async fn check_store(
         return failed("of concurrent claims of one slot, exactly one wins", &won);
     }
 
+    check_renewals(store, prefix, now).await?;
     check_leases(store, prefix).await
+}
+
+/// The renewal part of the contract: a holder's heartbeats keep its slot
+/// from being taken over; without them it is taken over, and a renewal
+/// with the old token is lost.
+async fn check_renewals(
+    store: &dyn Store,
+    prefix: &str,
+    now: &(dyn Fn() -> DateTime<Utc> + Sync),
+) -> Result<(), String> {
+    let (a, b) = (
+        ReplicaId::new(format!("{prefix}/a")),
+        ReplicaId::new(format!("{prefix}/b")),
+    );
+    let name = format!("{prefix}-renewals");
+    let due = now() - TimeDelta::seconds(1);
+    let window = Some(Duration::from_secs(3600));
+    let claim = |replica, slot| SlotClaim {
+        loop_name: &name,
+        slot,
+        replica,
+        lease: LEASE,
+        early_tolerance: Duration::from_millis(50),
+        takeover: window,
+        tzdb: "2025b",
+    };
+    let renewal = |replica, slot, fence| ClaimRenewal {
+        loop_name: &name,
+        slot,
+        replica,
+        fence,
+        lease: LEASE,
+    };
+    let failed = |what: &str, got: &dyn std::fmt::Debug| Err(format!("{what}: got {got:?}"));
+    let err = |e: super::store::StoreError| e.to_string();
+    let renewed = |answer: Renewal, expected: Renewal, what: &str| {
+        if answer == expected {
+            Ok(())
+        } else {
+            failed(what, &answer)
+        }
+    };
+
+    let first = match store.claim(claim(&a, due)).await.map_err(err)? {
+        Claimed::Won { fence } => fence,
+        other => return failed("the first claim of a slot wins", &other),
+    };
+    let never_claimed = due - TimeDelta::milliseconds(500);
+    for (replica, slot, fence, what) in [
+        (&b, due, first, "a renewal by another replica is lost"),
+        (
+            &a,
+            due,
+            Fence::new(first.get() + 1),
+            "a renewal with another token is lost",
+        ),
+        (
+            &a,
+            never_claimed,
+            first,
+            "a renewal of a slot never claimed is lost",
+        ),
+    ] {
+        let answer = store
+            .renew_claim(renewal(replica, slot, fence))
+            .await
+            .map_err(err)?;
+        renewed(answer, Renewal::Lost, what)?;
+    }
+    // Renewed every half lease, the claim outlives its first lease: it is
+    // not taken over.
+    for _ in 0..3 {
+        let answer = store
+            .renew_claim(renewal(&a, due, first))
+            .await
+            .map_err(err)?;
+        renewed(answer, Renewal::Extended, "the holder renews its claim")?;
+        tokio::time::sleep(LEASE / 2).await;
+    }
+    match store.claim(claim(&b, due)).await.map_err(err)? {
+        Claimed::Taken { holder, .. } if holder == a.as_str() => {}
+        other => return failed("a renewed claim is not taken over", &other),
+    }
+    // Its lease run out, a claim nobody took over is still its holder's to
+    // renew.
+    tokio::time::sleep(LEASE * 2).await;
+    let answer = store
+        .renew_claim(renewal(&a, due, first))
+        .await
+        .map_err(err)?;
+    renewed(
+        answer,
+        Renewal::Extended,
+        "a claim whose lease ran out, not taken over, is renewed",
+    )?;
+    match store.claim(claim(&b, due)).await.map_err(err)? {
+        Claimed::Taken { .. } => {}
+        other => return failed("a claim renewed late is not taken over", &other),
+    }
+    // Without heartbeats it is taken over; the old holder's renewal is lost.
+    tokio::time::sleep(LEASE * 2).await;
+    let second = match store.claim(claim(&b, due)).await.map_err(err)? {
+        Claimed::Won { fence } if fence > first => fence,
+        other => {
+            return failed(
+                "a claim no longer renewed is taken over with a higher token",
+                &other,
+            )
+        }
+    };
+    let answer = store
+        .renew_claim(renewal(&a, due, first))
+        .await
+        .map_err(err)?;
+    renewed(
+        answer,
+        Renewal::Lost,
+        "a renewal of a claim taken over is lost",
+    )?;
+    let answer = store
+        .renew_claim(renewal(&b, due, second))
+        .await
+        .map_err(err)?;
+    renewed(answer, Renewal::Extended, "the new holder renews its claim")?;
+    // Finished, it is renewed no more.
+    store
+        .finish(SlotFinish {
+            loop_name: &name,
+            slot: due,
+            fence: second,
+            outcome: SlotOutcome::Completed,
+        })
+        .await
+        .map_err(err)?;
+    let answer = store
+        .renew_claim(renewal(&b, due, second))
+        .await
+        .map_err(err)?;
+    renewed(
+        answer,
+        Renewal::Lost,
+        "a renewal of a finished slot is lost",
+    )
 }
 
 /// The lease part of the contract.

@@ -9,11 +9,12 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use super::rules::{
-    self, ClaimDecision, HeldClaim, HeldLease, LeaseDecision, PruningCounter, DEFAULT_RETENTION,
+    self, ClaimDecision, HeldClaim, HeldLease, LeaseDecision, PruningCounter, RenewalDecision,
+    RenewedClaim, DEFAULT_RETENTION,
 };
 use super::store::{
-    Claimed, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
-    SlotOutcome, Store, StoreError,
+    ClaimRenewal, Claimed, Fence, FinishedSlot, Lease, LeaseRequest, Renewal, ReplicaId, SlotClaim,
+    SlotFinish, SlotOutcome, Store, StoreError,
 };
 use crate::clock::{Clock, SystemClock};
 
@@ -196,6 +197,31 @@ impl Store for MemoryStore {
                 tables.prune(now);
             }
             Ok(Claimed::Won { fence })
+        })
+    }
+
+    fn renew_claim<'a>(
+        &'a self,
+        renewal: ClaimRenewal<'a>,
+    ) -> BoxFuture<'a, Result<Renewal, StoreError>> {
+        Box::pin(async move {
+            let (mut tables, now) = self.open()?;
+            let key = (renewal.loop_name.to_owned(), renewal.slot);
+            let Some(row) = tables.claims.get_mut(&key) else {
+                return Ok(Renewal::Lost);
+            };
+            let held = RenewedClaim {
+                holder: &row.holder,
+                fence: row.fence,
+                finished: row.finished.is_some(),
+                keep_until: row.keep_until,
+            };
+            let decision = rules::decide_renewal(Some(held), &renewal, now, DEFAULT_RETENTION);
+            if let RenewalDecision::Extend(times) = decision {
+                row.lease_until = times.lease_until;
+                row.keep_until = times.keep_until;
+            }
+            Ok(decision.answer())
         })
     }
 

@@ -75,6 +75,6 @@ pub use config::{Cluster, Mode};
 pub(crate) use contract::check_store;
 pub use memory::MemoryStore;
 pub use store::{
-    Claimed, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
-    SlotOutcome, Store, StoreError, StoreErrorKind,
+    ClaimLost, ClaimRenewal, Claimed, Fence, FinishedSlot, Lease, LeaseRequest, LossCause, Renewal,
+    ReplicaId, SlotClaim, SlotFinish, SlotOutcome, Store, StoreError, StoreErrorKind,
 };

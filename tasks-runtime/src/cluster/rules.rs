@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::store::{Claimed, Fence, Lease, LeaseRequest, SlotClaim};
+use super::store::{ClaimRenewal, Claimed, Fence, Lease, LeaseRequest, Renewal, SlotClaim};
 
 /// The longest duration a store is given (a lease, a tolerance, a window,
 /// a retention): a hundred years, the longest interval of a loop. Longer
@@ -114,6 +114,65 @@ pub fn decide_claim(
         lease_until,
         keep_until: later(lease_until.max(held_until), retention),
     })
+}
+
+/// The claim a store holds for a slot, as far as its holder's renewal
+/// cares.
+#[derive(Clone, Copy, Debug)]
+pub struct RenewedClaim<'r> {
+    /// The replica that claimed it.
+    pub holder: &'r str,
+    /// The token it was claimed with.
+    pub fence: Fence,
+    /// Whether its holder reported how it ended.
+    pub finished: bool,
+    /// Until when the store keeps it.
+    pub keep_until: DateTime<Utc>,
+}
+
+/// What a store does with a [`ClaimRenewal`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RenewalDecision {
+    /// The holder renews its claim: the store writes these times (the
+    /// token and the rest stay) and answers [`Renewal::Extended`].
+    Extend(NewClaim),
+    /// The store answers [`Renewal::Lost`] and writes nothing.
+    Lose,
+}
+
+/// What a store does with `renewal`, holding `held` for its slot, at its
+/// time `now`, keeping claims for `retention`: the claim is extended if it
+/// is the renewing replica's, with the renewal's token, and has not
+/// finished (whether or not its lease ran out: while no replica took the
+/// slot over, it is still the holder's alone), its lease to `now` plus the
+/// renewal's, and kept at least the retention after that.
+pub fn decide_renewal(
+    held: Option<RenewedClaim<'_>>,
+    renewal: &ClaimRenewal<'_>,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> RenewalDecision {
+    let Some(held) = held else {
+        return RenewalDecision::Lose;
+    };
+    if held.finished || held.fence != renewal.fence || held.holder != renewal.replica.as_str() {
+        return RenewalDecision::Lose;
+    }
+    let lease_until = later(now, renewal.lease);
+    RenewalDecision::Extend(NewClaim {
+        lease_until,
+        keep_until: held.keep_until.max(later(lease_until, retention)),
+    })
+}
+
+impl RenewalDecision {
+    /// The store's answer.
+    pub fn answer(&self) -> Renewal {
+        match self {
+            RenewalDecision::Extend(_) => Renewal::Extended,
+            RenewalDecision::Lose => Renewal::Lost,
+        }
+    }
 }
 
 /// The lease a store holds for a loop.
@@ -310,6 +369,60 @@ mod tests {
                 decide(held(lease_until, finished), now),
                 ClaimDecision::Lose(Claimed::Taken { .. })
             ));
+        }
+    }
+
+    #[test]
+    fn only_the_holder_renews_its_unfinished_claim_with_its_token() {
+        let (a, b) = (ReplicaId::new("a"), ReplicaId::new("b"));
+        let now = at("2026-12-02T09:00:10Z");
+        let held = RenewedClaim {
+            holder: "a",
+            fence: Fence::new(7),
+            finished: false,
+            keep_until: at("2026-12-03T10:00:00Z"),
+        };
+        let renewal = |replica, fence| ClaimRenewal {
+            loop_name: "nightly",
+            slot: at("2026-12-02T09:00:00Z"),
+            replica,
+            fence: Fence::new(fence),
+            lease: Duration::from_secs(60),
+        };
+        // Extended from now; kept the longer of what it was and the
+        // retention after the new lease.
+        assert_eq!(
+            decide_renewal(Some(held), &renewal(&a, 7), now, DEFAULT_RETENTION),
+            RenewalDecision::Extend(NewClaim {
+                lease_until: at("2026-12-02T09:01:10Z"),
+                keep_until: at("2026-12-03T10:00:00Z"),
+            })
+        );
+        let short = RenewedClaim {
+            keep_until: now,
+            ..held
+        };
+        assert_eq!(
+            decide_renewal(Some(short), &renewal(&a, 7), now, DEFAULT_RETENTION),
+            RenewalDecision::Extend(NewClaim {
+                lease_until: at("2026-12-02T09:01:10Z"),
+                keep_until: at("2026-12-03T09:01:10Z"),
+            })
+        );
+        // Another replica, another token (taken over), finished, or forgotten.
+        let finished = RenewedClaim {
+            finished: true,
+            ..held
+        };
+        for (held, replica, fence) in [
+            (Some(held), &b, 7),
+            (Some(held), &a, 8),
+            (Some(finished), &a, 7),
+            (None, &a, 7),
+        ] {
+            let decision = decide_renewal(held, &renewal(replica, fence), now, DEFAULT_RETENTION);
+            assert_eq!(decision, RenewalDecision::Lose);
+            assert_eq!(decision.answer(), Renewal::Lost);
         }
     }
 

@@ -202,6 +202,34 @@ pub struct FinishedSlot {
     pub fence: Fence,
 }
 
+/// The holder's renewal of a claim whose body is running: its heartbeat.
+/// See [`Store::renew_claim`].
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimRenewal<'a> {
+    /// The loop's name.
+    pub loop_name: &'a str,
+    /// The slot.
+    pub slot: DateTime<Utc>,
+    /// The replica that holds the claim.
+    pub replica: &'a ReplicaId,
+    /// The token the claim was won with: a slot taken over since has
+    /// another.
+    pub fence: Fence,
+    /// How long the claim holds the slot from now, on the store's clock.
+    pub lease: Duration,
+}
+
+/// What a store answered to a [`ClaimRenewal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renewal {
+    /// The claim is still the replica's: its lease runs on from now.
+    Extended,
+    /// The claim is no longer the replica's to run (another replica took
+    /// the slot over, it finished, or the store forgot it): nothing was
+    /// written.
+    Lost,
+}
+
 /// A replica's request for a loop's leadership lease, or its renewal.
 #[derive(Clone, Copy, Debug)]
 pub struct LeaseRequest<'a> {
@@ -230,6 +258,68 @@ pub enum Lease {
         /// The replica holding it, if any.
         holder: Option<String>,
     },
+}
+
+/// Claim mode with takeover: the claim of a slot was lost while its body
+/// ran, so the body was cancelled. The `error` hook receives it (and the
+/// log says it); the slot is not recorded as finished, and the loop goes on
+/// with its next slot.
+///
+/// ```
+/// use tasks_runtime::cluster::{ClaimLost, Fence, LossCause};
+///
+/// let lost = ClaimLost {
+///     loop_name: "nightly".into(),
+///     slot: "2026-12-02T02:00:00Z".parse().unwrap(),
+///     fence: Fence::new(41),
+///     cause: LossCause::Lapsed,
+/// };
+/// assert_eq!(
+///     lost.to_string(),
+///     "loop `nightly` lost its claim of the slot 2026-12-02 02:00:00 UTC (token 41): \
+///      no renewal of it succeeded in time"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("loop `{loop_name}` lost its claim of the slot {slot} (token {fence}): {cause}")]
+pub struct ClaimLost {
+    /// The loop's name.
+    pub loop_name: String,
+    /// The slot.
+    pub slot: DateTime<Utc>,
+    /// The token the body ran with.
+    pub fence: Fence,
+    /// Why.
+    pub cause: LossCause,
+}
+
+/// Why a [`ClaimLost`] was lost.
+///
+/// ```
+/// use tasks_runtime::cluster::LossCause;
+///
+/// assert_eq!(LossCause::Taken.to_string(), "the store says it is no longer this replica's");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LossCause {
+    /// The store answered a renewal with [`Renewal::Lost`]: the body is
+    /// cancelled at once.
+    Taken,
+    /// No renewal succeeded within the lease minus the
+    /// [safety margin](super::Cluster#the-safety-margin) of the last one
+    /// that did (or of the claim), by this replica's monotonic clock: the
+    /// store could not be reached, or did not answer in time.
+    Lapsed,
+}
+
+impl fmt::Display for LossCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LossCause::Taken => "the store says it is no longer this replica's",
+            LossCause::Lapsed => "no renewal of it succeeded in time",
+        })
+    }
 }
 
 /// Why a store could not answer.
@@ -312,6 +402,11 @@ impl StoreError {
 ///   the store's clock is at most `slot + window`: then it wins again with
 ///   a new token. The atomicity is the store's: two replicas claiming at
 ///   once never both win.
+/// - [`renew_claim`](Store::renew_claim): the holder of a claim that has
+///   not finished extends its lease to `lease` from now, if the slot is
+///   still its with that token (even if its lease ran out meanwhile, as
+///   long as no replica took the slot over); otherwise
+///   [`Lost`](Renewal::Lost), and nothing is written.
 /// - [`finish`](Store::finish) records how a slot ended, if the token is
 ///   the slot's current one; [`last_finished`](Store::last_finished) returns
 ///   the latest slot (by scheduled instant) that finished.
@@ -332,6 +427,61 @@ impl StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Claims a slot for a replica.
     fn claim<'a>(&'a self, claim: SlotClaim<'a>) -> BoxFuture<'a, Result<Claimed, StoreError>>;
+
+    /// Renews a claim its replica holds while the slot's body runs (a
+    /// heartbeat): its lease runs on from now, on the store's clock, so
+    /// that no replica takes the slot over while its holder is alive.
+    /// [`Renewal::Lost`] (not an error) when the slot is no longer the
+    /// replica's with that token, or has finished.
+    ///
+    /// With [`takeover`](super::Cluster::takeover), a loop renews the
+    /// claim of a running slot every third of its lease, and cancels the
+    /// body when the answer is `Lost`, or when no renewal succeeded for the
+    /// lease minus the [safety margin](super::Cluster#the-safety-margin).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tasks_runtime::cluster::StoreError> {
+    /// use std::time::Duration;
+    /// use tasks_runtime::cluster::{
+    ///     ClaimRenewal, Claimed, MemoryStore, Renewal, ReplicaId, SlotClaim, Store,
+    /// };
+    ///
+    /// let store = MemoryStore::new();
+    /// let (a, b) = (ReplicaId::new("a"), ReplicaId::new("b"));
+    /// let slot = chrono::Utc::now();
+    /// let claim = SlotClaim {
+    ///     loop_name: "nightly",
+    ///     slot,
+    ///     replica: &a,
+    ///     lease: Duration::from_secs(30),
+    ///     early_tolerance: Duration::from_millis(50),
+    ///     takeover: Some(Duration::from_secs(3600)),
+    ///     tzdb: "2025b",
+    /// };
+    /// let Claimed::Won { fence } = store.claim(claim).await? else { unreachable!() };
+    /// let renewal = |replica| ClaimRenewal {
+    ///     loop_name: "nightly",
+    ///     slot,
+    ///     replica,
+    ///     fence,
+    ///     lease: Duration::from_secs(30),
+    /// };
+    /// assert_eq!(store.renew_claim(renewal(&a)).await?, Renewal::Extended);
+    /// assert_eq!(store.renew_claim(renewal(&b)).await?, Renewal::Lost);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot be reached or answers
+    /// something unexpected; the claim's lease then runs out unless a later
+    /// renewal succeeds.
+    fn renew_claim<'a>(
+        &'a self,
+        renewal: ClaimRenewal<'a>,
+    ) -> BoxFuture<'a, Result<Renewal, StoreError>>;
 
     /// Records how a claimed slot ended.
     fn finish<'a>(&'a self, finish: SlotFinish<'a>) -> BoxFuture<'a, Result<(), StoreError>>;

@@ -1,16 +1,20 @@
 //! Claim mode: before a slot runs, the replica claims it in the store; the
-//! slot runs here only if the claim is won, with its fencing token.
+//! slot runs here only if the claim is won, with its fencing token. With
+//! takeover, the claim is renewed while the body runs (`heartbeat.rs`).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::call::{timed_out, traced_call};
+use super::heartbeat::{self, Heartbeat, HeldSlot};
 use super::watched::UntilCancelled;
 use crate::body::Body;
-use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome, StoreError};
+use crate::cluster::rules;
+use crate::cluster::{
+    ClaimLost, Claimed, Cluster, LossCause, SlotClaim, SlotFinish, SlotOutcome, StoreError,
+};
 use crate::error::{LoopError, Shown};
 use crate::observe;
 use crate::schedule::Now;
@@ -20,7 +24,8 @@ use crate::state::{IterationSettings, Shared};
 pub(super) enum SlotTurn {
     /// This replica ran it; how the body ended.
     Ran(Option<LoopError>),
-    /// Another replica has it, or the store could not be reached.
+    /// Another replica has it, the store could not be reached, or the
+    /// claim was lost while the body ran.
     Skipped,
     /// The run was cancelled meanwhile.
     Cancelled,
@@ -70,30 +75,48 @@ where
     let Some(cluster) = shared.core.lock().cluster_config().cloned() else {
         return SlotTurn::Skipped;
     };
-    let fence = match claim(shared, &cluster, slot).await {
-        Decision::Run(fence) => fence,
+    let won = match claim(shared, &cluster, slot).await {
+        Decision::Run(won) => won,
         Decision::Skip => return SlotTurn::Skipped,
         Decision::Cancelled => return SlotTurn::Cancelled,
     };
+    let fence = won.map(|won| won.fence);
     shared.core.lock().set_fence(fence);
+    // With takeover, a live holder keeps its claim: another replica takes
+    // the slot over only once the renewals stopped.
+    let mut heartbeat = won
+        .filter(|_| cluster.takeover)
+        .map(|won| Heartbeat::start(shared.name(), &cluster, won));
     if settings.timed {
         observe::iteration_began(&shared.core);
     }
     let call = traced_call(shared, &args);
-    let called = match settings.timeout {
-        None => UntilCancelled::new(&shared.core, call.map(Ok)).await,
-        Some(after) => UntilCancelled::new(&shared.core, tokio::time::timeout(after, call)).await,
+    let call = async {
+        match settings.timeout {
+            None => Ok(call.await),
+            Some(after) => tokio::time::timeout(after, call).await,
+        }
     };
-    let failure = match called {
+    let called = heartbeat::while_held(heartbeat.as_mut(), call);
+    let failure = match UntilCancelled::new(&shared.core, called).await {
         // Not recorded as finished: with takeover on, another replica may
         // run the slot once the claim's lease runs out.
         Err(_) => {
             observe::iteration_cancelled(&shared.core);
             return SlotTurn::Cancelled;
         }
-        Ok(Ok(failure)) => failure,
-        Ok(Err(_elapsed)) => Some(timed_out(shared)),
+        Ok(Err(cause)) => {
+            if let (Some(won), Some(heartbeat)) = (won, heartbeat) {
+                claim_lost(shared, won, cause, heartbeat).await;
+            }
+            return SlotTurn::Skipped;
+        }
+        Ok(Ok(Ok(failure))) => failure,
+        Ok(Ok(Err(_elapsed))) => Some(timed_out(shared)),
     };
+    if let Some(error) = heartbeat.and_then(Heartbeat::stop) {
+        report_store_error(shared, error).await;
+    }
     if let Some(fence) = fence {
         let outcome = match failure {
             None => SlotOutcome::Completed,
@@ -114,9 +137,9 @@ where
 
 /// Whether the slot runs here.
 enum Decision {
-    /// Yes, with this token (`None`: the store is down and the loop runs
+    /// Yes, with the claim won (`None`: the store is down and the loop runs
     /// anyway).
-    Run(Option<Fence>),
+    Run(Option<HeldSlot>),
     Skip,
     Cancelled,
 }
@@ -130,8 +153,8 @@ where
         let grace = shared.core.lock().wall_options().grace;
         late_window(grace, cluster)
     });
-    let mut waited_for_takeover = false;
-    for _ in 0..EARLY_ATTEMPTS {
+    let (mut early, mut looked_again) = (0, false);
+    while early < EARLY_ATTEMPTS {
         let request = SlotClaim {
             loop_name: shared.name(),
             slot,
@@ -142,8 +165,10 @@ where
             tzdb: chrono_tz::IANA_TZDB_VERSION,
         };
         // A claim may run the body only until its send time plus the
-        // claim's lease, minus the margin.
-        let may_act_until = Instant::now() + cluster.may_act_for();
+        // claim's lease, minus the margin (and, with takeover, its
+        // renewals' send times plus the same).
+        let sent = Instant::now();
+        let may_act_until = sent + cluster.may_act_for();
         let answer = match UntilCancelled::new(&shared.core, cluster.store.claim(request)).await {
             Err(_) => return Decision::Cancelled,
             Ok(answer) => answer,
@@ -153,18 +178,25 @@ where
                 tracing::warn!(loop_name = %shared.name(), %slot, %fence, "the claim was won too late to act on: skipping the slot");
                 return Decision::Skip;
             }
-            Ok(Claimed::Won { fence }) => return Decision::Run(Some(fence)),
+            Ok(Claimed::Won { fence }) => {
+                return Decision::Run(Some(HeldSlot { slot, fence, sent }))
+            }
             Ok(Claimed::Taken { holder, tzdb }) => {
                 if let Some(theirs) = tzdb.filter(|v| v != chrono_tz::IANA_TZDB_VERSION) {
                     report_tzdb_mismatch(shared, &holder, &theirs);
                 }
-                if takeover.is_none() || waited_for_takeover {
+                let Some(window) = takeover else {
+                    return Decision::Skip;
+                };
+                // At least once: if the holder dies, its renewals stop and
+                // its claim runs out unfinished; look again then, and take
+                // the slot over. A live holder renews its claim: look again
+                // every lease while the slot may still be taken over.
+                let wait = cluster.lease + cluster.lease / TAKEOVER_LEASE_DIVISOR + TAKEOVER_SLACK;
+                if looked_again && !worth_another_look(shared, slot, window, wait) {
                     return Decision::Skip;
                 }
-                // At least once: if the holder dies, its claim runs out
-                // unfinished; look again then, and take the slot over.
-                waited_for_takeover = true;
-                let wait = cluster.lease + cluster.lease / TAKEOVER_LEASE_DIVISOR + TAKEOVER_SLACK;
+                looked_again = true;
                 if UntilCancelled::new(&shared.core, tokio::time::sleep(wait))
                     .await
                     .is_err()
@@ -174,6 +206,7 @@ where
             }
             Ok(Claimed::TooEarly { store_now }) => {
                 // The store's clock is behind this replica's: wait for it.
+                early += 1;
                 let behind = (slot - store_now).to_std().unwrap_or_default();
                 let wait = (behind + EARLY_SLACK).min(EARLY_WAIT_MAX);
                 if UntilCancelled::new(&shared.core, tokio::time::sleep(wait))
@@ -195,6 +228,23 @@ where
     }
     tracing::warn!(loop_name = %shared.name(), %slot, "the store's clock stays behind this replica's: skipping the slot");
     Decision::Skip
+}
+
+/// Whether a slot held by a live holder is worth another look after
+/// `wait`: the loop is not stopping, and the look lands within the slot's
+/// takeover `window` and before the loop's next slot (which this replica
+/// may claim instead).
+fn worth_another_look<A, F>(
+    shared: &Shared<A, F>,
+    slot: DateTime<Utc>,
+    window: Duration,
+    wait: Duration,
+) -> bool {
+    let look = rules::later(shared.core.clock().now(), wait);
+    let Some((next, ..)) = shared.core.lock().upcoming() else {
+        return false;
+    };
+    look <= rules::later(slot, window) && look < next.wall()
 }
 
 /// How long after its slot a slot may still run: taken over from a holder
@@ -241,6 +291,35 @@ where
         .core
         .report(shared.name(), LoopError::from_error(error))
         .await;
+}
+
+/// The claim of a running slot was lost and its body cancelled: the
+/// iteration is recorded as cancelled with the reason, logged, and given to
+/// the `error` hook (after the renewals' first store error, if one made
+/// the claim lapse), without failing the loop; the slot is not recorded as
+/// finished, so that the replica that took it over, or will, runs it.
+async fn claim_lost<A, F>(
+    shared: &Shared<A, F>,
+    won: HeldSlot,
+    cause: LossCause,
+    heartbeat: Heartbeat,
+) where
+    A: Send,
+    F: Send + Sync,
+{
+    let HeldSlot { slot, fence, .. } = won;
+    let lost = LoopError::from_error(ClaimLost {
+        loop_name: shared.name().to_owned(),
+        slot,
+        fence,
+        cause,
+    });
+    tracing::warn!(loop_name = %shared.name(), %slot, %fence, error = %Shown(&lost), "the claim of the running slot was lost: its body was cancelled");
+    observe::iteration_abandoned(&shared.core, &lost);
+    if let Some(error) = heartbeat.stop() {
+        report_store_error(shared, error).await;
+    }
+    shared.core.report(shared.name(), lost).await;
 }
 
 /// Another replica computed its slots with another time-zone database:

@@ -8,6 +8,8 @@
 //! - `drive.rs`: the iterations, the retries and the end-of-run paths;
 //! - `call.rs`: one call of the body, in its span, with its timeout;
 //! - `claim.rs`: a cluster's claim mode, a claim before each slot;
+//! - `heartbeat.rs`: with takeover, the renewals of a claim while its body
+//!   runs;
 //! - `leader.rs`: a cluster's leader mode, one run per term of leadership;
 //! - `wait.rs`: the waits until the next iteration on the wall clock;
 //! - `watched.rs`: the waits that a cancel or a reschedule interrupts.
@@ -22,6 +24,7 @@
 mod call;
 mod claim;
 mod drive;
+mod heartbeat;
 mod leader;
 mod shutdown;
 mod start;

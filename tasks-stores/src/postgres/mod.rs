@@ -4,7 +4,8 @@
 //! Each claim is one statement: the loop's token counter incremented and
 //! the slot inserted (`INSERT ... ON CONFLICT ... RETURNING`), against
 //! `now()`; two replicas that claim at once are ordered by the database,
-//! and exactly one wins. A lease is one row per loop, taken or renewed by
+//! and exactly one wins; its holder renews it with one `UPDATE` on the
+//! holder and the token. A lease is one row per loop, taken or renewed by
 //! one statement comparing its expiry with `now()`. The tables are those of
 //! `sql/postgres.sql` in this crate, under a configurable prefix, created
 //! on first use in the connection's schema (its `search_path`), after an

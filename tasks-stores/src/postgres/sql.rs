@@ -1,5 +1,5 @@
 //! The SQL of [`PostgresStore`](super::PostgresStore): its tables, named by
-//! their prefix, and its statements, each claim and each lease one
+//! their prefix, and its statements, each claim, renewal and lease one
 //! statement against the database's `now()`.
 
 use sha2::{Digest, Sha256};
@@ -34,6 +34,7 @@ fn advisory_lock_key(prefix: &str) -> i64 {
 pub(super) struct Statements {
     pub(super) claim: String,
     pub(super) claim_holder: String,
+    pub(super) renew_claim: String,
     pub(super) finish: String,
     pub(super) last_finished: String,
     pub(super) acquire: String,
@@ -84,6 +85,15 @@ impl Statements {
                 FROM clock"#),
             claim_holder: sql(r#"SELECT holder, tzdb FROM "tasks_claims"
                 WHERE loop_key = $1::bytea AND slot_ns = $2::bigint"#),
+            // $1 loop key, $2 slot (ns), $3 holder, $4 token, $5 lease (µs),
+            // $6 retention (µs).
+            renew_claim: sql(r#"UPDATE "tasks_claims"
+                SET lease_until = now() + $5::bigint * interval '1 microsecond',
+                    keep_until = greatest(keep_until,
+                        now() + ($5::bigint + $6::bigint) * interval '1 microsecond')
+                WHERE loop_key = $1::bytea AND slot_ns = $2::bigint AND holder = $3::text
+                  AND fence = $4::bigint AND outcome IS NULL
+                RETURNING fence"#),
             finish: sql(
                 r#"UPDATE "tasks_claims" SET outcome = $4::text, finished_at = now()
                 WHERE loop_key = $1::bytea AND slot_ns = $2::bigint AND fence = $3::bigint"#,

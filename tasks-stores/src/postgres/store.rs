@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use tasks_runtime::cluster::rules::PruningCounter;
 use tasks_runtime::cluster::{
-    Claimed, FinishedSlot, Lease, LeaseRequest, SlotClaim, SlotFinish, StoreError,
+    ClaimRenewal, Claimed, FinishedSlot, Lease, LeaseRequest, Renewal, SlotClaim, SlotFinish,
+    StoreError,
 };
 use tokio_postgres::Row;
 
@@ -226,6 +227,31 @@ impl PostgresStore {
         let (holder, tzdb) =
             holder.map_or((String::new(), None), |(holder, tzdb)| (holder, Some(tzdb)));
         Ok(Claimed::Taken { holder, tzdb })
+    }
+
+    async fn renew_slot(&self, renewal: ClaimRenewal<'_>) -> Result<Renewal, StoreError> {
+        let inner = &self.inner;
+        let key = loop_key(renewal.loop_name);
+        let slot_ns = slot_nanos(renewal.slot)?;
+        let replica = renewal.replica.as_str();
+        let fence = fence_value(renewal.fence);
+        let lease = micros(renewal.lease);
+        let retention = micros(inner.retention);
+        let renewed: bool = inner
+            .connections
+            .query(
+                "renewing a claim",
+                Retry::OnConnectionLoss,
+                &inner.sql.renew_claim,
+                &[&key, &slot_ns, &replica, &fence, &lease, &retention],
+                |row| Ok(row.is_some()),
+            )
+            .await?;
+        Ok(if renewed {
+            Renewal::Extended
+        } else {
+            Renewal::Lost
+        })
     }
 
     async fn finish_slot(&self, finish: SlotFinish<'_>) -> Result<(), StoreError> {

@@ -1,5 +1,6 @@
 //! [`RedisStore`]: replicas on several machines, coordinated through Redis
-//! keys, each claim and lease one Lua script judged by Redis's `TIME`.
+//! keys, each claim, renewal and lease one Lua script judged by Redis's
+//! `TIME`.
 //!
 //! # An efficiency lock, with the fence as the safety
 //!
@@ -26,7 +27,7 @@
 //! | key | what | kept |
 //! | --- | --- | --- |
 //! | `tasks:{NAME}:fence` | the loop's token counter (`INCR`), shared by claims and terms | always |
-//! | `tasks:{NAME}:claim:SLOT` | a hash: `holder`, `fence`, `tzdb`, `lease_until` (µs on Redis's clock), `outcome` once finished; `SLOT` in nanoseconds since the Unix epoch | until its lease (or takeover window) has run out, plus the retention |
+//! | `tasks:{NAME}:claim:SLOT` | a hash: `holder`, `fence`, `tzdb`, `lease_until` (µs on Redis's clock), `outcome` once finished; `SLOT` in nanoseconds since the Unix epoch | until its lease (as last renewed, or its takeover window) has run out, plus the retention |
 //! | `tasks:{NAME}:last` | a hash: the last finished slot's `slot`, `outcome`, `fence` | always |
 //! | `tasks:{NAME}:lease` | a hash: `holder`, `fence` | its lease (`PEXPIRE`, Redis's clock) |
 //!

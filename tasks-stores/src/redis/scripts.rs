@@ -1,5 +1,6 @@
-//! The Lua scripts of [`RedisStore`](super::RedisStore): each claim and
-//! each lease one script, which Redis runs alone, judged by its `TIME`.
+//! The Lua scripts of [`RedisStore`](super::RedisStore): each claim,
+//! renewal and lease one script, which Redis runs alone, judged by its
+//! `TIME`.
 
 use redis::Script;
 
@@ -31,6 +32,25 @@ redis.call('HSET', KEYS[2], 'holder', ARGV[1], 'fence', string.format('%d', fenc
   'tzdb', ARGV[2], 'lease_until', string.format('%d', lease_until))
 redis.call('PEXPIRE', KEYS[2], string.format('%d', math.max(keep_ms, 1)))
 return {'won', string.format('%d', fence)}
+";
+
+/// Renews a claim, if it is the holder's, with its token, and has not
+/// finished. KEYS: the slot's claim. ARGV: holder, token, lease (µs),
+/// retention (ms).
+const RENEW_CLAIM: &str = r"
+local held = redis.call('HMGET', KEYS[1], 'holder', 'fence', 'outcome')
+if held[1] ~= ARGV[1] or held[2] ~= ARGV[2] or held[3] then
+  return {'lost'}
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local lease = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'lease_until', string.format('%d', now + lease))
+local keep_ms = math.ceil(lease / 1000) + tonumber(ARGV[4])
+if redis.call('PTTL', KEYS[1]) < keep_ms then
+  redis.call('PEXPIRE', KEYS[1], string.format('%d', keep_ms))
+end
+return {'extended'}
 ";
 
 /// Records how a slot ended, if the token is the claim's. KEYS: the slot's
@@ -86,6 +106,7 @@ return 0
 /// only when Redis does not know it yet.
 pub(super) struct Scripts {
     pub(super) claim: Script,
+    pub(super) renew_claim: Script,
     pub(super) finish: Script,
     pub(super) acquire: Script,
     pub(super) renew: Script,
@@ -96,6 +117,7 @@ impl Scripts {
     pub(super) fn new() -> Self {
         Self {
             claim: Script::new(CLAIM),
+            renew_claim: Script::new(RENEW_CLAIM),
             finish: Script::new(FINISH),
             acquire: Script::new(ACQUIRE),
             renew: Script::new(RENEW),
@@ -104,9 +126,10 @@ impl Scripts {
     }
 
     /// Every script, to load them all.
-    pub(super) fn all(&self) -> [&Script; 5] {
+    pub(super) fn all(&self) -> [&Script; 6] {
         [
             &self.claim,
+            &self.renew_claim,
             &self.finish,
             &self.acquire,
             &self.renew,

@@ -1,13 +1,14 @@
 //! [`RedisStore`] and how it keeps the contract of
-//! [`Store`](tasks_runtime::cluster::Store): each claim
-//! and lease one script of [`Scripts`], each read one command, sent on its
+//! [`Store`](tasks_runtime::cluster::Store): each claim,
+//! renewal and lease one script of [`Scripts`], each read one command, sent on its
 //! [`Connection`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tasks_runtime::cluster::{
-    Claimed, Fence, FinishedSlot, Lease, LeaseRequest, SlotClaim, SlotFinish, StoreError,
+    ClaimRenewal, Claimed, Fence, FinishedSlot, Lease, LeaseRequest, Renewal, SlotClaim,
+    SlotFinish, StoreError,
 };
 
 use super::connection::Connection;
@@ -192,6 +193,32 @@ impl RedisStore {
                     .ok_or_else(|| unexpected(what, &answer))?;
                 Ok(Claimed::TooEarly { store_now })
             }
+            _ => Err(unexpected(what, &answer)),
+        }
+    }
+
+    async fn renew_slot(&self, renewal: ClaimRenewal<'_>) -> Result<Renewal, StoreError> {
+        let inner = &self.inner;
+        let what = "renewing a claim";
+        let slot_ns = slot_nanos(renewal.slot)?;
+        let mut script = inner.scripts.renew_claim.prepare_invoke();
+        script
+            .key(
+                inner
+                    .keys
+                    .of(renewal.loop_name, &format!("claim:{slot_ns}")),
+            )
+            .arg(renewal.replica.as_str())
+            .arg(renewal.fence.get())
+            .arg(micros(renewal.lease))
+            .arg(millis(inner.retention));
+        let answer: Answer = inner
+            .connection
+            .invoke(what, Retry::OnConnectionLoss, &script)
+            .await?;
+        match answer.first().and_then(Option::as_deref) {
+            Some("extended") => Ok(Renewal::Extended),
+            Some("lost") => Ok(Renewal::Lost),
             _ => Err(unexpected(what, &answer)),
         }
     }

@@ -16,7 +16,7 @@ pub(crate) struct Release<'a> {
 }
 
 /// `impl Store for $store`, each method the boxed future of the store's
-/// `async fn` of the same role: `claim_slot`, `finish_slot`,
+/// `async fn` of the same role: `claim_slot`, `renew_slot`, `finish_slot`,
 /// `last_finished_slot`, `lease_term`, `release_term`.
 macro_rules! impl_store {
     ($store:ty) => {
@@ -29,6 +29,16 @@ macro_rules! impl_store {
                 Result<::tasks_runtime::cluster::Claimed, ::tasks_runtime::cluster::StoreError>,
             > {
                 Box::pin(self.claim_slot(claim))
+            }
+
+            fn renew_claim<'a>(
+                &'a self,
+                renewal: ::tasks_runtime::cluster::ClaimRenewal<'a>,
+            ) -> ::futures_util::future::BoxFuture<
+                'a,
+                Result<::tasks_runtime::cluster::Renewal, ::tasks_runtime::cluster::StoreError>,
+            > {
+                Box::pin(self.renew_slot(renewal))
             }
 
             fn finish<'a>(

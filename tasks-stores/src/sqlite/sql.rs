@@ -1,7 +1,7 @@
 //! The SQL of [`SqliteStore`](super::SqliteStore): its tables, named by
 //! their prefix, and its statements. The decisions are made in Rust, by
 //! `tasks_runtime::cluster::rules`, inside one `BEGIN IMMEDIATE`
-//! transaction per claim or lease.
+//! transaction per claim, renewal or lease.
 
 use crate::shared::tables::with_table_prefix;
 
@@ -16,6 +16,8 @@ pub(super) struct Statements {
     pub(super) claim_row: String,
     pub(super) next_fence: String,
     pub(super) record_claim: String,
+    pub(super) renewal_row: String,
+    pub(super) renew_claim: String,
     pub(super) finish: String,
     pub(super) last_finished: String,
     pub(super) lease_row: String,
@@ -48,6 +50,14 @@ impl Statements {
                     lease_until_ms = excluded.lease_until_ms,
                     keep_until_ms = excluded.keep_until_ms,
                     outcome = NULL, finished_at_ms = NULL"#),
+            renewal_row: sql(
+                r#"SELECT holder, fence, outcome, keep_until_ms FROM "tasks_claims"
+                WHERE loop_name = ?1 AND slot_ns = ?2"#,
+            ),
+            renew_claim: sql(
+                r#"UPDATE "tasks_claims" SET lease_until_ms = ?3, keep_until_ms = ?4
+                WHERE loop_name = ?1 AND slot_ns = ?2"#,
+            ),
             finish: sql(&format!(
                 r#"UPDATE "tasks_claims" SET outcome = ?4, finished_at_ms = ({NOW_MS})
                 WHERE loop_name = ?1 AND slot_ns = ?2 AND fence = ?3"#

@@ -1,5 +1,5 @@
 //! [`SqliteStore`] and how it keeps the contract of
-//! [`Store`](tasks_runtime::cluster::Store): each claim
+//! [`Store`](tasks_runtime::cluster::Store): each claim, renewal
 //! and lease one `BEGIN IMMEDIATE` transaction that reads the row, asks
 //! `tasks_runtime::cluster::rules` what to do at SQLite's time, and writes
 //! what they say, on a blocking thread.
@@ -11,10 +11,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tasks_runtime::cluster::rules::{
-    self, ClaimDecision, HeldClaim, HeldLease, LeaseDecision, PruningCounter,
+    self, ClaimDecision, HeldClaim, HeldLease, LeaseDecision, PruningCounter, RenewalDecision,
+    RenewedClaim,
 };
 use tasks_runtime::cluster::{
-    Claimed, FinishedSlot, Lease, LeaseRequest, SlotClaim, SlotFinish, StoreError,
+    ClaimRenewal, Claimed, FinishedSlot, Lease, LeaseRequest, Renewal, SlotClaim, SlotFinish,
+    StoreError,
 };
 
 use super::errors::{sqlite_error, Failed};
@@ -238,6 +240,58 @@ impl SqliteStore {
             Ok(Claimed::Won {
                 fence: fence_from(&format!("SQLite, {what}"), fence)?,
             })
+        })
+        .await
+    }
+
+    async fn renew_slot(&self, renewal: ClaimRenewal<'_>) -> Result<Renewal, StoreError> {
+        let what = "renewing a claim";
+        let slot_ns = slot_nanos(renewal.slot)?;
+        let loop_name = renewal.loop_name.to_owned();
+        let replica = renewal.replica.clone();
+        let ClaimRenewal {
+            slot, fence, lease, ..
+        } = renewal;
+        self.call(what, move |connection, inner| {
+            let renewal = ClaimRenewal {
+                loop_name: &loop_name,
+                slot,
+                replica: &replica,
+                fence,
+                lease,
+            };
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now(&transaction)?;
+            let row: Option<(String, i64, Option<String>, i64)> = transaction
+                .prepare_cached(&inner.sql.renewal_row)?
+                .query_row(params![loop_name, slot_ns], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .optional()?;
+            let context = format!("SQLite, {what}");
+            let held = match &row {
+                Some((holder, fence, outcome, keep_until_ms)) => Some(RenewedClaim {
+                    holder,
+                    fence: fence_from(&context, *fence)?,
+                    finished: outcome.is_some(),
+                    keep_until: time_at(*keep_until_ms)?,
+                }),
+                None => None,
+            };
+            let decision = rules::decide_renewal(held, &renewal, now, inner.retention);
+            if let RenewalDecision::Extend(times) = &decision {
+                transaction
+                    .prepare_cached(&inner.sql.renew_claim)?
+                    .execute(params![
+                        loop_name,
+                        slot_ns,
+                        millis_of(times.lease_until),
+                        millis_of(times.keep_until)
+                    ])?;
+            }
+            transaction.commit()?;
+            Ok(decision.answer())
         })
         .await
     }
