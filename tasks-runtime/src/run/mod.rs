@@ -9,6 +9,7 @@
 //! - `call.rs`: one call of the body, in its span, with its timeout;
 //! - `claim.rs`: a cluster's claim mode, a claim before each slot;
 //! - `leader.rs`: a cluster's leader mode, one run per term of leadership;
+//! - `store_call.rs`: every call to a cluster's store, within its deadline;
 //! - `wait.rs`: the waits until the next iteration on the wall clock;
 //! - `watched.rs`: the waits that a cancel or a reschedule interrupts.
 //!
@@ -25,6 +26,7 @@ mod drive;
 mod leader;
 mod shutdown;
 mod start;
+mod store_call;
 mod task;
 mod wait;
 mod watched;
