@@ -117,6 +117,8 @@ where
             Ok(Err(error)) => report_store_error(shared, error).await,
             Err(_) => {
                 tracing::warn!(loop_name = %shared.name(), %slot, "the run was cancelled before the store recorded how the slot ended");
+                observe::iteration_cancelled(&shared.core);
+                return SlotTurn::Cancelled;
             }
         }
     }
