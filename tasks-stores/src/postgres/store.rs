@@ -277,6 +277,7 @@ impl PostgresStore {
                 let fence = fence_value(fence);
                 let renewed: Option<i64> = inner
                     .connections
+                    .leases()
                     .query(
                         "renewing the lease",
                         Retry::OnConnectionLoss,
@@ -290,6 +291,7 @@ impl PostgresStore {
             None => {
                 inner
                     .connections
+                    .leases()
                     .query(
                         "taking the lease",
                         Retry::BeforeSending,
@@ -313,6 +315,7 @@ impl PostgresStore {
         }
         let holder: Option<String> = inner
             .connections
+            .leases()
             .query(
                 "reading the lease's holder",
                 Retry::OnConnectionLoss,
@@ -331,6 +334,7 @@ impl PostgresStore {
         let replica = release.replica.as_str();
         inner
             .connections
+            .leases()
             .execute(
                 "releasing the lease",
                 &inner.sql.release,

@@ -3,6 +3,7 @@
 // Each test binary uses the helpers of its own backend only.
 #![allow(dead_code)]
 
+pub mod burst;
 pub mod proxy;
 
 use std::future::Future;
