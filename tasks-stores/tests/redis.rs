@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use common::burst::check_leases_beside_a_burst_of_claims;
 use common::proxy::{address_of, through_port, Proxy};
 use common::{
     assert_hidden, check_awkward_names, check_finish_after_a_dropped_connection, check_no_answer,
@@ -298,4 +299,16 @@ async fn a_wrong_password_is_unavailable_and_hidden() {
     eprintln!("{error}");
     assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
     assert_hidden(password, &error.to_string(), &format!("{error:?}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_claims_does_not_starve_the_lease() {
+    let Some(url) = server_url(VARIABLE, "a_burst_of_claims_does_not_starve_the_lease") else {
+        return;
+    };
+    let store = RedisStore::builder()
+        .key_prefix(unique("tasks-test:") + ":")
+        .connect(&url)
+        .unwrap();
+    check_leases_beside_a_burst_of_claims(Arc::new(store), &unique("redis"), 6).await;
 }

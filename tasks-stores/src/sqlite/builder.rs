@@ -130,6 +130,7 @@ impl SqliteStoreBuilder {
             path,
             self.table_prefix,
             connection,
+            self.busy_timeout,
             self.retention,
         ))
     }

@@ -17,6 +17,7 @@
 // `tasks_runtime::cluster::rules`; `errors.rs` sorts the errors.
 
 mod builder;
+mod connection;
 mod errors;
 mod open;
 mod sql;
