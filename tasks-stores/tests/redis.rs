@@ -13,7 +13,7 @@ use common::burst::check_leases_beside_a_burst_of_claims;
 use common::proxy::{address_of, through_port, Proxy};
 use common::{
     assert_hidden, check_awkward_names, check_finish_after_a_dropped_connection, check_no_answer,
-    check_outage, claim, due_slot, server_url, unique, won,
+    check_outage, check_stranded_connections, claim, due_slot, server_url, unique, won,
 };
 use tasks_runtime::cluster::{Claimed, ReplicaId, Store, StoreErrorKind};
 use tasks_runtime::testing::check_store;
@@ -311,4 +311,29 @@ async fn a_burst_of_claims_does_not_starve_the_lease() {
         .connect(&url)
         .unwrap();
     check_leases_beside_a_burst_of_claims(Arc::new(store), &unique("redis"), 6).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failover_that_strands_the_connection_a_new_one_is_made() {
+    let Some(url) = server_url(
+        VARIABLE,
+        "after_a_failover_that_strands_the_connection_a_new_one_is_made",
+    ) else {
+        return;
+    };
+    let proxy = Proxy::start(address_of(&url, 6379)).await;
+    let timeout = Duration::from_millis(500);
+    let store = RedisStore::builder()
+        .key_prefix(unique("tasks-test:") + ":")
+        .timeout(timeout)
+        .connect(&through_port(&url, proxy.port()))
+        .unwrap();
+    check_stranded_connections(
+        &store,
+        &unique("redis"),
+        timeout,
+        || proxy.freeze(),
+        || proxy.strand(),
+    )
+    .await;
 }
