@@ -326,8 +326,10 @@ pub async fn check_stranded_connections(
         }
         assert!(
             healed.elapsed() <= timeout * 2 + Duration::from_millis(500),
-            "still failing {:?} after the failover: {failures:?}",
-            healed.elapsed()
+            "still failing {:?} after the failover, {} times: {:?}",
+            healed.elapsed(),
+            failures.len(),
+            failures.last()
         );
     };
     eprintln!(
