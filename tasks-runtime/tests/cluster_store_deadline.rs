@@ -129,11 +129,14 @@ impl Store for Hanging {
     }
 }
 
+/// Each call of the body: when (tokio's clock) and with which fence.
+type Calls = Arc<Mutex<Vec<(Instant, Option<Fence>)>>>;
+
 /// What a loop did: the body's calls (when, with which fence), the store
 /// errors its `error` hook heard (when, and the message), and its terms.
 #[derive(Clone, Default)]
 struct Seen {
-    calls: Arc<Mutex<Vec<(Instant, Option<Fence>)>>>,
+    calls: Calls,
     store_errors: Arc<Mutex<Vec<(Instant, String)>>>,
     terms: Arc<AtomicUsize>,
 }
@@ -187,7 +190,10 @@ async fn a_claim_that_hangs_fails_at_the_store_deadline_as_a_store_error() {
     let seen = Seen::default();
     // A claim of 30 s: the default deadline, 2.5 s.
     let cluster = Cluster::claim(store.clone());
-    assert_eq!(cluster.store_deadline_duration(), Duration::from_millis(2500));
+    assert_eq!(
+        cluster.store_deadline_duration(),
+        Duration::from_millis(2500)
+    );
     let lp = watched(cluster, clock, 10.0, Duration::ZERO, &seen);
     let started = Instant::now();
     lp.start(()).unwrap();
@@ -213,8 +219,7 @@ async fn a_claim_that_hangs_fails_at_the_store_deadline_as_a_store_error() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn with_run_during_outage_a_slot_whose_claim_hangs_runs_without_a_fence_after_the_deadline(
-) {
+async fn with_run_during_outage_a_slot_whose_claim_hangs_runs_without_a_fence_after_the_deadline() {
     let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:00.300Z"));
     let store = Hanging::new(clock.clone());
     store.hang(Call::Claim, true);
@@ -402,7 +407,10 @@ async fn a_store_deadline_the_lease_does_not_allow_is_refused() {
     // A lease of 3 s may be acted on for 2 s.
     let lease = Duration::from_secs(3);
     let leader = Cluster::leader(store.clone()).lease(lease);
-    assert_eq!(built(leader.clone().store_deadline(Duration::from_secs(2))), Ok(()));
+    assert_eq!(
+        built(leader.clone().store_deadline(Duration::from_secs(2))),
+        Ok(())
+    );
     let too_long = Duration::from_millis(2001);
     let error = built(leader.clone().store_deadline(too_long)).unwrap_err();
     assert_eq!(
@@ -422,7 +430,9 @@ async fn a_store_deadline_the_lease_does_not_allow_is_refused() {
     );
     // A claim's too, and through `join_cluster`, which keeps the loop out.
     let lp = Loop::builder(|()| async {}).seconds(1.0).build().unwrap();
-    let claim = Cluster::claim(store.clone()).lease(lease).store_deadline(too_long);
+    let claim = Cluster::claim(store.clone())
+        .lease(lease)
+        .store_deadline(too_long);
     assert!(matches!(
         lp.join_cluster(claim),
         Err(ConfigError::StoreDeadlineTooLong { .. })

@@ -379,7 +379,9 @@ impl OwnServer {
         let server = OwnServer { child, port, dir };
         common::eventually(Duration::from_secs(10), || async {
             let mut connection = server.admin().await?;
-            redis::cmd("PING").query_async::<String>(&mut connection).await
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
         })
         .await;
         Some(server)
@@ -427,7 +429,11 @@ async fn after_a_failover_a_read_only_answer_makes_the_store_reconnect() {
         .unwrap();
     let replica = ReplicaId::new("failover");
     let first = due_slot();
-    won(&store, claim("failover", first, &replica, Duration::from_secs(60))).await;
+    won(
+        &store,
+        claim("failover", first, &replica, Duration::from_secs(60)),
+    )
+    .await;
 
     // The failover: the old primary becomes a replica of the new one, and
     // the address leads to the new one. The store's connection still
@@ -466,7 +472,9 @@ async fn after_a_failover_a_read_only_answer_makes_the_store_reconnect() {
         failed_over.elapsed()
     );
     assert!(
-        failures.iter().any(|failure| failure.contains("read only replica")),
+        failures
+            .iter()
+            .any(|failure| failure.contains("read only replica")),
         "the old primary answered READONLY: {failures:?}"
     );
     // The claim is on the new primary.

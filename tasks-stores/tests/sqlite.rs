@@ -296,7 +296,12 @@ async fn calls_waiting_on_a_locked_file_each_fail_within_the_busy_timeout() {
                 let started = Instant::now();
                 let answer = if i % 2 == 0 {
                     store
-                        .claim(claim(&format!("queued{i}"), slot, &replica, Duration::from_secs(60)))
+                        .claim(claim(
+                            &format!("queued{i}"),
+                            slot,
+                            &replica,
+                            Duration::from_secs(60),
+                        ))
                         .await
                         .map(drop)
                 } else {

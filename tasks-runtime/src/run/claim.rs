@@ -109,7 +109,11 @@ where
             fence,
             outcome,
         };
-        let recorded = store_call(&cluster, "recording how a slot ended", cluster.store.finish(finish));
+        let recorded = store_call(
+            &cluster,
+            "recording how a slot ended",
+            cluster.store.finish(finish),
+        );
         // A cancel (a shutdown's grace period over) does not wait for the
         // store: the slot stays unfinished there, as if this replica died.
         match UntilCancelled::new(&shared.core, recorded).await {

@@ -81,7 +81,10 @@ impl Connection {
                 trusted: false,
             };
             let answer = call(connection).await;
-            in_use.trusted = answer.as_ref().err().is_none_or(|error| !must_replace(error));
+            in_use.trusted = answer
+                .as_ref()
+                .err()
+                .is_none_or(|error| !must_replace(error));
             answer.map_err(|error| failure(&self.secrets, what, &error))
         })
         .await

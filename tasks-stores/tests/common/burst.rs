@@ -122,7 +122,10 @@ pub async fn check_leases_beside_a_burst_of_claims(store: Arc<dyn Store>, run: &
     let claims = counting.claims.load(Ordering::Relaxed);
     let ran = ran.load(Ordering::Relaxed);
     eprintln!("{claims} claims sent and {ran} slots run beside the leader, in {seconds} s");
-    assert!(errors.is_empty(), "the leader heard of store errors: {errors:?}");
+    assert!(
+        errors.is_empty(),
+        "the leader heard of store errors: {errors:?}"
+    );
     assert_eq!(terms, 1, "the leader lost its lease and took it again");
     assert_eq!(still_leading, fence, "the leader lost its lease");
     assert!(

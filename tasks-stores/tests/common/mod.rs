@@ -310,7 +310,10 @@ pub async fn check_stranded_connections(
         let took = started.elapsed();
         eprintln!("attempt {attempt} with no answer, after {took:?}: {error}");
         assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
-        assert!(took <= timeout * 2, "attempt {attempt}: failed after {took:?}");
+        assert!(
+            took <= timeout * 2,
+            "attempt {attempt}: failed after {took:?}"
+        );
     }
     heal();
     let healed = Instant::now();
