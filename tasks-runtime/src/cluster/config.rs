@@ -255,11 +255,14 @@ impl Cluster {
     /// let store = Arc::new(MemoryStore::new());
     /// let leader = Cluster::leader(store.clone());
     /// assert_eq!(leader.store_deadline_duration(), Duration::from_millis(2500));
-    /// // A 1 s lease may be acted on for 2/3 s: that is the deadline.
+    /// // A 1 s lease may be acted on for the lease minus its margin: that is
+    /// // the deadline.
     /// let short = Cluster::leader(store.clone()).lease(Duration::from_secs(1));
-    /// assert_eq!(short.store_deadline_duration(), Duration::from_secs(1) * 2 / 3);
+    /// let margin = short.safety_margin();
+    /// assert_eq!(short.store_deadline_duration(), Duration::from_secs(1) - margin);
     ///
-    /// let patient = Cluster::leader(store.clone()).store_deadline(Duration::from_secs(8));
+    /// // The default lease of 15 s may be acted on for 10 s.
+    /// let patient = Cluster::leader(store.clone()).store_deadline(Duration::from_secs(12));
     /// let built = Loop::builder(|()| async {}).seconds(1.0).cluster(patient).build();
     /// assert!(matches!(built, Err(ConfigError::StoreDeadlineTooLong { .. })));
     /// ```
