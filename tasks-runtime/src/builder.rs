@@ -573,7 +573,8 @@ impl<A: Clone + Send + 'static> LoopBuilder<A> {
     /// other; a negative, non-finite or longer-than-100-years interval; an
     /// empty list of times; a cron expression croner cannot read), then a
     /// zero `wall_clock_check`, a zero `timeout`, a `timeout` or `jitter`
-    /// longer than 100 years, then what a cluster's claim mode refuses (a
+    /// longer than 100 years, then a cluster's store deadline that its
+    /// lease does not allow, then what a cluster's claim mode refuses (a
     /// count, a zero interval).
     ///
     /// ```

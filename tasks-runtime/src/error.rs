@@ -125,6 +125,23 @@ pub enum ConfigError {
         /// The option's name.
         option: &'static str,
     },
+    /// A cluster's [store deadline](crate::cluster::Cluster::store_deadline)
+    /// longer than the time a replica may act on a claim or lease (the lease
+    /// minus its safety margin): it would wait for answers that cannot be
+    /// acted on, into the margin.
+    #[error(
+        "the store deadline of {deadline:?} is longer than the {limit:?} a replica may act on \
+         a lease of {lease:?} (the lease minus its safety margin): give a shorter deadline or \
+         a longer lease"
+    )]
+    StoreDeadlineTooLong {
+        /// The deadline given.
+        deadline: std::time::Duration,
+        /// The cluster's lease.
+        lease: std::time::Duration,
+        /// The longest deadline it allows: the lease minus the margin.
+        limit: std::time::Duration,
+    },
 }
 
 impl ConfigError {

@@ -1001,7 +1001,10 @@ impl<A> Loop<A> {
     /// # Errors
     ///
     /// [`ConfigError::Refused`] with [`StartError::AlreadyRunning`] while
-    /// the loop runs (the cluster is left as it was); in claim mode,
+    /// the loop runs (the cluster is left as it was);
+    /// [`ConfigError::StoreDeadlineTooLong`] or
+    /// [`ConfigError::ZeroDuration`] for a store deadline the lease does not
+    /// allow; in claim mode,
     /// [`ConfigError::CountInClaimMode`] for a loop with a count and
     /// [`ConfigError::ZeroIntervalInClaimMode`] for a zero interval.
     ///

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use common::burst::check_leases_beside_a_burst_of_claims;
 use common::proxy::{address_of, through_port, Proxy};
 use common::{
     assert_hidden, check_awkward_names, check_finish_after_a_dropped_connection, check_no_answer,
-    check_outage, claim, due_slot, server_url, unique, won,
+    check_outage, check_stranded_connections, claim, due_slot, server_url, unique, won,
 };
 use tasks_runtime::cluster::{
     ClaimRenewal, Claimed, Renewal, ReplicaId, SlotFinish, SlotOutcome, Store, StoreErrorKind,
@@ -435,4 +436,45 @@ async fn the_password_never_shows() {
     eprintln!("{error}");
     assert_eq!(error.kind(), StoreErrorKind::Invalid, "{error}");
     assert_hidden(password, &error.to_string(), &format!("{error:?}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_claims_does_not_starve_the_lease() {
+    let Some(url) = server_url(VARIABLE, "a_burst_of_claims_does_not_starve_the_lease") else {
+        return;
+    };
+    let tables = Tables::new(&url);
+    let store = PostgresStore::builder()
+        .table_prefix(&tables.prefix)
+        .connect(&url)
+        .unwrap();
+    check_leases_beside_a_burst_of_claims(Arc::new(store), &unique("pg"), 6).await;
+    tables.drop_them().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failover_that_strands_the_connection_a_new_one_is_made() {
+    let Some(url) = server_url(
+        VARIABLE,
+        "after_a_failover_that_strands_the_connection_a_new_one_is_made",
+    ) else {
+        return;
+    };
+    let proxy = Proxy::start(address_of(&url, 5432)).await;
+    let timeout = Duration::from_millis(500);
+    let tables = Tables::new(&url);
+    let store = PostgresStore::builder()
+        .table_prefix(&tables.prefix)
+        .timeout(timeout)
+        .connect(&through_port(&url, proxy.port()))
+        .unwrap();
+    check_stranded_connections(
+        &store,
+        &unique("postgres"),
+        timeout,
+        || proxy.freeze(),
+        || proxy.strand(),
+    )
+    .await;
+    tables.drop_them().await;
 }

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use common::burst::check_leases_beside_a_burst_of_claims;
 use common::proxy::{address_of, through_port, Proxy};
 use common::{
     assert_hidden, check_awkward_names, check_finish_after_a_dropped_connection, check_no_answer,
-    check_outage, claim, due_slot, server_url, unique, won,
+    check_outage, check_stranded_connections, claim, due_slot, server_url, unique, won,
 };
 use tasks_runtime::cluster::{ClaimRenewal, Claimed, Renewal, ReplicaId, Store, StoreErrorKind};
 use tasks_runtime::testing::check_store;
@@ -348,4 +349,190 @@ async fn a_wrong_password_is_unavailable_and_hidden() {
     eprintln!("{error}");
     assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
     assert_hidden(password, &error.to_string(), &format!("{error:?}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_claims_does_not_starve_the_lease() {
+    let Some(url) = server_url(VARIABLE, "a_burst_of_claims_does_not_starve_the_lease") else {
+        return;
+    };
+    let store = RedisStore::builder()
+        .key_prefix(unique("tasks-test:") + ":")
+        .connect(&url)
+        .unwrap();
+    check_leases_beside_a_burst_of_claims(Arc::new(store), &unique("redis"), 6).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failover_that_strands_the_connection_a_new_one_is_made() {
+    let Some(url) = server_url(
+        VARIABLE,
+        "after_a_failover_that_strands_the_connection_a_new_one_is_made",
+    ) else {
+        return;
+    };
+    let proxy = Proxy::start(address_of(&url, 6379)).await;
+    let timeout = Duration::from_millis(500);
+    let store = RedisStore::builder()
+        .key_prefix(unique("tasks-test:") + ":")
+        .timeout(timeout)
+        .connect(&through_port(&url, proxy.port()))
+        .unwrap();
+    check_stranded_connections(
+        &store,
+        &unique("redis"),
+        timeout,
+        || proxy.freeze(),
+        || proxy.strand(),
+    )
+    .await;
+}
+
+/// A Redis server of the test's own, on a free local port, stopped when
+/// dropped: for what the shared server must not go through (a failover).
+struct OwnServer {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnServer {
+    /// `None` (after saying the test is skipped) without `redis-server`,
+    /// except under CI.
+    async fn start(test: &str) -> Option<OwnServer> {
+        let installed = std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| out.status.success());
+        if !installed {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "redis-server is missing, and CI is set: install it (`.ci/stores start` does)"
+            );
+            eprintln!("skipped {test}: redis-server is not installed");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(unique("tasks-stores-redis-"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = OwnServer { child, port, dir };
+        common::eventually(Duration::from_secs(10), || async {
+            let mut connection = server.admin().await?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+        })
+        .await;
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn address(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    async fn admin(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+        redis::Client::open(self.url())?
+            .get_multiplexed_async_connection()
+            .await
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failover_a_read_only_answer_makes_the_store_reconnect() {
+    let test = "after_a_failover_a_read_only_answer_makes_the_store_reconnect";
+    let Some(old) = OwnServer::start(test).await else {
+        return;
+    };
+    let Some(new) = OwnServer::start(test).await else {
+        return;
+    };
+    // The store reaches the primary through an address that a failover
+    // moves (a proxy here, a DNS name or a virtual IP in production).
+    let proxy = Proxy::start(old.address()).await;
+    let timeout = Duration::from_secs(1);
+    let store = RedisStore::builder()
+        .timeout(timeout)
+        .connect(&format!("redis://127.0.0.1:{}", proxy.port()))
+        .unwrap();
+    let replica = ReplicaId::new("failover");
+    let first = due_slot();
+    won(
+        &store,
+        claim("failover", first, &replica, Duration::from_secs(60)),
+    )
+    .await;
+
+    // The failover: the old primary becomes a replica of the new one, and
+    // the address leads to the new one. The store's connection still
+    // reaches the old one, which answers READONLY.
+    let mut old_admin = old.admin().await.unwrap();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(new.port)
+        .query_async(&mut old_admin)
+        .await
+        .unwrap();
+    proxy.redirect(new.address());
+
+    let failed_over = std::time::Instant::now();
+    let next = first + TimeDelta::milliseconds(1);
+    let mut failures = Vec::new();
+    loop {
+        match store
+            .claim(claim("failover", next, &replica, Duration::from_secs(60)))
+            .await
+        {
+            Ok(Claimed::Won { .. }) => break,
+            Ok(other) => panic!("the claim after the failover wins: {other:?}"),
+            Err(error) => failures.push(error.to_string()),
+        }
+        assert!(
+            failed_over.elapsed() < timeout * 2,
+            "still failing {:?} after the failover, {} times: {:?}",
+            failed_over.elapsed(),
+            failures.len(),
+            failures.last()
+        );
+    }
+    eprintln!(
+        "answered again {:?} after the failover: {failures:?}",
+        failed_over.elapsed()
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|failure| failure.contains("read only replica")),
+        "the old primary answered READONLY: {failures:?}"
+    );
+    // The claim is on the new primary.
+    let mut new_admin = new.admin().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("tasks:{failover}:claim:*")
+        .query_async(&mut new_admin)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use common::burst::check_leases_beside_a_burst_of_claims;
 use common::{check_awkward_names, claim, due_slot, unique, won};
 use tasks_runtime::cluster::{
     ClaimRenewal, Claimed, Lease, LeaseRequest, Renewal, ReplicaId, SlotFinish, SlotOutcome, Store,
@@ -275,6 +276,69 @@ async fn a_file_locked_too_long_is_unavailable_then_works_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_waiting_on_a_locked_file_each_fail_within_the_busy_timeout() {
+    let dir = TempDir::new("queued");
+    let path = dir.file("tasks.db");
+    let busy_timeout = Duration::from_millis(500);
+    let store = Arc::new(
+        SqliteStore::builder()
+            .busy_timeout(busy_timeout)
+            .open(&path)
+            .unwrap(),
+    );
+    // Another process holds the write lock for longer than any call waits.
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let slot = due_slot();
+    let calls: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let replica = ReplicaId::new(format!("queued{i}"));
+                let started = Instant::now();
+                let answer = if i % 2 == 0 {
+                    store
+                        .claim(claim(
+                            &format!("queued{i}"),
+                            slot,
+                            &replica,
+                            Duration::from_secs(60),
+                        ))
+                        .await
+                        .map(drop)
+                } else {
+                    let request = LeaseRequest {
+                        loop_name: "queued",
+                        replica: &replica,
+                        lease: Duration::from_secs(60),
+                        renew: None,
+                    };
+                    store.lease(request).await.map(drop)
+                };
+                (started.elapsed(), answer)
+            })
+        })
+        .collect();
+    for call in calls {
+        let (took, answer) = call.await.unwrap();
+        let error = answer.unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
+        // Each call within its own deadline, not queued behind the others'.
+        assert!(
+            took < busy_timeout + Duration::from_millis(400),
+            "a call failed after {took:?}: {error}"
+        );
+    }
+    locker.execute_batch("COMMIT").unwrap();
+    let replica = ReplicaId::new("after");
+    won(
+        &*store,
+        claim("queued-after", slot, &replica, Duration::from_secs(60)),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_opened_at_once_on_a_new_file_all_open() {
     let dir = TempDir::new("opening");
     let path = dir.file("tasks.db");
@@ -433,4 +497,11 @@ async fn a_renewed_claim_is_kept_its_new_lease_plus_the_retention() {
     let (lease_left, kept_for) = times();
     assert!(lease_left <= 100, "{lease_left}");
     assert!(kept_for > 10_700_000, "{kept_for}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_claims_does_not_starve_the_lease() {
+    let dir = TempDir::new("burst");
+    let store = SqliteStore::open(dir.file("tasks.db")).unwrap();
+    check_leases_beside_a_burst_of_claims(Arc::new(store), "sqlite", 6).await;
 }

@@ -7,9 +7,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::store::{ReplicaId, Store};
+use crate::error::ConfigError;
 
 /// The safety margin is the lease divided by this (a third).
 const SAFETY_MARGIN_DIVISOR: u32 = 3;
+
+/// The store deadline unless told otherwise (and unless the lease is so
+/// short that less is left to act on an answer): half the margin of the
+/// default leader lease, see [`Cluster::store_deadline`].
+const DEFAULT_STORE_DEADLINE: Duration = Duration::from_millis(2500);
 
 /// How the replicas of a loop share its work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -42,6 +48,7 @@ pub enum Mode {
 /// | [`run_during_outage`](Cluster::run_during_outage) | off: fail closed |
 /// | [`anchor`](Cluster::anchor) | the Unix epoch |
 /// | [`early_tolerance`](Cluster::early_tolerance) | 50 ms |
+/// | [`store_deadline`](Cluster::store_deadline) | 2.5 s, at most the lease minus the margin |
 ///
 /// # The safety margin
 ///
@@ -87,6 +94,8 @@ pub struct Cluster {
     pub(crate) catch_up: bool,
     pub(crate) run_during_outage: bool,
     pub(crate) anchor: DateTime<Utc>,
+    /// `None`: the default, which follows the lease.
+    store_deadline: Option<Duration>,
 }
 
 impl fmt::Debug for Cluster {
@@ -100,6 +109,7 @@ impl fmt::Debug for Cluster {
             .field("catch_up", &self.catch_up)
             .field("run_during_outage", &self.run_during_outage)
             .field("anchor", &self.anchor)
+            .field("store_deadline", &self.store_deadline_duration())
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +126,7 @@ impl Cluster {
             catch_up: false,
             run_during_outage: false,
             anchor: DateTime::UNIX_EPOCH,
+            store_deadline: None,
         }
     }
 
@@ -211,6 +222,85 @@ impl Cluster {
         self
     }
 
+    /// How long the replica waits for the store's answer to one call (a
+    /// claim, the record of how a slot ended, an acquisition, a renewal or
+    /// a release of the lease, the catch-up's read): a call still
+    /// unanswered then fails as
+    /// [`Unavailable`](crate::cluster::StoreErrorKind::Unavailable), reported
+    /// as any store error is (to the `error` hook and the log), and the
+    /// replica goes on as it does when the store is down: it skips the slot
+    /// (unless [`run_during_outage`](Cluster::run_during_outage)), or tries
+    /// the lease again. Whether the body runs is still decided by the
+    /// [safety margin](Cluster#the-safety-margin), from when the call was
+    /// sent. A call never waits longer, whatever the store does, so that
+    /// [`Loop::shutdown`](crate::Loop::shutdown) returns within its grace
+    /// period plus one store deadline.
+    ///
+    /// # The deadline and the lease
+    ///
+    /// A replica may act on a claim or a lease for the lease minus the
+    /// margin after it sent the call that got it; an answer that comes
+    /// later is of no use. The deadline spends that time, never the margin:
+    /// a deadline longer than the lease minus the margin is refused
+    /// ([`ConfigError::StoreDeadlineTooLong`], when the loop is built or
+    /// joins the cluster).
+    ///
+    /// A leader renews a third of the lease after its last good renewal and
+    /// stops acting two thirds after it: a third of the lease is left for
+    /// renewals. A deadline of at most half of that (a sixth of the lease)
+    /// lets a renewal that hangs to its deadline be followed by another
+    /// that can still succeed, on a new connection. The default is 2.5 s,
+    /// half the margin of the default leader lease of 15 s (whose leader
+    /// renews at 5 s and stops at 10 s), as Kubernetes' client-go gives each
+    /// call of its leader election half of its renewDeadline (5 s of 10 s,
+    /// on a 15 s lease) so that one hung call does not cost the
+    /// leadership; for a lease shorter than 3.75 s it is the lease minus
+    /// the margin. The stores' own deadlines (5 s by default) bound the
+    /// calls made outside a loop.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tasks_runtime::cluster::{Cluster, MemoryStore};
+    /// use tasks_runtime::{ConfigError, Loop};
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let leader = Cluster::leader(store.clone());
+    /// assert_eq!(leader.store_deadline_duration(), Duration::from_millis(2500));
+    /// // A 1 s lease may be acted on for the lease minus its margin: that is
+    /// // the deadline.
+    /// let short = Cluster::leader(store.clone()).lease(Duration::from_secs(1));
+    /// let margin = short.safety_margin();
+    /// assert_eq!(short.store_deadline_duration(), Duration::from_secs(1) - margin);
+    ///
+    /// // The default lease of 15 s may be acted on for 10 s.
+    /// let patient = Cluster::leader(store.clone()).store_deadline(Duration::from_secs(12));
+    /// let built = Loop::builder(|()| async {}).seconds(1.0).cluster(patient).build();
+    /// assert!(matches!(built, Err(ConfigError::StoreDeadlineTooLong { .. })));
+    /// ```
+    #[must_use]
+    pub fn store_deadline(mut self, deadline: Duration) -> Self {
+        self.store_deadline = Some(deadline);
+        self
+    }
+
+    /// The store deadline: the one given to
+    /// [`store_deadline`](Cluster::store_deadline), or the default, 2.5 s
+    /// or the lease minus the margin if that is shorter.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use tasks_runtime::cluster::{Cluster, MemoryStore};
+    ///
+    /// let nightly = Cluster::claim(Arc::new(MemoryStore::new())).store_deadline(Duration::from_secs(4));
+    /// assert_eq!(nightly.store_deadline_duration(), Duration::from_secs(4));
+    /// ```
+    pub fn store_deadline_duration(&self) -> Duration {
+        self.store_deadline
+            .unwrap_or_else(|| DEFAULT_STORE_DEADLINE.min(self.may_act_for()))
+    }
+
     /// The mode.
     pub fn mode(&self) -> Mode {
         self.mode
@@ -246,5 +336,23 @@ impl Cluster {
     /// granted a replica may act on it: the lease minus the margin.
     pub(crate) fn may_act_for(&self) -> Duration {
         self.lease.saturating_sub(self.safety_margin())
+    }
+
+    /// Checks the settings that must agree with each other: a store
+    /// deadline given is longer than zero, and leaves the margin intact.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        let Some(deadline) = self.store_deadline else {
+            return Ok(());
+        };
+        ConfigError::check_duration("store_deadline", deadline, true)?;
+        let limit = self.may_act_for();
+        if deadline > limit {
+            return Err(ConfigError::StoreDeadlineTooLong {
+                deadline,
+                lease: self.lease,
+                limit,
+            });
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::call::{timed_out, traced_call};
 use super::heartbeat::{self, Heartbeat, HeldSlot};
+use super::store_call::store_call;
 use super::watched::UntilCancelled;
 use crate::body::Body;
 use crate::cluster::rules;
@@ -128,8 +129,21 @@ where
             fence,
             outcome,
         };
-        if let Err(error) = cluster.store.finish(finish).await {
-            report_store_error(shared, error).await;
+        let recorded = store_call(
+            &cluster,
+            "recording how a slot ended",
+            cluster.store.finish(finish),
+        );
+        // A cancel (a shutdown's grace period over) does not wait for the
+        // store: the slot stays unfinished there, as if this replica died.
+        match UntilCancelled::new(&shared.core, recorded).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => report_store_error(shared, error).await,
+            Err(_) => {
+                tracing::warn!(loop_name = %shared.name(), %slot, "the run was cancelled before the store recorded how the slot ended");
+                observe::iteration_cancelled(&shared.core);
+                return SlotTurn::Cancelled;
+            }
         }
     }
     SlotTurn::Ran(failure)
@@ -169,7 +183,8 @@ where
         // renewals' send times plus the same).
         let sent = Instant::now();
         let may_act_until = sent + cluster.may_act_for();
-        let answer = match UntilCancelled::new(&shared.core, cluster.store.claim(request)).await {
+        let claimed = store_call(cluster, "claiming a slot", cluster.store.claim(request));
+        let answer = match UntilCancelled::new(&shared.core, claimed).await {
             Err(_) => return Decision::Cancelled,
             Ok(answer) => answer,
         };
@@ -263,34 +278,43 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let (store, window) = {
+    let (cluster, window) = {
         let state = shared.core.lock();
         let Some(cluster) = state.cluster_config().filter(|c| c.catch_up) else {
             return;
         };
         let window = late_window(state.wall_options().grace, cluster);
-        (cluster.store.clone(), window)
+        (cluster.clone(), window)
     };
-    let last_finished = match store.last_finished(shared.name()).await {
-        Ok(last) => last.map(|finished| finished.slot),
-        Err(error) => return report_store_error(shared, error).await,
+    let read = store_call(
+        &cluster,
+        "reading the last finished slot",
+        cluster.store.last_finished(shared.name()),
+    );
+    let last_finished = match UntilCancelled::new(&shared.core, read).await {
+        // The run ends: its next wait sees the cancel.
+        Err(_) => return,
+        Ok(Ok(last)) => last.map(|finished| finished.slot),
+        Ok(Err(error)) => return report_store_error(shared, error).await,
     };
     let now = Now::read(&*shared.core.clock());
     shared.core.lock().catch_up(now, window, last_finished);
 }
 
-/// A store error: logged, and given to the `error` hook without failing the
-/// loop; the slot is skipped (or run without a token) and the loop goes on.
+/// A store error (a call past the store deadline among them): logged, and
+/// given to the `error` hook without failing the loop; the slot is skipped
+/// (or run without a token) and the loop goes on. A cancel ends the hook's
+/// call, as it ends the body's.
 async fn report_store_error<A, F>(shared: &Shared<A, F>, error: StoreError)
 where
     A: Send,
     F: Send + Sync,
 {
     tracing::warn!(loop_name = %shared.name(), error = %Shown(&error), "the store could not be reached for a slot");
-    shared
+    let report = shared
         .core
-        .report(shared.name(), LoopError::from_error(error))
-        .await;
+        .report(shared.name(), LoopError::from_error(error));
+    let _cancelled = UntilCancelled::new(&shared.core, report).await;
 }
 
 /// The claim of a running slot was lost and its body cancelled: the

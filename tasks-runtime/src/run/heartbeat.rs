@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::store_call::store_call;
 use crate::cluster::{ClaimRenewal, Cluster, Fence, LossCause, Renewal, StoreError};
 use crate::error::Shown;
 
@@ -180,7 +181,7 @@ impl Renewals {
             };
             let answer = tokio::select! {
                 () = validity.closed() => return,
-                answer = cluster.store.renew_claim(renewal) => answer,
+                answer = store_call(&cluster, "renewing a claim", cluster.store.renew_claim(renewal)) => answer,
             };
             match answer {
                 Ok(Renewal::Extended) => {

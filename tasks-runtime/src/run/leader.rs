@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::store_call::store_call;
 use super::task::{start_run, Runner};
 use crate::cluster::{Cluster, Fence, Lease, LeaseRequest, StoreError};
 use crate::error::{LoopError, Shown, StartError};
@@ -113,6 +114,16 @@ impl<A> Drop for Leaving<A> {
     }
 }
 
+/// What wakes a leader during its term.
+enum Event {
+    /// The run ended, with this outcome.
+    Ended(RunOutcome),
+    /// The replica is leaving.
+    Leaving,
+    /// A renewal is due, or the term may act no longer.
+    Due,
+}
+
 /// How a term of leadership ended.
 enum TermEnd {
     /// The replica left, or the run ended by itself: so does the
@@ -147,8 +158,9 @@ async fn supervise<A>(
             lease: config.lease,
             renew: None,
         };
+        let asked = store_call(&config, "taking the lease", config.store.lease(request));
         let answer = tokio::select! {
-            answer = config.store.lease(request) => answer,
+            answer = asked => answer,
             () = participation.left() => break RunOutcome::Stopped,
         };
         match answer {
@@ -237,45 +249,78 @@ where
         let mut ended = Box::pin(run.wait());
         let mut asked_to_end = false;
         loop {
-            tokio::select! {
-                outcome = ended.as_mut() => {
-                    // A `restart` ends the run and starts the next one: the
-                    // term goes on with it.
-                    let restarted = runner.core().lock().running_outcome();
-                    if let Some(next) = restarted {
-                        ended = Box::pin(RunHandle::new(next).wait());
-                        continue;
-                    }
-                    let lapsed = outcome == RunOutcome::Cancelled
-                        && !participation.is_leaving()
-                        && Instant::now() >= deadlines.may_act_until;
-                    if lapsed {
-                        // The run saw its lease lapse before a call and
-                        // ended itself, before this timer fired.
-                        tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
-                        runner.core().lock().end_term();
-                        return TermEnd::Lost;
-                    }
-                    release(config, name, fence).await;
-                    return TermEnd::Over(outcome);
-                }
-                () = participation.left(), if !asked_to_end => {
+            let event = tokio::select! {
+                outcome = ended.as_mut() => Event::Ended(outcome),
+                () = participation.left(), if !asked_to_end => Event::Leaving,
+                () = tokio::time::sleep_until(deadlines.wake_at()) => Event::Due,
+            };
+            let outcome = match event {
+                Event::Ended(outcome) => outcome,
+                Event::Leaving => {
                     // Leaving (a shutdown, say, that found no run before
                     // this one began): no new iteration.
                     asked_to_end = true;
                     drop(runner.core().request_shutdown());
                     continue;
                 }
-                () = tokio::time::sleep_until(deadlines.wake_at()) => {}
-            }
-            if Instant::now() >= deadlines.may_act_until {
-                tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
-                return lose(runner, ended.as_mut()).await;
-            }
-            if !self.renew(fence, &mut deadlines, outage).await {
-                return lose(runner, ended.as_mut()).await;
+                Event::Due if Instant::now() >= deadlines.may_act_until => {
+                    tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
+                    return lose(runner, ended.as_mut()).await;
+                }
+                Event::Due => {
+                    // A run that ends meanwhile needs no renewal: its end
+                    // (and the release) does not wait for the store.
+                    let renewed = tokio::select! {
+                        renewed = self.renew(fence, &mut deadlines, outage) => Ok(renewed),
+                        outcome = ended.as_mut() => Err(outcome),
+                    };
+                    match renewed {
+                        Ok(true) => continue,
+                        Ok(false) => return lose(runner, ended.as_mut()).await,
+                        Err(outcome) => outcome,
+                    }
+                }
+            };
+            match self.after_run(outcome, fence, &deadlines).await {
+                Ok(over) => return over,
+                // A `restart` ends the run and starts the next one: the
+                // term goes on with it.
+                Err(next) => ended = Box::pin(next.wait()),
             }
         }
+    }
+
+    /// The term's run ended with `outcome`: the term goes on with the next
+    /// run a `restart` started (`Err` with its handle), is lost if the run
+    /// saw its lease lapse, or is over (the lease given back).
+    async fn after_run(
+        &self,
+        outcome: RunOutcome,
+        fence: Fence,
+        deadlines: &Deadlines,
+    ) -> Result<TermEnd, RunHandle> {
+        let Term {
+            runner,
+            config,
+            name,
+            participation,
+        } = *self;
+        let restarted = runner.core().lock().running_outcome();
+        if let Some(next) = restarted {
+            return Err(RunHandle::new(next));
+        }
+        let lapsed = outcome == RunOutcome::Cancelled
+            && !participation.is_leaving()
+            && Instant::now() >= deadlines.may_act_until;
+        if lapsed {
+            // The run saw its lease lapse before a call and ended itself,
+            // before the supervisor's timer fired.
+            tracing::warn!(loop_name = %name, %fence, "the lease could not be renewed in time: no longer the leader");
+            runner.core().lock().end_term();
+            return Ok(TermEnd::Lost);
+        }
+        release(config, name, fence).await;
+        Ok(TermEnd::Over(outcome))
     }
 
     /// Renews the lease held with `fence`, waiting for the store's answer
@@ -295,8 +340,8 @@ where
             lease: config.lease,
             renew: Some(fence),
         };
-        let answer =
-            tokio::time::timeout_at(deadlines.may_act_until, config.store.lease(renewal)).await;
+        let renewing = store_call(config, "renewing the lease", config.store.lease(renewal));
+        let answer = tokio::time::timeout_at(deadlines.may_act_until, renewing).await;
         match answer {
             Ok(Ok(Lease::Held { .. })) => {
                 outage.over();
@@ -307,10 +352,12 @@ where
                 tracing::warn!(loop_name = %name, %fence, holder = ?holder, "the lease was lost: no longer the leader");
                 return false;
             }
+            // The store's error, or no answer within the store deadline.
             Ok(Err(error)) => {
                 outage.report(runner, name, error, config.lease);
-                deadlines.retry_soon(config.lease);
+                deadlines.retry_after(sent, config.lease);
             }
+            // The term may act no longer: the caller ends it.
             Err(_) => {}
         }
         true
@@ -334,9 +381,12 @@ impl Deadlines {
         }
     }
 
-    /// A renewal failed: try again soon, within the same deadline to act.
-    fn retry_soon(&mut self, lease: Duration) {
-        self.next_renewal = Instant::now() + (lease / RENEWAL_RETRY_DIVISOR).max(MIN_RENEWAL_RETRY);
+    /// A renewal sent at `sent` failed: try again soon, within the same
+    /// deadline to act. Counted from when it was sent, so that a renewal
+    /// that waited out the store deadline is followed by the next at once,
+    /// and one the store refused quickly is not repeated in a busy loop.
+    fn retry_after(&mut self, sent: Instant, lease: Duration) {
+        self.next_renewal = sent + (lease / RENEWAL_RETRY_DIVISOR).max(MIN_RENEWAL_RETRY);
     }
 
     /// When the leader wakes up: to renew, or to stop acting.
@@ -360,7 +410,8 @@ where
 /// Gives the lease back, so that another replica need not wait for it to
 /// run out.
 async fn release(config: &Cluster, name: &str, fence: Fence) {
-    if let Err(error) = config.store.release(name, &config.replica, fence).await {
+    let releasing = config.store.release(name, &config.replica, fence);
+    if let Err(error) = store_call(config, "giving the lease back", releasing).await {
         tracing::warn!(loop_name = %name, error = %Shown(&error), "the lease could not be given back; it runs out by itself");
     }
 }

@@ -11,6 +11,7 @@
 //! - `heartbeat.rs`: with takeover, the renewals of a claim while its body
 //!   runs;
 //! - `leader.rs`: a cluster's leader mode, one run per term of leadership;
+//! - `store_call.rs`: every call to a cluster's store, within its deadline;
 //! - `wait.rs`: the waits until the next iteration on the wall clock;
 //! - `watched.rs`: the waits that a cancel or a reschedule interrupts.
 //!
@@ -28,6 +29,7 @@ mod heartbeat;
 mod leader;
 mod shutdown;
 mod start;
+mod store_call;
 mod task;
 mod wait;
 mod watched;

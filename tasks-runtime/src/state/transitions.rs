@@ -512,6 +512,7 @@ impl<A> State<A> {
         if self.running || self.participation().is_some() {
             return Err(StartError::AlreadyRunning.into());
         }
+        config.check()?;
         if config.mode == Mode::Claim {
             if self.count.is_some() {
                 return Err(ConfigError::CountInClaimMode);

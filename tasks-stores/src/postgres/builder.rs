@@ -120,7 +120,10 @@ impl PostgresStoreBuilder {
     }
 
     /// How many connections the store's own pool keeps (4 unless told
-    /// otherwise). Not used by [`from_pool`](PostgresStoreBuilder::from_pool).
+    /// otherwise). Claims use all of them but one, kept for leases, so that
+    /// claims never starve a renewal (with 1, claims and leases share it).
+    /// Not used by [`from_pool`](PostgresStoreBuilder::from_pool), whose
+    /// pool's size counts the same way.
     ///
     /// ```
     /// let builder = tasks_stores::PostgresStore::builder().pool_size(8);

@@ -22,6 +22,11 @@
 //! deadline as PostgreSQL's `statement_timeout`. After the database
 //! restarts the pool connects again, and the calls succeed again.
 //!
+//! Claims, their finishes and the reads of the last finished slot use all
+//! the pool's connections but one, kept for leases and their releases: a
+//! burst of claims (a thousand loops at the top of the hour) never holds up
+//! a leader's renewal. With a pool of one connection, both share it.
+//!
 //! Failures that a later attempt may get past (the database down, a
 //! connection lost, a timeout, a failover to a read-only server, a wrong
 //! password) are [`Unavailable`](tasks_runtime::cluster::StoreErrorKind::Unavailable);

@@ -2,14 +2,16 @@
 //! sent on a connection from the pool, the tables created before the first
 //! one, within the store's deadline and tried again as
 //! [`Retry`] allows; a connection whose call did not end with an answer is
-//! dropped from the pool.
+//! dropped from the pool. Claims (and the calls that go with them) use all
+//! the pool's connections but one, which is kept for leases, so that a
+//! burst of claims never holds up a renewal.
 
 use std::error::Error as StdError;
 use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Object, Pool};
 use tasks_runtime::cluster::StoreError;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -28,7 +30,22 @@ pub(super) struct Connections {
     tables_ready: OnceCell<()>,
     timeout: Duration,
     secrets: Secrets,
+    /// A permit per connection the claims' lane may hold at once: the
+    /// pool's size less one, kept for leases (a pool of one is shared).
+    claims: Semaphore,
 }
+
+/// Which calls a call waits with for a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lane {
+    /// Claims, their finishes and reads, pruning: all connections but one.
+    Claims,
+    /// Leases and their releases: any connection, the last one included.
+    Leases,
+}
+
+/// The calls of the leases' lane: [`Connections::leases`].
+pub(super) struct Leases<'a>(&'a Connections);
 
 impl Connections {
     pub(super) fn new(
@@ -37,13 +54,21 @@ impl Connections {
         timeout: Duration,
         secrets: Secrets,
     ) -> Self {
+        let claims = Semaphore::new(pool.status().max_size.saturating_sub(1).max(1));
         Self {
             pool,
             create_tables,
             tables_ready: OnceCell::new(),
             timeout,
             secrets,
+            claims,
         }
+    }
+
+    /// The calls of leases, which never wait behind claims for a
+    /// connection: the claims leave one free.
+    pub(super) fn leases(&self) -> Leases<'_> {
+        Leases(self)
     }
 
     /// The store's deadline for a call.
@@ -56,7 +81,8 @@ impl Connections {
         self.pool.status().max_size
     }
 
-    /// Sends `sql` with `params` and reads its row (if any) with `read`.
+    /// Sends `sql` with `params`, in the claims' lane, and reads its row
+    /// (if any) with `read`.
     ///
     /// # Errors
     ///
@@ -70,15 +96,13 @@ impl Connections {
         params: &[&(dyn ToSql + Sync)],
         read: impl Fn(Option<Row>) -> Result<T, AnswerError>,
     ) -> Result<T, StoreError> {
-        call::run("PostgreSQL", what, self.timeout, retry, || {
-            self.attempt(what, sql, params, &read)
-        })
-        .await
+        self.query_in(Lane::Claims, what, retry, sql, params, read)
+            .await
     }
 
-    /// Sends `sql` with `params`, for what it does rather than a row: a
-    /// statement that does the same if sent twice, so tried again when the
-    /// connection is lost.
+    /// Sends `sql` with `params`, in the claims' lane, for what it does
+    /// rather than a row: a statement that does the same if sent twice, so
+    /// tried again when the connection is lost.
     ///
     /// # Errors
     ///
@@ -93,14 +117,30 @@ impl Connections {
             .await
     }
 
+    async fn query_in<T>(
+        &self,
+        lane: Lane,
+        what: &str,
+        retry: Retry,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        read: impl Fn(Option<Row>) -> Result<T, AnswerError>,
+    ) -> Result<T, StoreError> {
+        call::run("PostgreSQL", what, self.timeout, retry, || {
+            self.attempt(lane, what, sql, params, &read)
+        })
+        .await
+    }
+
     async fn attempt<T>(
         &self,
+        lane: Lane,
         what: &str,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
         read: &impl Fn(Option<Row>) -> Result<T, AnswerError>,
     ) -> Result<T, Failure> {
-        let mut checkout = self.checkout(what).await.map_err(Failure::Final)?;
+        let mut checkout = self.checkout(lane, what).await.map_err(Failure::Final)?;
         let sent = async {
             let client = checkout.client();
             self.ensure_tables(client).await?;
@@ -128,11 +168,17 @@ impl Connections {
         }
     }
 
-    /// A connection from the pool, not found closed (a few tries).
-    async fn checkout(&self, what: &str) -> Result<Checkout, StoreError> {
+    /// A connection from the pool for a call of `lane`, not found closed
+    /// (a few tries).
+    async fn checkout(&self, lane: Lane, what: &str) -> Result<Checkout<'_>, StoreError> {
         let mut tries = 0;
         loop {
             tries += 1;
+            let in_lane = match lane {
+                // Never closed: the semaphore lives as long as `self`.
+                Lane::Claims => self.claims.acquire().await.ok(),
+                Lane::Leases => None,
+            };
             let client = self
                 .pool
                 .get()
@@ -141,6 +187,7 @@ impl Connections {
             let checkout = Checkout {
                 client: Some(client),
                 answered: false,
+                _in_lane: in_lane,
             };
             if !checkout.client().is_closed() || tries >= 3 {
                 return Ok(checkout);
@@ -161,15 +208,52 @@ impl Connections {
     }
 }
 
-/// A connection taken from the pool for one call: dropped from the pool
-/// unless the call ended with an answer, so that a connection whose call
-/// timed out or was lost is not used again.
-struct Checkout {
-    client: Option<Object>,
-    answered: bool,
+impl Leases<'_> {
+    /// [`Connections::query`], in the leases' lane.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connections::query`].
+    pub(super) async fn query<T>(
+        &self,
+        what: &str,
+        retry: Retry,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        read: impl Fn(Option<Row>) -> Result<T, AnswerError>,
+    ) -> Result<T, StoreError> {
+        self.0
+            .query_in(Lane::Leases, what, retry, sql, params, read)
+            .await
+    }
+
+    /// [`Connections::execute`], in the leases' lane.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connections::query`].
+    pub(super) async fn execute(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        self.query(what, Retry::OnConnectionLoss, sql, params, |_| Ok(()))
+            .await
+    }
 }
 
-impl Checkout {
+/// A connection taken from the pool for one call: dropped from the pool
+/// unless the call ended with an answer, so that a connection whose call
+/// timed out or was lost is not used again. A claim's holds its place in
+/// the claims' lane until then.
+struct Checkout<'a> {
+    client: Option<Object>,
+    answered: bool,
+    _in_lane: Option<SemaphorePermit<'a>>,
+}
+
+impl Checkout<'_> {
     fn client(&self) -> &ClientWrapper {
         self.client
             .as_ref()
@@ -177,7 +261,7 @@ impl Checkout {
     }
 }
 
-impl Drop for Checkout {
+impl Drop for Checkout<'_> {
     fn drop(&mut self) {
         if let (false, Some(client)) = (self.answered, self.client.take()) {
             drop(Object::take(client));

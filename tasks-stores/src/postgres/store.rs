@@ -303,6 +303,7 @@ impl PostgresStore {
                 let fence = fence_value(fence);
                 let renewed: Option<i64> = inner
                     .connections
+                    .leases()
                     .query(
                         "renewing the lease",
                         Retry::OnConnectionLoss,
@@ -316,6 +317,7 @@ impl PostgresStore {
             None => {
                 inner
                     .connections
+                    .leases()
                     .query(
                         "taking the lease",
                         Retry::BeforeSending,
@@ -339,6 +341,7 @@ impl PostgresStore {
         }
         let holder: Option<String> = inner
             .connections
+            .leases()
             .query(
                 "reading the lease's holder",
                 Retry::OnConnectionLoss,
@@ -357,6 +360,7 @@ impl PostgresStore {
         let replica = release.replica.as_str();
         inner
             .connections
+            .leases()
             .execute(
                 "releasing the lease",
                 &inner.sql.release,

@@ -47,6 +47,18 @@ fn is_connection_loss(error: &RedisError) -> bool {
     error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal()
 }
 
+/// Whether the connection a call failed on with `error` is to be replaced:
+/// it was lost or did not answer in time (an I/O error), its stream no
+/// longer reads, or the server is a replica now (`READONLY`: a failover
+/// demoted it, and a new connection to the same address may reach the new
+/// primary). An answer the server gave on purpose keeps it.
+pub(super) fn must_replace(error: &RedisError) -> bool {
+    is_connection_loss(error)
+        || error.is_timeout()
+        || error.is_unrecoverable_error()
+        || error.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
+}
+
 /// The store error for a Redis error while doing `what`.
 pub(super) fn store_error(secrets: &Secrets, what: &str, error: &RedisError) -> StoreError {
     secrets.error(kind_of(error), &format!("Redis, {what}"), error)
@@ -133,5 +145,31 @@ mod tests {
             failure(&secrets, "x", &code("READONLY")),
             Failure::Final(_)
         ));
+    }
+
+    #[test]
+    fn a_connection_lost_silent_or_demoted_is_replaced() {
+        for io_kind in [
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::TimedOut,
+            io::ErrorKind::UnexpectedEof,
+        ] {
+            let error = RedisError::from(io::Error::new(io_kind, "no"));
+            assert!(must_replace(&error), "{io_kind:?}");
+        }
+        assert!(must_replace(&server(ServerErrorKind::ReadOnly)));
+        let read_only = RedisError::from((ErrorKind::Server(ServerErrorKind::ReadOnly), "demoted"));
+        assert!(must_replace(&read_only));
+        assert!(must_replace(&RedisError::from((ErrorKind::Parse, "no"))));
+        for kept in [
+            code("WRONGTYPE"),
+            code("OOM"),
+            server(ServerErrorKind::NoScript),
+            server(ServerErrorKind::BusyLoading),
+            RedisError::from((ErrorKind::UnexpectedReturnType, "no")),
+        ] {
+            assert!(!must_replace(&kept), "{kept}");
+        }
     }
 }

@@ -37,12 +37,23 @@
 //!
 //! # Connections
 //!
-//! One multiplexed connection, reconnected when lost
-//! ([`ConnectionManager`](::redis::aio::ConnectionManager)), made on the
-//! first call. Every call has a deadline (5 seconds unless told
-//! otherwise); a Redis that is down or does not answer makes the call fail
-//! as
+//! One multiplexed connection, made on the first call, and replaced by a
+//! new one as soon as it cannot be trusted: lost, a call on it left
+//! unanswered (past its deadline), or a `READONLY` answer (a primary
+//! demoted by a failover: a new connection to the same address may reach
+//! the new one). So after a failover that drops the old connection's
+//! packets rather than closing it, the store works again a deadline or two
+//! later, not once the kernel gives up on the socket. Every call has a
+//! deadline (5 seconds unless told otherwise); a Redis that is down or does
+//! not answer makes the call fail as
 //! [`Unavailable`](tasks_runtime::cluster::StoreErrorKind::Unavailable).
+//!
+//! Claims and leases share the connection: it carries every call of every
+//! loop at once (nothing waits for a connection to be free), and Redis runs
+//! each script in microseconds, one at a time, so a burst of claims at the
+//! top of the hour delays a lease renewal by the time Redis takes to run
+//! the scripts queued before it (about a millisecond per hundred), far
+//! within a lease.
 //! `rediss://` (and `valkeys://`) URLs connect with TLS when the
 //! `redis-tls` feature is on (through the system's TLS library, with its
 //! trusted roots). Redis 6.2 or later, or Valkey (`valkey://`).

@@ -69,10 +69,13 @@ impl SqliteStoreBuilder {
     }
 
     setter! {
-        /// How long a call waits while another connection (another process)
-        /// holds the file's write lock, before it fails as
+        /// How long a call may take, before it fails as
         /// [`Unavailable`](tasks_runtime::cluster::StoreErrorKind::Unavailable):
-        /// 5 seconds unless told otherwise.
+        /// waiting while another call of the store uses its connection,
+        /// waiting while another connection (another process) holds the
+        /// file's write lock, and its own work, which is interrupted then.
+        /// 5 seconds unless told otherwise; also how long opening the file
+        /// waits for its lock.
         ///
         /// ```
         /// use std::time::Duration;
@@ -130,6 +133,7 @@ impl SqliteStoreBuilder {
             path,
             self.table_prefix,
             connection,
+            self.busy_timeout,
             self.retention,
         ))
     }

@@ -10,13 +10,19 @@
 //! `sql/sqlite.sql` in this crate, created when the file is opened.
 //!
 //! Calls run on tokio's blocking threads ([`tokio::task::spawn_blocking`]),
-//! so they need a tokio runtime.
+//! one call of a store at a time, so they need a tokio runtime. Each call
+//! ends within the busy timeout, whatever it waits for: the store's
+//! connection (its other calls), the file's lock (another connection), its
+//! own work (interrupted then). Claims queue in a lane of their own, so
+//! that a lease waits at most for the claim at work and the next one,
+//! never for a burst of them.
 
 // `builder.rs` opens the file (`open.rs`); `store.rs` keeps the contract
 // with the statements of `sql.rs`, deciding by
 // `tasks_runtime::cluster::rules`; `errors.rs` sorts the errors.
 
 mod builder;
+mod connection;
 mod errors;
 mod open;
 mod sql;

@@ -5,7 +5,7 @@
 //! what they say, on a blocking thread.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +19,7 @@ use tasks_runtime::cluster::{
     StoreError,
 };
 
+use super::connection::{Lane, StoreConnection};
 use super::errors::{sqlite_error, Failed};
 use super::sql::{Statements, NOW_MS};
 use crate::shared::boxed::{impl_store, Release};
@@ -72,7 +73,7 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     table_prefix: String,
-    connection: Mutex<Connection>,
+    connection: StoreConnection,
     sql: Statements,
     retention: Duration,
     claims_won: PruningCounter,
@@ -89,11 +90,13 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// A store on `connection`, to the file at `path`.
+    /// A store on `connection`, to the file at `path`, each call within
+    /// `busy_timeout`.
     pub(super) fn new(
         path: PathBuf,
         table_prefix: String,
         connection: Connection,
+        busy_timeout: Duration,
         retention: Duration,
     ) -> Self {
         Self {
@@ -101,7 +104,7 @@ impl SqliteStore {
                 sql: Statements::new(&table_prefix),
                 path,
                 table_prefix,
-                connection: Mutex::new(connection),
+                connection: StoreConnection::new(connection, busy_timeout),
                 retention,
                 claims_won: PruningCounter::new(),
             }),
@@ -124,27 +127,35 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `work` on the connection, on a blocking thread.
+    /// Runs `work` on the connection, on a blocking thread, in the claims'
+    /// lane (see [`StoreConnection::call`]).
     async fn call<T, F>(&self, what: &'static str, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, &Inner) -> Result<T, Failed> + Send + 'static,
     {
+        self.call_in(Lane::Claims, what, work).await
+    }
+
+    /// [`call`](Self::call), in the leases' lane.
+    async fn lease_call<T, F>(&self, what: &'static str, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Inner) -> Result<T, Failed> + Send + 'static,
+    {
+        self.call_in(Lane::Leases, what, work).await
+    }
+
+    async fn call_in<T, F>(&self, lane: Lane, what: &'static str, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Inner) -> Result<T, Failed> + Send + 'static,
+    {
         let inner = Arc::clone(&self.inner);
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut connection = inner
-                .connection
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            work(&mut connection, &inner)
-        })
-        .await;
-        match joined {
-            Ok(result) => result.map_err(|failed| failed.into_store_error(what)),
-            Err(join_error) => Err(StoreError::unavailable(Message(format!(
-                "SQLite, {what}: the blocking call did not finish: {join_error}"
-            )))),
-        }
+        self.inner
+            .connection
+            .call(lane, what, move |connection| work(connection, &inner))
+            .await
     }
 }
 
@@ -252,7 +263,9 @@ impl SqliteStore {
         let ClaimRenewal {
             slot, fence, lease, ..
         } = renewal;
-        self.call(what, move |connection, inner| {
+        // In the leases' lane: a renewal keeps a running body's claim, and
+        // a burst of claims must not hold it past the claim's lease.
+        self.lease_call(what, move |connection, inner| {
             let renewal = ClaimRenewal {
                 loop_name: &loop_name,
                 slot,
@@ -337,7 +350,7 @@ impl SqliteStore {
         let loop_name = request.loop_name.to_owned();
         let replica = request.replica.clone();
         let LeaseRequest { lease, renew, .. } = request;
-        self.call(what, move |connection, inner| {
+        self.lease_call(what, move |connection, inner| {
             let request = LeaseRequest {
                 loop_name: &loop_name,
                 replica: &replica,
@@ -402,7 +415,7 @@ impl SqliteStore {
         let loop_name = release.loop_name.to_owned();
         let replica = release.replica.as_str().to_owned();
         let fence = fence_value(release.fence);
-        self.call("releasing the lease", move |connection, inner| {
+        self.lease_call("releasing the lease", move |connection, inner| {
             connection
                 .prepare_cached(&inner.sql.release)?
                 .execute(params![loop_name, replica, fence])?;

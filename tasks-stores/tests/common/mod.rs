@@ -3,6 +3,7 @@
 // Each test binary uses the helpers of its own backend only.
 #![allow(dead_code)]
 
+pub mod burst;
 pub mod proxy;
 
 use std::future::Future;
@@ -280,6 +281,66 @@ pub async fn check_no_answer(
     }
     thaw();
     eventually(Duration::from_secs(10), || store.last_finished(&name)).await;
+}
+
+/// The store hangs (`freeze`): calls fail as unavailable, each within
+/// `bound`; then a failover strands the connections open meanwhile (their
+/// packets go nowhere, for good) while new ones go through (`heal`): the
+/// store answers again within two deadlines (`timeout`, the store's own),
+/// on a new connection, not once the kernel gives up on the old one.
+pub async fn check_stranded_connections(
+    store: &dyn Store,
+    run: &str,
+    timeout: Duration,
+    freeze: impl FnOnce(),
+    heal: impl FnOnce(),
+) {
+    let name = format!("{run}-stranded");
+    let replica = ReplicaId::new(format!("{run}/stranded"));
+    let slot = due_slot();
+    // A connection is open.
+    assert_eq!(store.last_finished(&name).await.unwrap(), None);
+    freeze();
+    for attempt in 0..2 {
+        let started = Instant::now();
+        let error = store
+            .claim(claim(&name, slot, &replica, Duration::from_secs(60)))
+            .await
+            .unwrap_err();
+        let took = started.elapsed();
+        eprintln!("attempt {attempt} with no answer, after {took:?}: {error}");
+        assert_eq!(error.kind(), StoreErrorKind::Unavailable, "{error}");
+        assert!(
+            took <= timeout * 2,
+            "attempt {attempt}: failed after {took:?}"
+        );
+    }
+    heal();
+    let healed = Instant::now();
+    let mut failures = Vec::new();
+    let fence = loop {
+        match store
+            .claim(claim(&name, slot, &replica, Duration::from_secs(60)))
+            .await
+        {
+            Ok(Claimed::Won { fence }) => break fence,
+            Ok(other) => panic!("the claim after the failover wins: {other:?}"),
+            Err(error) => failures.push(error.to_string()),
+        }
+        assert!(
+            healed.elapsed() <= timeout * 2 + Duration::from_millis(500),
+            "still failing {:?} after the failover, {} times: {:?}",
+            healed.elapsed(),
+            failures.len(),
+            failures.last()
+        );
+    };
+    eprintln!(
+        "answered again {:?} after the failover, after {} failures",
+        healed.elapsed(),
+        failures.len()
+    );
+    assert!(fence.get() > 0);
 }
 
 /// Neither `text` nor `debug` shows `secret`.

@@ -1,7 +1,8 @@
 //! A TCP proxy in front of a test server, to play the server going down
-//! (nothing listens, open connections close), coming back, or hanging
-//! (nothing it is sent gets an answer), without touching the server that
-//! other tests share.
+//! (nothing listens, open connections close), coming back, hanging
+//! (nothing it is sent gets an answer), or a failover that strands the open
+//! connections (their packets go nowhere, new connections reach the server,
+//! or another one), without touching the server that other tests share.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -14,8 +15,12 @@ use tokio::task::JoinHandle;
 
 pub struct Proxy {
     port: u16,
-    upstream: SocketAddr,
-    frozen: watch::Sender<bool>,
+    upstream: Arc<Mutex<SocketAddr>>,
+    /// Whether the connections go through: those opened since the last
+    /// `strand` watch the current one.
+    frozen: Arc<Mutex<watch::Sender<bool>>>,
+    /// What the stranded connections watch, frozen for good.
+    stranded: Mutex<Vec<watch::Sender<bool>>>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     upstream_ends: Arc<Mutex<Vec<SocketAddr>>>,
     listener: Mutex<Option<JoinHandle<()>>>,
@@ -28,8 +33,9 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let proxy = Proxy {
             port,
-            upstream,
-            frozen: watch::Sender::new(false),
+            upstream: Arc::new(Mutex::new(upstream)),
+            frozen: Arc::new(Mutex::new(watch::Sender::new(false))),
+            stranded: Mutex::default(),
             connections: Arc::default(),
             upstream_ends: Arc::default(),
             listener: Mutex::new(None),
@@ -59,7 +65,7 @@ impl Proxy {
     /// Listening and forwarding again, on the same port.
     pub async fn up(&self) {
         self.down().await;
-        self.frozen.send_replace(false);
+        self.frozen.lock().unwrap().send_replace(false);
         let listener = bind_again(self.port).await;
         self.serve(listener);
     }
@@ -73,22 +79,39 @@ impl Proxy {
     /// Nothing goes through any more, on open connections or new ones,
     /// and nothing is closed: a server that hangs.
     pub fn freeze(&self) {
-        self.frozen.send_replace(true);
+        self.frozen.lock().unwrap().send_replace(true);
     }
 
     /// Everything goes through again.
     pub fn thaw(&self) {
-        self.frozen.send_replace(false);
+        self.frozen.lock().unwrap().send_replace(false);
+    }
+
+    /// The connections open now hang for good: nothing goes through them
+    /// and nothing closes them, as after a failover that moved the
+    /// server's address elsewhere and drops the packets of the connections
+    /// to the old one. New connections go through.
+    pub fn strand(&self) {
+        let mut frozen = self.frozen.lock().unwrap();
+        let old = std::mem::replace(&mut *frozen, watch::Sender::new(false));
+        old.send_replace(true);
+        self.stranded.lock().unwrap().push(old);
+    }
+
+    /// New connections go to `upstream` from now on.
+    pub fn redirect(&self, upstream: SocketAddr) {
+        *self.upstream.lock().unwrap() = upstream;
     }
 
     fn serve(&self, listener: TcpListener) {
         let connections = Arc::clone(&self.connections);
         let upstream_ends = Arc::clone(&self.upstream_ends);
-        let upstream = self.upstream;
-        let frozen = self.frozen.subscribe();
+        let upstream = Arc::clone(&self.upstream);
+        let current = Arc::clone(&self.frozen);
         let accepting = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let frozen = frozen.clone();
+                let frozen = current.lock().unwrap().subscribe();
+                let upstream = *upstream.lock().unwrap();
                 let upstream_ends = Arc::clone(&upstream_ends);
                 let connection = tokio::spawn(forward(client, upstream, upstream_ends, frozen));
                 connections.lock().unwrap().push(connection);
