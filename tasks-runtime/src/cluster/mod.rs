@@ -76,5 +76,5 @@ pub(crate) use contract::check_store;
 pub use memory::MemoryStore;
 pub use store::{
     Claimed, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
-    SlotOutcome, Store, StoreError, StoreErrorKind,
+    SlotOutcome, SlotTooLate, Store, StoreError, StoreErrorKind,
 };

@@ -10,7 +10,9 @@ use tokio::time::Instant;
 
 use super::call::{timed_out, traced_call};
 use super::watched::UntilCancelled;
-use crate::cluster::{Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome, StoreError};
+use crate::cluster::{
+    Claimed, Cluster, Fence, SlotClaim, SlotFinish, SlotOutcome, SlotTooLate, StoreError,
+};
 use crate::error::{LoopError, Shown};
 use crate::hooks::BodyOutput;
 use crate::observe;
@@ -129,10 +131,8 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let takeover = cluster.takeover.then(|| {
-        let grace = shared.core.lock().wall_options().grace;
-        late_window(grace, cluster)
-    });
+    let window = late_window(shared.core.lock().wall_options().grace, cluster);
+    let takeover = cluster.takeover.then_some(window);
     let mut waited_for_takeover = false;
     for _ in 0..EARLY_ATTEMPTS {
         let request = SlotClaim {
@@ -141,6 +141,7 @@ where
             replica: &cluster.replica,
             lease: cluster.lease,
             early_tolerance: cluster.early_tolerance,
+            late_tolerance: window,
             takeover,
             tzdb: chrono_tz::IANA_TZDB_VERSION,
         };
@@ -175,6 +176,26 @@ where
                     return Decision::Cancelled;
                 }
             }
+            Ok(Claimed::TooLate { .. }) if waited_for_takeover => {
+                // Another replica held it, and the window to take it over
+                // has passed meanwhile.
+                return Decision::Skip;
+            }
+            Ok(Claimed::TooLate { store_now }) => {
+                let late = SlotTooLate {
+                    loop_name: shared.name().to_owned(),
+                    slot,
+                    store_now,
+                    replica_now: shared.core.clock().now(),
+                    late_tolerance: window,
+                };
+                tracing::warn!(loop_name = %shared.name(), %slot, %store_now, "the store refused the slot as too late: skipping it");
+                shared
+                    .core
+                    .report(shared.name(), LoopError::from_error(late))
+                    .await;
+                return Decision::Skip;
+            }
             Ok(Claimed::TooEarly { store_now }) => {
                 // The store's clock is behind this replica's: wait for it.
                 let behind = (slot - store_now).to_std().unwrap_or_default();
@@ -200,9 +221,10 @@ where
     Decision::Skip
 }
 
-/// How long after its slot a slot may still run: taken over from a holder
-/// whose lease ran out, or caught up on at start. The loop's grace period;
-/// without one (`grace`), [`LATE_WINDOW_LEASES`] leases.
+/// How long after its slot a slot may still run, by the store's clock:
+/// claimed late (the store refuses it after that), taken over from a
+/// holder whose lease ran out, or caught up on at start. The loop's grace
+/// period; without one (`grace`), [`LATE_WINDOW_LEASES`] leases.
 fn late_window(grace: Option<Duration>, cluster: &Cluster) -> Duration {
     grace.unwrap_or(cluster.lease.saturating_mul(LATE_WINDOW_LEASES))
 }
