@@ -117,8 +117,8 @@ pub fn held_until(claim: &SlotClaim<'_>) -> DateTime<Utc> {
 /// time `now`, keeping claims for `retention`: too early (before the slot
 /// less the early tolerance), taken (claimed, unless takeover is allowed,
 /// the holder's lease has run out, the slot has not finished and `now` is
-/// within the window), too late (after the slot plus the late tolerance),
-/// or won.
+/// within the window and the late tolerance), too late (not claimed, after
+/// the slot plus the late tolerance), or won.
 pub fn decide_claim(
     held: Option<HeldClaim<'_>>,
     claim: &SlotClaim<'_>,
@@ -128,18 +128,19 @@ pub fn decide_claim(
     if now < earlier(claim.slot, claim.early_tolerance) {
         return ClaimDecision::Lose(Claimed::TooEarly { store_now: now });
     }
+    let too_late = now > later(claim.slot, claim.late_tolerance);
     let takeover_until = claim.takeover.map(|window| later(claim.slot, window));
     if let Some(held) = held {
         let may_take_over = takeover_until
             .is_some_and(|until| !held.finished && held.lease_until <= now && now <= until);
-        if !may_take_over {
+        if too_late || !may_take_over {
             return ClaimDecision::Lose(Claimed::Taken {
                 holder: held.holder.to_owned(),
                 tzdb: Some(held.tzdb.to_owned()),
             });
         }
     }
-    if now > later(claim.slot, claim.late_tolerance) {
+    if too_late {
         return ClaimDecision::Lose(Claimed::TooLate { store_now: now });
     }
     let lease_until = later(now, claim.lease);

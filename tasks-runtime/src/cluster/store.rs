@@ -139,8 +139,8 @@ pub struct SlotClaim<'a> {
     /// replica whose clock runs ahead cannot run a slot before its time.
     pub early_tolerance: Duration,
     /// How late, on the store's clock, a claim is still accepted: a claim
-    /// made after `slot + late_tolerance` is [`TooLate`](Claimed::TooLate),
-    /// so that a replica whose clock runs behind (hours, days) does not run
+    /// made after `slot + late_tolerance` is [`Taken`](Claimed::Taken) if
+    /// the slot was claimed, [`TooLate`](Claimed::TooLate) if not, so that a replica whose clock runs behind (hours, days) does not run
     /// old slots. The runtime passes the loop's grace period, or twice the
     /// lease without one: the window it also gives `takeover` and
     /// catch-up.
@@ -174,8 +174,8 @@ pub enum Claimed {
         /// The store's time when it refused.
         store_now: DateTime<Utc>,
     },
-    /// The store's clock says the slot is past its late tolerance: it is
-    /// not run.
+    /// The slot was not claimed, and the store's clock says it is past its
+    /// late tolerance: it is not run.
     TooLate {
         /// The store's time when it refused.
         store_now: DateTime<Utc>,
@@ -381,11 +381,12 @@ impl StoreError {
 ///   [`TooEarly`](Claimed::TooEarly) and records nothing. A claim of a slot
 ///   already claimed is [`Taken`](Claimed::Taken), unless `takeover` is
 ///   given, the holder's lease has expired, the slot has not finished and
-///   the store's clock is at most `slot + window`: then it wins again with
-///   a new token. A claim that is not taken, made later than
-///   `slot + late_tolerance` by the store's clock, is
-///   [`TooLate`](Claimed::TooLate) and records nothing. The atomicity is
-///   the store's: two replicas claiming at once never both win.
+///   the store's clock is at most `slot + window` and `slot +
+///   late_tolerance`: then it wins again with a new token. A claim of a
+///   slot not claimed, made later than `slot + late_tolerance` by the
+///   store's clock, is [`TooLate`](Claimed::TooLate) and records nothing.
+///   The atomicity is the store's: two replicas claiming at once never
+///   both win.
 /// - Every token, of a claim or a term, is at least the store's time in
 ///   microseconds since the Unix epoch when it is handed out: the greater
 ///   of the loop's last token plus one and that time
