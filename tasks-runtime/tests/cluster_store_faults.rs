@@ -158,7 +158,10 @@ async fn in_leader_mode_a_new_term_after_the_store_forgets_has_a_higher_token() 
     // The leader's renewal finds no lease: its term ends, and the next term
     // (of either replica) gets a token above the first term's.
     let later_terms: Vec<Fence> = ran.iter().copied().filter(|f| *f != first_term).collect();
-    assert!(!later_terms.is_empty(), "a new term after the store forgot: {ran:?}");
+    assert!(
+        !later_terms.is_empty(),
+        "a new term after the store forgot: {ran:?}"
+    );
     assert!(
         later_terms.iter().all(|fence| *fence > first_term),
         "{ran:?}"
@@ -186,10 +189,12 @@ async fn behind_the_store(
     let refused = Arc::new(Mutex::new(Vec::new()));
     let heard = refused.clone();
     lp.error(move |error: LoopError| {
-        heard
-            .lock()
-            .unwrap()
-            .push(error.downcast_ref::<SlotTooLate>().cloned().expect("too late"));
+        heard.lock().unwrap().push(
+            error
+                .downcast_ref::<SlotTooLate>()
+                .cloned()
+                .expect("too late"),
+        );
         async {}
     });
     lp.start(()).unwrap();

@@ -346,7 +346,11 @@ async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
     let first = due_slot() - TimeDelta::seconds(10);
     let lease = Duration::from_millis(1);
     let brief = Duration::from_millis(40);
-    let finished = won(&store, claim_late_for("pruned", first, &replica, lease, brief)).await;
+    let finished = won(
+        &store,
+        claim_late_for("pruned", first, &replica, lease, brief),
+    )
+    .await;
     store
         .finish(SlotFinish {
             loop_name: "pruned",
@@ -358,7 +362,11 @@ async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
         .unwrap();
     for i in 1..255 {
         let slot = first - TimeDelta::milliseconds(i);
-        won(&store, claim_late_for("pruned", slot, &replica, lease, brief)).await;
+        won(
+            &store,
+            claim_late_for("pruned", slot, &replica, lease, brief),
+        )
+        .await;
     }
     // The 256th claim prunes, once the others' leases and late tolerances
     // have run out; its own row stays.

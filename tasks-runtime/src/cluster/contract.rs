@@ -102,11 +102,7 @@ pub(crate) async fn check_store(
         late_tolerance: Duration::from_secs(hours * 3600),
         ..claim(replica, old, None)
     };
-    match store
-        .claim(with_late_tolerance(&a, 1))
-        .await
-        .map_err(err)?
-    {
+    match store.claim(with_late_tolerance(&a, 1)).await.map_err(err)? {
         Claimed::TooLate { .. } => {}
         other => {
             return failed(
@@ -115,11 +111,7 @@ pub(crate) async fn check_store(
             )
         }
     }
-    match store
-        .claim(with_late_tolerance(&b, 3))
-        .await
-        .map_err(err)?
-    {
+    match store.claim(with_late_tolerance(&b, 3)).await.map_err(err)? {
         Claimed::Won { fence } if fence > second => {}
         other => {
             return failed(
@@ -128,11 +120,7 @@ pub(crate) async fn check_store(
             )
         }
     }
-    match store
-        .claim(with_late_tolerance(&a, 1))
-        .await
-        .map_err(err)?
-    {
+    match store.claim(with_late_tolerance(&a, 1)).await.map_err(err)? {
         Claimed::Taken { holder, .. } if holder == b.as_str() => {}
         other => return failed("a slot claimed is taken, however late", &other),
     }
