@@ -169,8 +169,12 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 }
 
+/// How late the benchmark's claims are accepted: past the hour its slots
+/// are in the past.
+const LATE_TOLERANCE: Duration = Duration::from_secs(2 * 3600);
+
 /// A slot an hour ago plus `index` milliseconds: long past, so never too
-/// early, and new for every claim.
+/// early, within the late tolerance, and new for every claim.
 fn slot(base: DateTime<Utc>, index: u32) -> DateTime<Utc> {
     base + TimeDelta::milliseconds(i64::from(index))
 }
@@ -218,6 +222,7 @@ async fn claim_with(
         replica,
         lease: Duration::from_secs(30),
         early_tolerance: Duration::from_millis(100),
+        late_tolerance: LATE_TOLERANCE,
         takeover: None,
         tzdb: "bench",
     };
@@ -289,6 +294,7 @@ async fn postgres_claims(url: &str, plan: &Plan) -> Result<ClaimCost, String> {
                     let at = slot(base, first + index);
                     let slot_ns = at.timestamp_nanos_opt().unwrap_or_default();
                     let not_before = at - TimeDelta::milliseconds(100);
+                    let late_tolerance = TimeDelta::from_std(LATE_TOLERANCE).unwrap_or_default();
                     let row = client
                         .query_one(
                             statement,
@@ -299,10 +305,11 @@ async fn postgres_claims(url: &str, plan: &Plan) -> Result<ClaimCost, String> {
                                 &replica,
                                 &"bench",
                                 &30_000_000_i64,
-                                &at,
+                                &(at + late_tolerance),
                                 &86_400_000_000_i64,
                                 &None::<DateTime<Utc>>,
                                 &name,
+                                &(at + late_tolerance),
                             ],
                         )
                         .await
@@ -350,6 +357,7 @@ async fn redis_claims(url: &str, plan: &Plan) -> Result<ClaimCost, String> {
                     let at = slot(base, first + index);
                     let slot_us = at.timestamp_micros();
                     let claim_key = format!("{floor_tag}:claim:{}", slot_us * 1_000);
+                    let late_us = i64::try_from(LATE_TOLERANCE.as_micros()).unwrap_or_default();
                     let answer: Vec<Option<String>> = script
                         .key(fence_key)
                         .key(claim_key)
@@ -359,8 +367,9 @@ async fn redis_claims(url: &str, plan: &Plan) -> Result<ClaimCost, String> {
                         .arg(30_000_000_i64)
                         .arg("0")
                         .arg(0)
-                        .arg(slot_us)
+                        .arg(slot_us + late_us)
                         .arg(86_400_000_i64)
+                        .arg(slot_us + late_us)
                         .invoke_async(&mut connection)
                         .await
                         .map_err(|error| error.to_string())?;

@@ -92,8 +92,9 @@ use crate::clock::Clock;
 /// that trait, under loop names that begin with `prefix` (make it unique per
 /// run against a shared store), and returns the first broken rule.
 ///
-/// `now` reads the store's clock, or one within a few milliseconds of it.
-/// The check sleeps on tokio's clock to let its 300 ms leases expire: a
+/// `now` reads the store's clock, or one within a few milliseconds of it:
+/// slots are placed around it, and every token is held to at least the
+/// store's time in microseconds (give or take a second). The check sleeps on tokio's clock to let its 300 ms leases expire: a
 /// [`MemoryStore`](crate::cluster::MemoryStore) on a [`VirtualClock`] is
 /// checked in no time on tokio's paused clock, a real store in a few
 /// seconds.

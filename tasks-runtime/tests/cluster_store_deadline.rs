@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use tasks_runtime::cluster::{
-    Claimed, Cluster, Fence, FinishedSlot, Lease, LeaseRequest, MemoryStore, ReplicaId, SlotClaim,
-    SlotFinish, Store, StoreError, StoreErrorKind,
+    ClaimRenewal, Claimed, Cluster, Fence, FinishedSlot, Lease, LeaseRequest, MemoryStore, Renewal,
+    ReplicaId, SlotClaim, SlotFinish, Store, StoreError, StoreErrorKind,
 };
 use tasks_runtime::testing::VirtualClock;
 use tasks_runtime::{ConfigError, Loop, LoopError};
@@ -25,6 +25,7 @@ use tokio::time::Instant;
 #[derive(Clone, Copy, Debug)]
 enum Call {
     Claim,
+    RenewClaim,
     Finish,
     LastFinished,
     Acquire,
@@ -32,8 +33,9 @@ enum Call {
     Release,
 }
 
-const CALLS: [Call; 6] = [
+const CALLS: [Call; 7] = [
     Call::Claim,
+    Call::RenewClaim,
     Call::Finish,
     Call::LastFinished,
     Call::Acquire,
@@ -45,8 +47,8 @@ const CALLS: [Call; 6] = [
 /// answer), for good or for the next few.
 struct Hanging {
     inner: MemoryStore,
-    hung: [AtomicBool; 6],
-    hang_next: [AtomicUsize; 6],
+    hung: [AtomicBool; 7],
+    hang_next: [AtomicUsize; 7],
 }
 
 impl Hanging {
@@ -89,6 +91,15 @@ impl Store for Hanging {
         Box::pin(async move {
             self.maybe_hang(Call::Claim).await;
             self.inner.claim(claim).await
+        })
+    }
+    fn renew_claim<'a>(
+        &'a self,
+        renewal: ClaimRenewal<'a>,
+    ) -> BoxFuture<'a, Result<Renewal, StoreError>> {
+        Box::pin(async move {
+            self.maybe_hang(Call::RenewClaim).await;
+            self.inner.renew_claim(renewal).await
         })
     }
     fn finish<'a>(&'a self, finish: SlotFinish<'a>) -> BoxFuture<'a, Result<(), StoreError>> {

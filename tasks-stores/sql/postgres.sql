@@ -11,8 +11,10 @@
 -- A loop is found by `loop_key`, the SHA-256 of its name in UTF-8, so that
 -- a name of any length fits an index; `loop_name` is there for people.
 
--- One fencing token counter per loop, shared by its claims and its terms of
--- leadership. Rows are never deleted.
+-- The last fencing token of each loop, shared by its claims and its terms
+-- of leadership: the next is the greater of it plus one and the store's
+-- time in microseconds since the Unix epoch, so that tokens keep growing
+-- if these rows are lost. Rows are never deleted.
 CREATE TABLE IF NOT EXISTS "tasks_fences" (
     loop_key bytea PRIMARY KEY,
     loop_name text NOT NULL,

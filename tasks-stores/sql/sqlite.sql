@@ -7,8 +7,10 @@
 -- nanoseconds since the Unix epoch (`slot_ns`).
 -- `datetime(slot_ns / 1e9, 'unixepoch', 'subsec')` shows one.
 
--- One fencing token counter per loop, shared by its claims and its terms of
--- leadership. Rows are never deleted.
+-- The last fencing token of each loop, shared by its claims and its terms
+-- of leadership: the next is the greater of it plus one and the store's
+-- time in microseconds since the Unix epoch, so that tokens keep growing
+-- if these rows are lost. Rows are never deleted.
 CREATE TABLE IF NOT EXISTS "tasks_fences" (
     loop_name TEXT PRIMARY KEY,
     fence INTEGER NOT NULL

@@ -7,7 +7,8 @@
 //! leadership comes with a fencing token that grows per loop. The contract
 //! is written on [`Store`]; every store here keeps it with the store's own
 //! clock, so that replicas whose clocks disagree still agree on who runs
-//! what and when a lease has expired.
+//! what and when a lease has expired, and a claim too early or too late by
+//! that clock is refused (a replica days behind runs no old slot).
 //!
 //! # Which store
 //!
@@ -30,8 +31,8 @@
 //!   clock is the machine's, which all the replicas share. Not over a
 //!   network file system, whose locks SQLite cannot trust.
 //! - **PostgreSQL**: each claim is one statement
-//!   (`INSERT ... ON CONFLICT ... RETURNING`, with the token's counter
-//!   incremented in the same statement), each lease one row updated against
+//!   (`INSERT ... ON CONFLICT ... RETURNING`, with the loop's next token
+//!   taken in the same statement), each lease one row updated against
 //!   `now()`; the database's transactions make two replicas that claim at
 //!   once never both win, and its clock judges every lease.
 //! - **Redis**: each claim, renewal and lease is one Lua script, judged by
@@ -81,6 +82,35 @@
 //! ```sql
 //! UPDATE reports SET body = $1, last_fence = $2 WHERE id = $3 AND last_fence < $2
 //! ```
+//!
+//! Every store hands out the greater of the loop's last token plus one and
+//! its own time in microseconds since the Unix epoch, in the same
+//! transaction or script as the claim. So the tokens are large (keep them
+//! in a `bigint`), and they keep growing when the store loses its data: it
+//! starts again from its clock, above every token it handed out before, as
+//! long as its clock then reads later than when it handed out the last one.
+//!
+//! # What survives what
+//!
+//! What a store keeps is its claims (so that a slot runs once), its leases
+//! (so that one replica leads) and the loops' last tokens. When it loses
+//! them, the tokens still grow (above); what is lost is the record of who
+//! holds what: a slot claimed just before may be claimed again and run
+//! twice, a lease may go to a second leader while the first still acts.
+//! The fence is then what keeps their writes apart.
+//!
+//! | event | SQLite | PostgreSQL | Redis |
+//! | --- | --- | --- | --- |
+//! | a replica restarts | kept | kept | kept |
+//! | the store restarts | kept (each transaction synced, `synchronous = FULL`) | kept (committed transactions) | everything without persistence; since the last snapshot with RDB alone; with the append-only file (`appendonly yes`), since the last sync: up to a second with `appendfsync everysec`, nothing with `always` |
+//! | the data emptied or deleted (`FLUSHALL`, `TRUNCATE`, the file recreated, a restore from a backup) | lost | lost | lost |
+//! | a failover to a copy | no copies | the commits the standby had not received, unless replication is synchronous (`synchronous_standby_names` set, `synchronous_commit` at `on` or `remote_apply`) | the writes the replica had not received: Redis replicates asynchronously |
+//! | memory runs short | not applicable | not applicable | keys evicted under any `maxmemory-policy` but `noeviction` (claims and leases expire, so the `volatile-*` policies take them too): use `noeviction` |
+//!
+//! The tokens never go backwards in any of these; the store's clock is
+//! assumed to read later after the event than before it (a machine whose
+//! clock was set back, or a failover to a machine whose clock is behind,
+//! can hand out lower tokens for as long as it is behind).
 //!
 //! # Security
 //!

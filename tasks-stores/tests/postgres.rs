@@ -14,7 +14,8 @@ use common::burst::check_leases_beside_a_burst_of_claims;
 use common::proxy::{address_of, through_port, Proxy};
 use common::{
     assert_hidden, check_awkward_names, check_finish_after_a_dropped_connection, check_no_answer,
-    check_outage, check_stranded_connections, claim, due_slot, server_url, unique, won,
+    check_outage, check_stranded_connections, claim, claim_late_for, due_slot, server_url, unique,
+    won,
 };
 use tasks_runtime::cluster::{
     ClaimRenewal, Claimed, Renewal, ReplicaId, SlotFinish, SlotOutcome, Store, StoreErrorKind,
@@ -284,7 +285,12 @@ async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
     let replica = ReplicaId::new("pruner");
     let first = due_slot() - TimeDelta::seconds(10);
     let lease = Duration::from_millis(1);
-    let finished = won(&store, claim("pruned", first, &replica, lease)).await;
+    let brief = Duration::from_millis(40);
+    let finished = won(
+        &store,
+        claim_late_for("pruned", first, &replica, lease, brief),
+    )
+    .await;
     store
         .finish(SlotFinish {
             loop_name: "pruned",
@@ -296,13 +302,21 @@ async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
         .unwrap();
     for i in 1..255 {
         let slot = first - TimeDelta::milliseconds(i);
-        won(&store, claim("pruned", slot, &replica, lease)).await;
+        won(
+            &store,
+            claim_late_for("pruned", slot, &replica, lease, brief),
+        )
+        .await;
     }
-    // The 256th claim prunes, once the others' leases have run out; its own
-    // row may stay.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The 256th claim prunes, once the others' leases and late tolerances
+    // have run out; its own row may stay.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let newest = first - TimeDelta::milliseconds(255);
-    won(&store, claim("pruned", newest, &replica, lease)).await;
+    won(
+        &store,
+        claim_late_for("pruned", newest, &replica, lease, brief),
+    )
+    .await;
     let admin = admin(&url).await;
     let others = format!(
         r#"SELECT count(*) FROM "{}claims" WHERE slot_ns NOT IN ($1, $2)"#,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use common::burst::check_leases_beside_a_burst_of_claims;
-use common::{check_awkward_names, claim, due_slot, unique, won};
+use common::{check_awkward_names, claim, claim_late_for, due_slot, unique, won};
 use tasks_runtime::cluster::{
     ClaimRenewal, Claimed, Lease, LeaseRequest, Renewal, ReplicaId, SlotFinish, SlotOutcome, Store,
     StoreErrorKind,
@@ -411,7 +411,12 @@ async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
     let replica = ReplicaId::new("pruner");
     let first = due_slot() - TimeDelta::seconds(10);
     let lease = Duration::from_millis(1);
-    let finished = won(&store, claim("pruned", first, &replica, lease)).await;
+    let brief = Duration::from_millis(40);
+    let finished = won(
+        &store,
+        claim_late_for("pruned", first, &replica, lease, brief),
+    )
+    .await;
     store
         .finish(SlotFinish {
             loop_name: "pruned",
@@ -423,18 +428,23 @@ async fn old_claims_are_pruned_but_the_last_finished_slot_is_kept() {
         .unwrap();
     for i in 1..255 {
         let slot = first - TimeDelta::milliseconds(i);
-        won(&store, claim("pruned", slot, &replica, lease)).await;
+        won(
+            &store,
+            claim_late_for("pruned", slot, &replica, lease, brief),
+        )
+        .await;
     }
-    // The 256th claim prunes, once the others' leases have run out; its own
-    // row stays.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The 256th claim prunes, once the others' leases and late tolerances
+    // have run out; its own row stays.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     won(
         &store,
-        claim(
+        claim_late_for(
             "pruned",
             first - TimeDelta::milliseconds(255),
             &replica,
             lease,
+            brief,
         ),
     )
     .await;

@@ -50,6 +50,17 @@ pub enum Mode {
 /// | [`early_tolerance`](Cluster::early_tolerance) | 50 ms |
 /// | [`store_deadline`](Cluster::store_deadline) | 2.5 s, at most the lease minus the margin |
 ///
+/// # Slots claimed late
+///
+/// In claim mode the store refuses a claim of a slot that nobody claimed
+/// once its clock is past the slot by more than the loop's grace period
+/// ([`LoopBuilder::grace_period`](crate::LoopBuilder::grace_period); twice
+/// the lease without one), the window [`takeover`](Cluster::takeover) and
+/// [`catch_up`](Cluster::catch_up) use too. A replica whose clock is days
+/// behind the store's then runs none of the old slots it computes: each is
+/// skipped and reported to the `error` hook as a
+/// [`SlotTooLate`](super::SlotTooLate).
+///
 /// # The safety margin
 ///
 /// A replica calls the body, or `before_loop`, only while its claim or

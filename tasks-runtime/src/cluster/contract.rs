@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::rules;
 use super::store::{
     ClaimRenewal, Claimed, Fence, Lease, LeaseRequest, Renewal, ReplicaId, SlotClaim, SlotFinish,
     SlotOutcome, Store,
@@ -12,6 +13,13 @@ use super::store::{
 /// How long the check's leases and claims last; it sleeps twice as long
 /// to see them expire.
 const LEASE: Duration = Duration::from_millis(300);
+
+/// The late tolerance of the check's claims without takeover.
+const LATE: Duration = Duration::from_secs(60);
+
+/// How far apart the check allows the store's clock and the one it is
+/// given, when it holds a token against the store's time.
+const CLOCKS_APART: TimeDelta = TimeDelta::seconds(1);
 
 /// Runs `store` through the contract of [`Store`], under loop names of
 /// its own (`"<prefix>-..."`), and returns the first broken rule.
@@ -37,12 +45,13 @@ pub(crate) async fn check_store(
     );
     let name = format!("{prefix}-claims");
     let due = now() - TimeDelta::seconds(1);
-    let claim = |replica, slot, takeover| SlotClaim {
+    let claim = |replica, slot, takeover: Option<Duration>| SlotClaim {
         loop_name: &name,
         slot,
         replica,
         lease: LEASE,
         early_tolerance: Duration::from_millis(50),
+        late_tolerance: takeover.unwrap_or(LATE),
         takeover,
         tzdb: "2025b",
     };
@@ -50,10 +59,17 @@ pub(crate) async fn check_store(
     let err = |e: super::store::StoreError| e.to_string();
 
     // The first claim wins; the second is taken, with who and which tzdb.
+    let floor = rules::fence_floor(now() - CLOCKS_APART);
     let first = match store.claim(claim(&a, due, None)).await.map_err(err)? {
         Claimed::Won { fence } => fence,
         other => return failed("the first claim of a slot wins", &other),
     };
+    if first.get() < floor {
+        return failed(
+            "a token is at least the store's time in microseconds since the Unix epoch",
+            &(first, floor),
+        );
+    }
     match store.claim(claim(&b, due, None)).await.map_err(err)? {
         Claimed::Taken { holder, tzdb }
             if holder == a.as_str() && tzdb.as_deref() == Some("2025b") => {}
@@ -79,6 +95,35 @@ pub(crate) async fn check_store(
     match store.claim(claim(&a, future, None)).await.map_err(err)? {
         Claimed::TooEarly { .. } => {}
         other => return failed("a claim an hour early is refused", &other),
+    }
+    // Too late: refused, and nothing recorded; a claim the slot's late
+    // tolerance still allows wins it, and a later one finds it taken.
+    let old = now() - TimeDelta::hours(2);
+    let with_late_tolerance = |replica, hours: u64| SlotClaim {
+        late_tolerance: Duration::from_secs(hours * 3600),
+        ..claim(replica, old, None)
+    };
+    match store.claim(with_late_tolerance(&a, 1)).await.map_err(err)? {
+        Claimed::TooLate { .. } => {}
+        other => {
+            return failed(
+                "a claim two hours after its slot, with a late tolerance of one hour, is refused",
+                &other,
+            )
+        }
+    }
+    match store.claim(with_late_tolerance(&b, 3)).await.map_err(err)? {
+        Claimed::Won { fence } if fence > second => {}
+        other => {
+            return failed(
+                "a claim within its late tolerance wins (the one too late recorded nothing)",
+                &other,
+            )
+        }
+    }
+    match store.claim(with_late_tolerance(&a, 1)).await.map_err(err)? {
+        Claimed::Taken { holder, .. } if holder == b.as_str() => {}
+        other => return failed("a slot claimed is taken, however late", &other),
     }
     // Finishing, with a stale token or the right one.
     store
@@ -163,9 +208,30 @@ pub(crate) async fn check_store(
     if won != 1 {
         return failed("of concurrent claims of one slot, exactly one wins", &won);
     }
+    // Concurrent claims of different slots: each wins, with a token of its
+    // own, even within one microsecond.
+    let claims = replicas.iter().enumerate().map(|(i, replica)| {
+        let slot = contested + TimeDelta::milliseconds(i64::try_from(i).unwrap_or(0) + 1);
+        store.claim(claim(replica, slot, None))
+    });
+    let mut fences = Vec::new();
+    for answer in futures_util::future::join_all(claims).await {
+        match answer.map_err(err)? {
+            Claimed::Won { fence } => fences.push(fence),
+            other => return failed("each of concurrent claims of different slots wins", &other),
+        }
+    }
+    fences.sort_unstable();
+    fences.dedup();
+    if fences.len() != replicas.len() || fences.first().is_none_or(|lowest| *lowest <= third) {
+        return failed(
+            "concurrent claims get tokens of their own, higher than the earlier ones",
+            &fences,
+        );
+    }
 
     check_renewals(store, prefix, now).await?;
-    check_leases(store, prefix).await
+    check_leases(store, prefix, now).await
 }
 
 /// The renewal part of the contract: a holder's heartbeats keep its slot
@@ -189,6 +255,7 @@ async fn check_renewals(
         replica,
         lease: LEASE,
         early_tolerance: Duration::from_millis(50),
+        late_tolerance: Duration::from_secs(3600),
         takeover: window,
         tzdb: "2025b",
     };
@@ -312,7 +379,11 @@ async fn check_renewals(
 }
 
 /// The lease part of the contract.
-async fn check_leases(store: &dyn Store, prefix: &str) -> Result<(), String> {
+async fn check_leases(
+    store: &dyn Store,
+    prefix: &str,
+    now: &(dyn Fn() -> DateTime<Utc> + Sync),
+) -> Result<(), String> {
     let (a, b) = (
         ReplicaId::new(format!("{prefix}/a")),
         ReplicaId::new(format!("{prefix}/b")),
@@ -327,9 +398,16 @@ async fn check_leases(store: &dyn Store, prefix: &str) -> Result<(), String> {
     let failed = |what: &str, got: &dyn std::fmt::Debug| Err(format!("{what}: got {got:?}"));
     let err = |e: super::store::StoreError| e.to_string();
 
+    let floor = rules::fence_floor(now() - CLOCKS_APART);
     let term = match store.lease(request(&a, None)).await.map_err(err)? {
-        Lease::Held { fence } => fence,
-        other => return failed("a free lease is acquired", &other),
+        Lease::Held { fence } if fence.get() >= floor => fence,
+        other => {
+            return failed(
+                "a free lease is acquired, with a token at least the store's time in \
+                 microseconds",
+                &other,
+            )
+        }
     };
     match store.lease(request(&b, None)).await.map_err(err)? {
         Lease::NotHeld {

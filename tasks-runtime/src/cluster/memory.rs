@@ -21,9 +21,11 @@ use crate::clock::{Clock, SystemClock};
 /// A store in memory: for several loops of one process, and for tests
 /// (on a [`VirtualClock`](crate::testing::VirtualClock), with
 /// [`set_available`](MemoryStore::set_available) to simulate an outage).
-/// It keeps a claim for a day after its lease (or its takeover window) has
-/// run out, and the last finished slot of each loop, as the stores of
-/// `tasks-stores` do.
+/// It keeps a claim for a day after its lease (or its late tolerance, or
+/// its takeover window) has run out, and the last finished slot of each
+/// loop, as the stores of `tasks-stores` do. Its tokens come from its
+/// clock ([`Fence`](super::Fence#its-values)), so a process that restarts
+/// with a new store still hands out tokens above the last ones.
 ///
 /// On tokio's paused clock, give the store and the loops one
 /// `VirtualClock` ([`with_clock`](MemoryStore::with_clock) and
@@ -45,6 +47,7 @@ use crate::clock::{Clock, SystemClock};
 ///     replica,
 ///     lease: Duration::from_secs(60),
 ///     early_tolerance: Duration::from_millis(50),
+///     late_tolerance: Duration::from_secs(60),
 ///     takeover: None,
 ///     tzdb: "2025b",
 /// };
@@ -143,10 +146,14 @@ impl MemoryStore {
 }
 
 impl Tables {
-    fn next_fence(&mut self, loop_name: &str) -> Fence {
-        let counter = self.fences.entry(loop_name.to_owned()).or_insert(0);
-        *counter += 1;
-        Fence::new(*counter)
+    /// The loop's next token at the store's time `now`: from the clock, so
+    /// that a store made anew (the process restarted) never hands out a
+    /// token lower than the last one's.
+    fn next_fence(&mut self, loop_name: &str, now: DateTime<Utc>) -> Fence {
+        let last = self.fences.entry(loop_name.to_owned()).or_insert(0);
+        let fence = rules::next_fence(*last, now);
+        *last = fence.get();
+        fence
     }
 
     /// Drops the claims past their time, but the last finished slot of
@@ -181,7 +188,7 @@ impl Store for MemoryStore {
                 ClaimDecision::Lose(answer) => return Ok(answer),
                 ClaimDecision::Win(won) => won,
             };
-            let fence = tables.next_fence(claim.loop_name);
+            let fence = tables.next_fence(claim.loop_name, now);
             tables.claims.insert(
                 key,
                 ClaimRow {
@@ -276,7 +283,7 @@ impl Store for MemoryStore {
                     Ok(Lease::Held { fence })
                 }
                 LeaseDecision::NewTerm { expires } => {
-                    let fence = tables.next_fence(request.loop_name);
+                    let fence = tables.next_fence(request.loop_name, now);
                     tables.leases.insert(
                         request.loop_name.to_owned(),
                         LeaseRow {
@@ -334,6 +341,7 @@ mod tests {
             replica: &replica,
             lease: Duration::from_millis(1),
             early_tolerance: Duration::ZERO,
+            late_tolerance: Duration::from_secs(60),
             takeover: None,
             tzdb: "2025b",
         };
@@ -352,10 +360,11 @@ mod tests {
         for i in 1..i64::from(CLAIMS_PER_PRUNING) - 1 {
             won(store.claim(claim(first - TimeDelta::milliseconds(i))).await);
         }
-        // A day after the leases ran out, the 256th claim won prunes; its
-        // own claim and the last finished slot stay.
-        clock.jump(TimeDelta::days(1) + TimeDelta::seconds(1));
-        let newest = first - TimeDelta::milliseconds(i64::from(CLAIMS_PER_PRUNING));
+        // A day after the leases and late tolerances ran out, the 256th
+        // claim won (of a slot due then) prunes; its own claim and the last
+        // finished slot stay.
+        clock.jump(TimeDelta::days(1) + TimeDelta::seconds(61));
+        let newest = clock.now() - TimeDelta::seconds(10);
         won(store.claim(claim(newest)).await);
         let kept: Vec<DateTime<Utc>> = {
             let tables = store.tables.lock().unwrap();
@@ -363,7 +372,7 @@ mod tests {
             slots.sort();
             slots
         };
-        assert_eq!(kept, [newest, first]);
+        assert_eq!(kept, [first, newest]);
         let last = store.last_finished("pruned").await.unwrap().unwrap();
         assert_eq!((last.slot, last.fence), (first, finished));
     }

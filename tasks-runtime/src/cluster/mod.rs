@@ -76,5 +76,5 @@ pub(crate) use contract::check_store;
 pub use memory::MemoryStore;
 pub use store::{
     ClaimLost, ClaimRenewal, Claimed, Fence, FinishedSlot, Lease, LeaseRequest, LossCause, Renewal,
-    ReplicaId, SlotClaim, SlotFinish, SlotOutcome, Store, StoreError, StoreErrorKind,
+    ReplicaId, SlotClaim, SlotFinish, SlotOutcome, SlotTooLate, Store, StoreError, StoreErrorKind,
 };

@@ -3,8 +3,9 @@
 //! request and the store's time, what the store writes and answers. The
 //! in-memory store and `tasks-stores`' SQLite store decide through these;
 //! the PostgreSQL and Redis stores decide in one statement or script each,
-//! which follows the same rules, and take from here the numbers every store
-//! shares (the retention, how often to prune, the longest duration).
+//! which follows the same rules (the next token as [`next_fence`] makes
+//! it), and take from here the numbers every store shares (the retention,
+//! how often to prune, the longest duration).
 //!
 //! For store authors, and hidden from the documentation: the rows here are
 //! the shapes the stores of this repository keep, and change with them. The
@@ -48,6 +49,26 @@ pub fn earlier(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// The lowest token a store hands out at its time `now`: `now` in
+/// microseconds since the Unix epoch (0 before it).
+///
+/// A store that forgot its tokens (emptied, restored from a backup, failed
+/// over to a copy that had not seen the latest writes) starts again from
+/// here, which is above every token it handed out before, as long as its
+/// clock reads later than when it handed out the highest of them.
+pub fn fence_floor(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp_micros()).unwrap_or(0)
+}
+
+/// The token a store hands out after `last` (the loop's latest token, 0 if
+/// it has none) at its time `now`: the greater of `last + 1` and
+/// [`fence_floor`]`(now)`. Tokens stay strictly increasing per loop
+/// (two claims in one microsecond get `last + 1`), and a store that lost
+/// `last` still hands out a higher one.
+pub fn next_fence(last: u64, now: DateTime<Utc>) -> Fence {
+    Fence::new(last.saturating_add(1).max(fence_floor(now)))
+}
+
 /// The claim a store holds for a slot, as far as a new claim of it cares.
 #[derive(Clone, Copy, Debug)]
 pub struct HeldClaim<'r> {
@@ -77,17 +98,27 @@ pub enum ClaimDecision {
 pub struct NewClaim {
     /// When its lease runs out: the store's time plus the lease.
     pub lease_until: DateTime<Utc>,
-    /// Until when the store keeps it: its lease or its takeover window
-    /// (the slot, without takeover), whichever ends later, plus the
+    /// Until when the store keeps it: its lease, its late tolerance or its
+    /// takeover window, whichever ends last (see [`held_until`]), plus the
     /// retention.
     pub keep_until: DateTime<Utc>,
+}
+
+/// The latest instant, on the store's clock, a claim of the slot may still
+/// come: the slot plus its late tolerance or its takeover window,
+/// whichever is longer. A store keeps a claim at least this long plus its
+/// retention, so that every claim it accepts finds the claim before it.
+pub fn held_until(claim: &SlotClaim<'_>) -> DateTime<Utc> {
+    let window = claim.takeover.unwrap_or_default().max(claim.late_tolerance);
+    later(claim.slot, window)
 }
 
 /// What a store does with `claim`, holding `held` for its slot, at its
 /// time `now`, keeping claims for `retention`: too early (before the slot
 /// less the early tolerance), taken (claimed, unless takeover is allowed,
 /// the holder's lease has run out, the slot has not finished and `now` is
-/// within the window), or won.
+/// within the window and the late tolerance), too late (not claimed, after
+/// the slot plus the late tolerance), or won.
 pub fn decide_claim(
     held: Option<HeldClaim<'_>>,
     claim: &SlotClaim<'_>,
@@ -97,22 +128,25 @@ pub fn decide_claim(
     if now < earlier(claim.slot, claim.early_tolerance) {
         return ClaimDecision::Lose(Claimed::TooEarly { store_now: now });
     }
+    let too_late = now > later(claim.slot, claim.late_tolerance);
     let takeover_until = claim.takeover.map(|window| later(claim.slot, window));
     if let Some(held) = held {
         let may_take_over = takeover_until
             .is_some_and(|until| !held.finished && held.lease_until <= now && now <= until);
-        if !may_take_over {
+        if too_late || !may_take_over {
             return ClaimDecision::Lose(Claimed::Taken {
                 holder: held.holder.to_owned(),
                 tzdb: Some(held.tzdb.to_owned()),
             });
         }
     }
+    if too_late {
+        return ClaimDecision::Lose(Claimed::TooLate { store_now: now });
+    }
     let lease_until = later(now, claim.lease);
-    let held_until = takeover_until.unwrap_or(claim.slot);
     ClaimDecision::Win(NewClaim {
         lease_until,
-        keep_until: later(lease_until.max(held_until), retention),
+        keep_until: later(lease_until.max(held_until(claim)), retention),
     })
 }
 
@@ -279,6 +313,7 @@ mod tests {
             replica,
             lease: Duration::from_secs(60),
             early_tolerance: Duration::from_millis(50),
+            late_tolerance: takeover.unwrap_or(Duration::from_secs(60)),
             takeover,
             tzdb: "2025b",
         }
@@ -306,6 +341,66 @@ mod tests {
             decide_claim(None, &claim(&b, None), within, DEFAULT_RETENTION),
             ClaimDecision::Win(_)
         ));
+    }
+
+    #[test]
+    fn a_claim_after_the_late_tolerance_is_too_late_unless_the_slot_is_taken() {
+        let b = ReplicaId::new("b");
+        let last = at("2026-12-02T09:01:00Z");
+        assert!(matches!(
+            decide_claim(None, &claim(&b, None), last, DEFAULT_RETENTION),
+            ClaimDecision::Win(_)
+        ));
+        let past = at("2026-12-02T09:01:00.001Z");
+        assert_eq!(
+            decide_claim(None, &claim(&b, None), past, DEFAULT_RETENTION),
+            ClaimDecision::Lose(Claimed::TooLate { store_now: past })
+        );
+        // Two days late: refused, though the store no longer has the claim.
+        let two_days = at("2026-12-04T09:00:00Z");
+        assert_eq!(
+            decide_claim(None, &claim(&b, None), two_days, DEFAULT_RETENTION),
+            ClaimDecision::Lose(Claimed::TooLate {
+                store_now: two_days
+            })
+        );
+        // A slot still held is taken, however late: the answer says who.
+        let held = Some(held("2026-12-02T09:01:00Z", false));
+        assert!(matches!(
+            decide_claim(held, &claim(&b, None), two_days, DEFAULT_RETENTION),
+            ClaimDecision::Lose(Claimed::Taken { .. })
+        ));
+    }
+
+    #[test]
+    fn a_claim_is_kept_past_its_late_tolerance_so_no_later_claim_misses_it() {
+        let b = ReplicaId::new("b");
+        let now = at("2026-12-02T09:00:01Z");
+        let mut long = claim(&b, None);
+        long.late_tolerance = Duration::from_secs(3 * 3600);
+        assert_eq!(held_until(&long), at("2026-12-02T12:00:00Z"));
+        assert_eq!(
+            decide_claim(None, &long, now, DEFAULT_RETENTION),
+            ClaimDecision::Win(NewClaim {
+                lease_until: at("2026-12-02T09:01:01Z"),
+                keep_until: at("2026-12-03T12:00:00Z"),
+            })
+        );
+    }
+
+    #[test]
+    fn tokens_are_the_store_s_microseconds_or_one_more_than_the_last() {
+        let now = at("2026-12-02T09:00:00.000001Z");
+        let micros = 1_796_202_000_000_001;
+        assert_eq!(fence_floor(now), micros);
+        // A store that forgot its tokens (0) starts from its clock.
+        assert_eq!(next_fence(0, now), Fence::new(micros));
+        assert_eq!(next_fence(17, now), Fence::new(micros));
+        // Two in one microsecond, or a clock set back: one more.
+        assert_eq!(next_fence(micros, now), Fence::new(micros + 1));
+        assert_eq!(next_fence(micros + 5, now), Fence::new(micros + 6));
+        assert_eq!(next_fence(u64::MAX, now), Fence::new(u64::MAX));
+        assert_eq!(fence_floor(DateTime::<Utc>::MIN_UTC), 0);
     }
 
     #[test]

@@ -25,6 +25,26 @@ use crate::error::BoxError;
 /// UPDATE reports SET body = $1, fence = $2 WHERE id = $3 AND fence < $2
 /// ```
 ///
+/// # Its values
+///
+/// A store hands out the greater of the loop's last token plus one and its
+/// own time in microseconds since the Unix epoch
+/// (`1_796_202_000_000_000` at 2026-12-02 09:00 UTC). So the tokens are
+/// large, and keep growing even when the store forgets them: emptied
+/// (Redis `FLUSHALL`, a restart without persistence, eviction), restored
+/// from a backup, failed over to a copy that had not seen the latest
+/// writes, or an SQLite file recreated. A store that forgets starts again
+/// from its clock, above every token it handed out before, as long as its
+/// clock then reads later than when it handed out the last of them (the
+/// clocks of the store's machines are kept by NTP, say). Two claims in
+/// the same microsecond get one more than the last, so tokens stay
+/// strictly increasing per loop.
+///
+/// Keep them in a 64-bit column (`bigint` in PostgreSQL and MySQL,
+/// `INTEGER` in SQLite): a 32-bit `integer` overflows. They fit a `u64` and
+/// an `i64` for 290 000 years, and a JavaScript number (or any `f64`)
+/// exactly until the year 2255.
+///
 /// ```
 /// use tasks_runtime::cluster::Fence;
 ///
@@ -118,6 +138,13 @@ pub struct SlotClaim<'a> {
     /// How early, on the store's clock, a claim is still accepted: a
     /// replica whose clock runs ahead cannot run a slot before its time.
     pub early_tolerance: Duration,
+    /// How late, on the store's clock, a claim is still accepted: a claim
+    /// made after `slot + late_tolerance` is [`Taken`](Claimed::Taken) if
+    /// the slot was claimed, [`TooLate`](Claimed::TooLate) if not, so that a replica whose clock runs behind (hours, days) does not run
+    /// old slots. The runtime passes the loop's grace period, or twice the
+    /// lease without one: the window it also gives `takeover` and
+    /// catch-up.
+    pub late_tolerance: Duration,
     /// `Some(window)`: the slot may be claimed again if its holder's lease
     /// expired before it finished, up to `window` after the slot (at least
     /// once); `None`: a claimed slot is never claimed again (at most once).
@@ -147,6 +174,51 @@ pub enum Claimed {
         /// The store's time when it refused.
         store_now: DateTime<Utc>,
     },
+    /// The slot was not claimed, and the store's clock says it is past its
+    /// late tolerance: it is not run.
+    TooLate {
+        /// The store's time when it refused.
+        store_now: DateTime<Utc>,
+    },
+}
+
+/// A slot the store refused as [too late](Claimed::TooLate): its clock was
+/// past the slot plus the claim's late tolerance. The loop reports it to
+/// its `error` hook, without failing, and skips the slot; the replica's
+/// clock is most likely behind the store's (compare `replica_now` and
+/// `store_now`), or the loop reached the slot that late.
+///
+/// ```
+/// use std::time::Duration;
+/// use tasks_runtime::cluster::SlotTooLate;
+///
+/// let late = SlotTooLate {
+///     loop_name: "report".to_owned(),
+///     slot: "2026-11-30T09:00:00Z".parse().unwrap(),
+///     store_now: "2026-12-02T09:00:00Z".parse().unwrap(),
+///     replica_now: "2026-11-30T09:00:00Z".parse().unwrap(),
+///     late_tolerance: Duration::from_secs(60),
+/// };
+/// assert!(late.to_string().starts_with("loop `report`: the store refused the slot"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "loop `{loop_name}`: the store refused the slot {slot} as too late: its clock read \
+     {store_now}, past the slot plus its late tolerance of {} s (this replica's clock read \
+     {replica_now})",
+    late_tolerance.as_secs_f64()
+)]
+pub struct SlotTooLate {
+    /// The loop's name.
+    pub loop_name: String,
+    /// The slot refused.
+    pub slot: DateTime<Utc>,
+    /// The store's time when it refused.
+    pub store_now: DateTime<Utc>,
+    /// This replica's wall clock when the answer came.
+    pub replica_now: DateTime<Utc>,
+    /// The late tolerance of the claim.
+    pub late_tolerance: Duration,
 }
 
 /// How a claimed slot ended on the replica that ran it.
@@ -399,9 +471,17 @@ impl StoreError {
 ///   [`TooEarly`](Claimed::TooEarly) and records nothing. A claim of a slot
 ///   already claimed is [`Taken`](Claimed::Taken), unless `takeover` is
 ///   given, the holder's lease has expired, the slot has not finished and
-///   the store's clock is at most `slot + window`: then it wins again with
-///   a new token. The atomicity is the store's: two replicas claiming at
-///   once never both win.
+///   the store's clock is at most `slot + window` and `slot +
+///   late_tolerance`: then it wins again with a new token. A claim of a
+///   slot not claimed, made later than `slot + late_tolerance` by the
+///   store's clock, is [`TooLate`](Claimed::TooLate) and records nothing.
+///   The atomicity is the store's: two replicas claiming at once never
+///   both win.
+/// - Every token, of a claim or a term, is at least the store's time in
+///   microseconds since the Unix epoch when it is handed out: the greater
+///   of the loop's last token plus one and that time
+///   ([`Fence`](Fence#its-values)). A store that forgets its tokens then
+///   never hands out a lower one, as long as its clock does not go back.
 /// - [`renew_claim`](Store::renew_claim): the holder of a claim that has
 ///   not finished extends its lease to `lease` from now, if the slot is
 ///   still its with that token (even if its lease ran out meanwhile, as
@@ -417,10 +497,12 @@ impl StoreError {
 ///   [`NotHeld`](Lease::NotHeld). [`release`](Store::release) ends a term
 ///   early, if the token is the current one.
 /// - A store remembers a claim for a while, not for ever: for its
-///   retention after the slot (a day, unless the store is told otherwise).
-///   A slot is never claimed twice within that time; after it, a claim of
-///   the same slot may win again, so a replica does not claim slots that
-///   old. [`last_finished`](Store::last_finished) may forget them too.
+///   retention (a day, unless the store is told otherwise) after its
+///   lease, its late tolerance or its takeover window, whichever ends
+///   last. So every claim it accepts (no later than `slot +
+///   late_tolerance`) finds the claim before it, and a slot is never
+///   claimed twice. [`last_finished`](Store::last_finished) may forget old
+///   slots too.
 ///
 /// Loop names and slots reach a store only as bound parameters (or
 /// escaped keys); a store's errors never show its address or password.

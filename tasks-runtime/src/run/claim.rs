@@ -14,7 +14,8 @@ use super::watched::UntilCancelled;
 use crate::body::Body;
 use crate::cluster::rules;
 use crate::cluster::{
-    ClaimLost, Claimed, Cluster, LossCause, SlotClaim, SlotFinish, SlotOutcome, StoreError,
+    ClaimLost, Claimed, Cluster, LossCause, SlotClaim, SlotFinish, SlotOutcome, SlotTooLate,
+    StoreError,
 };
 use crate::error::{LoopError, Shown};
 use crate::observe;
@@ -163,10 +164,8 @@ where
     A: Send,
     F: Send + Sync,
 {
-    let takeover = cluster.takeover.then(|| {
-        let grace = shared.core.lock().wall_options().grace;
-        late_window(grace, cluster)
-    });
+    let window = late_window(shared.core.lock().wall_options().grace, cluster);
+    let takeover = cluster.takeover.then_some(window);
     let (mut early, mut looked_again) = (0, false);
     while early < EARLY_ATTEMPTS {
         let request = SlotClaim {
@@ -175,6 +174,7 @@ where
             replica: &cluster.replica,
             lease: cluster.lease,
             early_tolerance: cluster.early_tolerance,
+            late_tolerance: window,
             takeover,
             tzdb: chrono_tz::IANA_TZDB_VERSION,
         };
@@ -219,6 +219,26 @@ where
                     return Decision::Cancelled;
                 }
             }
+            Ok(Claimed::TooLate { .. }) if looked_again => {
+                // Another replica held it, and the window to take it over
+                // has passed meanwhile.
+                return Decision::Skip;
+            }
+            Ok(Claimed::TooLate { store_now }) => {
+                let late = SlotTooLate {
+                    loop_name: shared.name().to_owned(),
+                    slot,
+                    store_now,
+                    replica_now: shared.core.clock().now(),
+                    late_tolerance: window,
+                };
+                tracing::warn!(loop_name = %shared.name(), %slot, %store_now, "the store refused the slot as too late: skipping it");
+                shared
+                    .core
+                    .report(shared.name(), LoopError::from_error(late))
+                    .await;
+                return Decision::Skip;
+            }
             Ok(Claimed::TooEarly { store_now }) => {
                 // The store's clock is behind this replica's: wait for it.
                 early += 1;
@@ -262,9 +282,10 @@ fn worth_another_look<A, F>(
     look <= rules::later(slot, window) && look < next.wall()
 }
 
-/// How long after its slot a slot may still run: taken over from a holder
-/// whose lease ran out, or caught up on at start. The loop's grace period;
-/// without one (`grace`), [`LATE_WINDOW_LEASES`] leases.
+/// How long after its slot a slot may still run, by the store's clock:
+/// claimed late (the store refuses it after that), taken over from a
+/// holder whose lease ran out, or caught up on at start. The loop's grace
+/// period; without one (`grace`), [`LATE_WINDOW_LEASES`] leases.
 fn late_window(grace: Option<Duration>, cluster: &Cluster) -> Duration {
     grace.unwrap_or(cluster.lease.saturating_mul(LATE_WINDOW_LEASES))
 }

@@ -1,8 +1,8 @@
 //! [`PostgresStore`]: replicas on several machines, coordinated through
 //! PostgreSQL tables and judged by the database's clock.
 //!
-//! Each claim is one statement: the loop's token counter incremented and
-//! the slot inserted (`INSERT ... ON CONFLICT ... RETURNING`), against
+//! Each claim is one statement: the loop's next token taken and the slot
+//! inserted (`INSERT ... ON CONFLICT ... RETURNING`), against
 //! `now()`; two replicas that claim at once are ordered by the database,
 //! and exactly one wins; its holder renews it with one `UPDATE` on the
 //! holder and the token. A lease is one row per loop, taken or renewed by
@@ -10,6 +10,21 @@
 //! `sql/postgres.sql` in this crate, under a configurable prefix, created
 //! on first use in the connection's schema (its `search_path`), after an
 //! advisory lock so that replicas starting together do not race.
+//!
+//! # What survives what
+//!
+//! What is committed survives a restart of the database. A failover
+//! promotes a standby: with asynchronous replication (PostgreSQL's
+//! default) it may not have received the last commits, and the claims and
+//! leases in them are lost (a slot may run twice, two replicas may lead for
+//! a while). Configure synchronous replication where that matters
+//! (`synchronous_standby_names` on the primary, `synchronous_commit` at
+//! `on` or `remote_apply`). A `TRUNCATE`, or a restore from a backup, loses
+//! them too. In every case the tokens keep growing: each is the greater of
+//! the loop's last token plus one and the database's `now()` in
+//! microseconds, so after a loss they start again from the clock, above
+//! the ones handed out before (as long as the new primary's clock is not
+//! behind the old one's).
 //!
 //! Connections come from a [deadpool](deadpool_postgres) pool: the store
 //! makes one without TLS ([`PostgresStore::connect`]) or with the TLS

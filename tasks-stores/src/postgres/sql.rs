@@ -50,16 +50,21 @@ impl Statements {
         Self {
             // $1 loop key, $2 slot (ns), $3 the earliest time the claim is
             // accepted, $4 holder, $5 tzdb, $6 lease (µs), $7 the end of
-            // the slot's takeover window (or the slot), $8 retention (µs),
-            // $9 the end of the takeover window, NULL without takeover,
-            // $10 loop name.
+            // the slot's late tolerance or takeover window, whichever is
+            // later, $8 retention (µs), $9 the end of the takeover window,
+            // NULL without takeover, $10 loop name, $11 the latest time
+            // the claim is accepted. The token is the greater of the last
+            // plus one and the clock in microseconds.
             claim: sql(r#"
-                WITH clock AS (SELECT now() AS now),
+                WITH clock AS (
+                    SELECT now() AS now, floor(extract(epoch FROM now()) * 1000000)::bigint AS micros
+                ),
                 fence AS (
                     INSERT INTO "tasks_fences" AS f (loop_key, loop_name, fence)
-                    SELECT $1::bytea, $10::text, 1 FROM clock
-                    WHERE clock.now >= $3::timestamptz
-                    ON CONFLICT (loop_key) DO UPDATE SET fence = f.fence + 1
+                    SELECT $1::bytea, $10::text, greatest(clock.micros, 1) FROM clock
+                    WHERE clock.now >= $3::timestamptz AND clock.now <= $11::timestamptz
+                    ON CONFLICT (loop_key) DO UPDATE
+                        SET fence = greatest(f.fence + 1, excluded.fence)
                     RETURNING f.fence
                 ),
                 claim AS (
@@ -81,7 +86,8 @@ impl Statements {
                       AND excluded.claimed_at <= $9::timestamptz
                     RETURNING c.fence
                 )
-                SELECT clock.now, clock.now < $3::timestamptz, (SELECT fence FROM claim)
+                SELECT clock.now, clock.now < $3::timestamptz, (SELECT fence FROM claim),
+                       clock.now > $11::timestamptz
                 FROM clock"#),
             claim_holder: sql(r#"SELECT holder, tzdb FROM "tasks_claims"
                 WHERE loop_key = $1::bytea AND slot_ns = $2::bigint"#),
@@ -101,17 +107,22 @@ impl Statements {
             last_finished: sql(r#"SELECT slot_ns, outcome, fence FROM "tasks_claims"
                 WHERE loop_key = $1::bytea AND outcome IS NOT NULL
                 ORDER BY slot_ns DESC LIMIT 1"#),
-            // $1 loop key, $2 replica, $3 lease (µs), $4 loop name.
+            // $1 loop key, $2 replica, $3 lease (µs), $4 loop name. The
+            // token as the claim's.
             acquire: sql(r#"
-                WITH clock AS (SELECT now() AS now),
+                WITH clock AS (
+                    SELECT now() AS now, floor(extract(epoch FROM now()) * 1000000)::bigint AS micros
+                ),
                 live AS (
                     SELECT holder FROM "tasks_leases", clock
                     WHERE loop_key = $1::bytea AND expires > clock.now
                 ),
                 fence AS (
                     INSERT INTO "tasks_fences" AS f (loop_key, loop_name, fence)
-                    SELECT $1::bytea, $4::text, 1 WHERE NOT EXISTS (SELECT 1 FROM live)
-                    ON CONFLICT (loop_key) DO UPDATE SET fence = f.fence + 1
+                    SELECT $1::bytea, $4::text, greatest(clock.micros, 1) FROM clock
+                    WHERE NOT EXISTS (SELECT 1 FROM live)
+                    ON CONFLICT (loop_key) DO UPDATE
+                        SET fence = greatest(f.fence + 1, excluded.fence)
                     RETURNING f.fence
                 ),
                 lease AS (

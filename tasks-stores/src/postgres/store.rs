@@ -42,6 +42,7 @@ use crate::shared::values::{fence_from, fence_value, finished_slot};
 ///     replica: &replica,
 ///     lease: Duration::from_secs(60),
 ///     early_tolerance: Duration::from_millis(50),
+///     late_tolerance: Duration::from_secs(60),
 ///     takeover: None,
 ///     tzdb: "2025b",
 /// };
@@ -167,14 +168,16 @@ impl PostgresStore {
         let slot_ns = slot_nanos(claim.slot)?;
         let key = loop_key(claim.loop_name);
         let not_before = shifted(claim.slot, claim.early_tolerance, false);
+        let not_after = shifted(claim.slot, claim.late_tolerance, true);
         let takeover_until = claim
             .takeover
             .map(|window| shifted(claim.slot, window, true));
-        let held_until = takeover_until.unwrap_or(claim.slot);
+        // Kept at least until the last claim it accepts.
+        let held_until = takeover_until.unwrap_or(claim.slot).max(not_after);
         let lease = micros(claim.lease);
         let retention = micros(inner.retention);
         let replica = claim.replica.as_str();
-        let (store_now, too_early, won): (DateTime<Utc>, bool, Option<i64>) = inner
+        let (store_now, too_early, won, too_late): (DateTime<Utc>, bool, Option<i64>, bool) = inner
             .connections
             .query(
                 "claiming a slot",
@@ -191,10 +194,16 @@ impl PostgresStore {
                     &retention,
                     &takeover_until,
                     &claim.loop_name,
+                    &not_after,
                 ],
                 |row| {
                     let row = one(row)?;
-                    Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+                    Ok((
+                        row.try_get(0)?,
+                        row.try_get(1)?,
+                        row.try_get(2)?,
+                        row.try_get(3)?,
+                    ))
                 },
             )
             .await?;
@@ -222,11 +231,19 @@ impl PostgresStore {
                 },
             )
             .await?;
-        // The row is gone only if it was pruned meanwhile: then the
-        // slot was claimed long ago, by a holder no one remembers.
-        let (holder, tzdb) =
-            holder.map_or((String::new(), None), |(holder, tzdb)| (holder, Some(tzdb)));
-        Ok(Claimed::Taken { holder, tzdb })
+        match holder {
+            Some((holder, tzdb)) => Ok(Claimed::Taken {
+                holder,
+                tzdb: Some(tzdb),
+            }),
+            None if too_late => Ok(Claimed::TooLate { store_now }),
+            // The row is gone only if it was pruned meanwhile: then the
+            // slot was claimed long ago, by a holder no one remembers.
+            None => Ok(Claimed::Taken {
+                holder: String::new(),
+                tzdb: None,
+            }),
+        }
     }
 
     async fn renew_slot(&self, renewal: ClaimRenewal<'_>) -> Result<Renewal, StoreError> {
@@ -237,8 +254,11 @@ impl PostgresStore {
         let fence = fence_value(renewal.fence);
         let lease = micros(renewal.lease);
         let retention = micros(inner.retention);
+        // On the connection kept for leases: a renewal keeps a running
+        // body's claim, and a burst of claims must not hold it back.
         let renewed: bool = inner
             .connections
+            .leases()
             .query(
                 "renewing a claim",
                 Retry::OnConnectionLoss,

@@ -17,6 +17,24 @@
 //! (`UPDATE ... WHERE last_fence < $fence`): the token of a slot handed out
 //! again is higher.
 //!
+//! # What survives what
+//!
+//! Redis keeps its data in memory. Without persistence a restart loses
+//! every claim, lease and token; with RDB snapshots alone, what was written
+//! since the last one. Turn the append-only file on (`appendonly yes`):
+//! with `appendfsync everysec` a restart loses at most the last second,
+//! with `always` nothing. Under memory pressure Redis evicts keys unless
+//! `maxmemory-policy` is `noeviction` (the claims and leases expire, so the
+//! `volatile-*` policies take them too): set `noeviction`. A failover, and
+//! `FLUSHALL`, lose what the new primary had not received, or everything.
+//!
+//! A claim or a lease lost may be handed out again: a slot may run twice,
+//! two replicas may lead for a while. The tokens never go backwards: each
+//! is the greater of the loop's last token plus one and Redis's `TIME` in
+//! microseconds, so after a loss they start again from the clock, above the
+//! ones handed out before (as long as the clock of the Redis that hands
+//! them out is not behind the one before).
+//!
 //! # Keys
 //!
 //! Under a prefix (`tasks:` unless told otherwise), with the loop's name
@@ -26,14 +44,15 @@
 //!
 //! | key | what | kept |
 //! | --- | --- | --- |
-//! | `tasks:{NAME}:fence` | the loop's token counter (`INCR`), shared by claims and terms | always |
-//! | `tasks:{NAME}:claim:SLOT` | a hash: `holder`, `fence`, `tzdb`, `lease_until` (µs on Redis's clock), `outcome` once finished; `SLOT` in nanoseconds since the Unix epoch | until its lease (as last renewed, or its takeover window) has run out, plus the retention |
+//! | `tasks:{NAME}:fence` | the loop's last token, shared by claims and terms: the next is the greater of it plus one and `TIME` in microseconds | always |
+//! | `tasks:{NAME}:claim:SLOT` | a hash: `holder`, `fence`, `tzdb`, `lease_until` (µs on Redis's clock), `outcome` once finished; `SLOT` in nanoseconds since the Unix epoch | until its lease (as last renewed), its late tolerance or its takeover window has run out, plus the retention |
 //! | `tasks:{NAME}:last` | a hash: the last finished slot's `slot`, `outcome`, `fence` | always |
 //! | `tasks:{NAME}:lease` | a hash: `holder`, `fence` | its lease (`PEXPIRE`, Redis's clock) |
 //!
 //! A claim's key outlives its lease on purpose: a claimed slot is never
 //! claimed again (unless takeover is asked and the lease expired), however
-//! late another replica comes, within the retention.
+//! late another replica comes: a claim later than the slot's late
+//! tolerance is refused, and the key outlives that tolerance.
 //!
 //! # Connections
 //!

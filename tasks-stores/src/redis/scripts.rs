@@ -4,35 +4,66 @@
 
 use redis::Script;
 
+/// A Lua function of the claim and acquire scripts: the loop's next token
+/// in the counter at `key` at Redis's `TIME` `time`, as text: the greater
+/// of the last plus one and the time in microseconds, as
+/// `tasks_runtime::cluster::rules::next_fence` makes it. Kept as text, and
+/// compared by length first, so that no token passes through a Lua number
+/// (exact only to 2^53).
+macro_rules! next_fence_lua {
+    () => {
+        r"
+local function next_fence(key, time)
+  local now = time[1] .. string.format('%06d', tonumber(time[2]))
+  local last = redis.call('GET', key)
+  if last and (#last > #now or (#last == #now and last >= now)) then
+    redis.call('INCR', key)
+    return redis.call('GET', key)
+  end
+  redis.call('SET', key, now)
+  return now
+end
+"
+    };
+}
+
 /// Claims a slot. KEYS: the loop's token counter, the slot's claim. ARGV:
 /// holder, tzdb, the earliest time the claim is accepted (µs), lease (µs),
 /// `1` if takeover is allowed, the end of the takeover window (µs), the
-/// time the claim is held until at least (the window's end, or the slot;
-/// µs), retention (ms).
-pub(super) const CLAIM: &str = r"
+/// time the claim is held until at least (the end of the late tolerance
+/// or the takeover window, whichever is later; µs), retention (ms), the
+/// latest time the claim is accepted (µs).
+pub(super) const CLAIM: &str = concat!(
+    next_fence_lua!(),
+    r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 if now < tonumber(ARGV[3]) then
   return {'early', string.format('%d', now)}
 end
+local too_late = now > tonumber(ARGV[9])
 local held = redis.call('HMGET', KEYS[2], 'holder', 'tzdb', 'lease_until', 'outcome')
 if held[1] then
   local may_take_over = ARGV[5] == '1' and not held[4]
     and tonumber(held[3]) <= now and now <= tonumber(ARGV[6])
-  if not may_take_over then
+  if too_late or not may_take_over then
     return {'taken', held[1], held[2]}
   end
 end
-local fence = redis.call('INCR', KEYS[1])
+if too_late then
+  return {'late', string.format('%d', now)}
+end
+local fence = next_fence(KEYS[1], time)
 local lease_until = now + tonumber(ARGV[4])
 local keep_ms = math.ceil((math.max(lease_until, tonumber(ARGV[7])) - now) / 1000)
   + tonumber(ARGV[8])
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'holder', ARGV[1], 'fence', string.format('%d', fence),
+redis.call('HSET', KEYS[2], 'holder', ARGV[1], 'fence', fence,
   'tzdb', ARGV[2], 'lease_until', string.format('%d', lease_until))
 redis.call('PEXPIRE', KEYS[2], string.format('%d', math.max(keep_ms, 1)))
-return {'won', string.format('%d', fence)}
-";
+return {'won', fence}
+"
+);
 
 /// Renews a claim, if it is the holder's, with its token, and has not
 /// finished. KEYS: the slot's claim. ARGV: holder, token, lease (µs),
@@ -70,16 +101,19 @@ return 1
 
 /// Takes a free lease for a new term. KEYS: the loop's token counter, the
 /// lease. ARGV: holder, lease (ms).
-const ACQUIRE: &str = r"
+const ACQUIRE: &str = concat!(
+    next_fence_lua!(),
+    r"
 local holder = redis.call('HGET', KEYS[2], 'holder')
 if holder then
   return {'held_by', holder}
 end
-local fence = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[2], 'holder', ARGV[1], 'fence', string.format('%d', fence))
+local fence = next_fence(KEYS[1], redis.call('TIME'))
+redis.call('HSET', KEYS[2], 'holder', ARGV[1], 'fence', fence)
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return {'won', string.format('%d', fence)}
-";
+return {'won', fence}
+"
+);
 
 /// Renews a term, if it is the holder's and has not expired. KEYS: the
 /// lease. ARGV: holder, token, lease (ms).

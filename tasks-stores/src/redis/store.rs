@@ -42,6 +42,7 @@ use crate::shared::values::{fence_from, finished_slot};
 ///     replica: &replica,
 ///     lease: Duration::from_secs(60),
 ///     early_tolerance: Duration::from_millis(50),
+///     late_tolerance: Duration::from_secs(60),
 ///     takeover: None,
 ///     tzdb: "2025b",
 /// };
@@ -157,6 +158,7 @@ impl RedisStore {
         let slot_ns = slot_nanos(claim.slot)?;
         let slot_us = slot_ns / 1_000;
         let not_before = slot_ns.saturating_sub(nanos(claim.early_tolerance)) / 1_000;
+        let not_after = slot_us.saturating_add(micros(claim.late_tolerance));
         let takeover_until = claim
             .takeover
             .map(|window| slot_us.saturating_add(micros(window)));
@@ -170,8 +172,9 @@ impl RedisStore {
             .arg(micros(claim.lease))
             .arg(if takeover_until.is_some() { "1" } else { "0" })
             .arg(takeover_until.unwrap_or(0))
-            .arg(takeover_until.unwrap_or(slot_us))
-            .arg(millis(inner.retention));
+            .arg(takeover_until.unwrap_or(slot_us).max(not_after))
+            .arg(millis(inner.retention))
+            .arg(not_after);
         let answer: Answer = inner
             .connection
             .invoke(what, Retry::BeforeSending, &script)
@@ -184,14 +187,18 @@ impl RedisStore {
                 holder: answer.get(1).cloned().flatten().unwrap_or_default(),
                 tzdb: answer.get(2).cloned().flatten(),
             }),
-            Some("early") => {
+            Some(refused @ ("early" | "late")) => {
                 let store_now = answer
                     .get(1)
                     .and_then(Option::as_deref)
                     .and_then(|now| now.parse().ok())
                     .and_then(time_from_micros)
                     .ok_or_else(|| unexpected(what, &answer))?;
-                Ok(Claimed::TooEarly { store_now })
+                Ok(if refused == "early" {
+                    Claimed::TooEarly { store_now }
+                } else {
+                    Claimed::TooLate { store_now }
+                })
             }
             _ => Err(unexpected(what, &answer)),
         }

@@ -9,6 +9,16 @@
 //! replica on the machine reads the same one. The tables are those of
 //! `sql/sqlite.sql` in this crate, created when the file is opened.
 //!
+//! # What survives what
+//!
+//! Each transaction is synced to the disk (`synchronous = FULL`): claims,
+//! leases and tokens survive a crash or a restart of every process and of
+//! the machine. A file deleted and recreated, or restored from an older
+//! copy, has lost them: slots claimed just before may run again, and the
+//! tokens start again from the machine's clock in microseconds, above the
+//! ones handed out before (as long as the clock has not been set back
+//! meanwhile). Nothing to configure.
+//!
 //! Calls run on tokio's blocking threads ([`tokio::task::spawn_blocking`]),
 //! one call of a store at a time, so they need a tokio runtime. Each call
 //! ends within the busy timeout, whatever it waits for: the store's

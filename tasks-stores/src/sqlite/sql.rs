@@ -35,9 +35,11 @@ impl Statements {
                 r#"SELECT holder, tzdb, lease_until_ms, outcome FROM "tasks_claims"
                 WHERE loop_name = ?1 AND slot_ns = ?2"#,
             ),
+            // ?2 the store's time in microseconds: the next token is the
+            // greater of it and the last plus one.
             next_fence: sql(
-                r#"INSERT INTO "tasks_fences" (loop_name, fence) VALUES (?1, 1)
-                ON CONFLICT (loop_name) DO UPDATE SET fence = fence + 1
+                r#"INSERT INTO "tasks_fences" (loop_name, fence) VALUES (?1, ?2)
+                ON CONFLICT (loop_name) DO UPDATE SET fence = max(fence + 1, excluded.fence)
                 RETURNING fence"#,
             ),
             record_claim: sql(r#"INSERT INTO "tasks_claims"

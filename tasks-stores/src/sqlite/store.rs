@@ -53,6 +53,7 @@ use crate::shared::values::{fence_from, fence_value, finished_slot};
 ///     replica: &replica,
 ///     lease: Duration::from_secs(60),
 ///     early_tolerance: Duration::from_millis(50),
+///     late_tolerance: Duration::from_secs(60),
 ///     takeover: None,
 ///     tzdb: "2025b",
 /// };
@@ -165,6 +166,22 @@ fn now(connection: &Connection) -> Result<DateTime<Utc>, Failed> {
     Ok(time_at(now_ms)?)
 }
 
+/// The loop's next token at the store's time `now`, as
+/// `tasks_runtime::cluster::rules::next_fence` makes it: from the clock if
+/// the file lost the loop's counter (recreated, restored from a backup).
+fn next_fence(
+    connection: &Connection,
+    inner: &Inner,
+    loop_name: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, Failed> {
+    let floor = i64::try_from(rules::fence_floor(now)).unwrap_or(i64::MAX);
+    let fence = connection
+        .prepare_cached(&inner.sql.next_fence)?
+        .query_row(params![loop_name, floor], |row| row.get(0))?;
+    Ok(fence)
+}
+
 /// The time `millis` after the Unix epoch, as the tables keep times.
 fn time_at(millis: i64) -> Result<DateTime<Utc>, StoreError> {
     time_from_millis(millis)
@@ -184,6 +201,7 @@ impl SqliteStore {
             slot,
             lease,
             early_tolerance,
+            late_tolerance,
             takeover,
             ..
         } = claim;
@@ -194,6 +212,7 @@ impl SqliteStore {
                 replica: &replica,
                 lease,
                 early_tolerance,
+                late_tolerance,
                 takeover,
                 tzdb: &tzdb,
             };
@@ -219,9 +238,7 @@ impl SqliteStore {
                 ClaimDecision::Lose(answer) => return Ok(answer),
                 ClaimDecision::Win(won) => won,
             };
-            let fence: i64 = transaction
-                .prepare_cached(&inner.sql.next_fence)?
-                .query_row(params![loop_name], |row| row.get(0))?;
+            let fence = next_fence(&transaction, inner, &loop_name, now)?;
             transaction
                 .prepare_cached(&inner.sql.record_claim)?
                 .execute(params![
@@ -388,9 +405,7 @@ impl SqliteStore {
                     Lease::Held { fence }
                 }
                 LeaseDecision::NewTerm { expires } => {
-                    let fence: i64 = transaction
-                        .prepare_cached(&inner.sql.next_fence)?
-                        .query_row(params![loop_name], |row| row.get(0))?;
+                    let fence = next_fence(&transaction, inner, &loop_name, now)?;
                     transaction
                         .prepare_cached(&inner.sql.record_lease)?
                         .execute(params![

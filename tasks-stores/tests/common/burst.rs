@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use tasks_runtime::cluster::{
-    Claimed, Cluster, Fence, FinishedSlot, Lease, LeaseRequest, ReplicaId, SlotClaim, SlotFinish,
-    Store, StoreError,
+    ClaimRenewal, Claimed, Cluster, Fence, FinishedSlot, Lease, LeaseRequest, Renewal, ReplicaId,
+    SlotClaim, SlotFinish, Store, StoreError,
 };
 use tasks_runtime::{Loop, LoopError};
 
@@ -23,6 +23,12 @@ impl Store for Counting {
     fn claim<'a>(&'a self, claim: SlotClaim<'a>) -> BoxFuture<'a, Result<Claimed, StoreError>> {
         self.claims.fetch_add(1, Ordering::Relaxed);
         self.store.claim(claim)
+    }
+    fn renew_claim<'a>(
+        &'a self,
+        renewal: ClaimRenewal<'a>,
+    ) -> BoxFuture<'a, Result<Renewal, StoreError>> {
+        self.store.renew_claim(renewal)
     }
     fn finish<'a>(&'a self, finish: SlotFinish<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         self.store.finish(finish)

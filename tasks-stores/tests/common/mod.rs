@@ -50,8 +50,26 @@ pub fn claim<'a>(
         replica,
         lease,
         early_tolerance: Duration::from_millis(50),
+        late_tolerance: Duration::from_secs(60),
         takeover: None,
         tzdb: "2025b",
+    }
+}
+
+/// The claim of [`claim`], with a late tolerance that runs out `for_` after
+/// now: a store keeps a claim at least until its late tolerance has run
+/// out, so the pruning tests make theirs short.
+pub fn claim_late_for<'a>(
+    loop_name: &'a str,
+    slot: DateTime<Utc>,
+    replica: &'a ReplicaId,
+    lease: Duration,
+    for_: Duration,
+) -> SlotClaim<'a> {
+    let late = (Utc::now() - slot).to_std().unwrap_or_default();
+    SlotClaim {
+        late_tolerance: late + for_,
+        ..claim(loop_name, slot, replica, lease)
     }
 }
 
@@ -350,4 +368,56 @@ pub fn assert_hidden(secret: &str, text: &str, debug: &str) {
         !debug.contains(secret),
         "{secret:?} in the Debug output: {debug}"
     );
+}
+
+/// What a store hands out before it forgets: three claims of `run`'s loop
+/// and a term of its leadership. Returns the highest token.
+pub async fn tokens_before_forgetting(store: &dyn Store, run: &str) -> Fence {
+    let name = format!("{run}-forgetful");
+    let replica = ReplicaId::new(format!("{run}/before"));
+    let first = due_slot() - TimeDelta::milliseconds(300);
+    let mut highest = Fence::new(0);
+    for i in 0..3 {
+        let slot = first + TimeDelta::milliseconds(i * 100);
+        let fence = won(store, claim(&name, slot, &replica, Duration::from_secs(60))).await;
+        assert!(fence > highest, "{fence} after {highest}");
+        highest = fence;
+    }
+    let request = LeaseRequest {
+        loop_name: &name,
+        replica: &replica,
+        lease: Duration::from_secs(60),
+        renew: None,
+    };
+    match store.lease(request).await {
+        Ok(Lease::Held { fence }) if fence > highest => fence,
+        other => panic!("a free lease is held with a higher token: {other:?}"),
+    }
+}
+
+/// After the store forgot everything (emptied, its tables truncated, its
+/// file recreated): the slots claimed before can be claimed again, and
+/// every token, of a claim or a term, is higher than `highest`, the
+/// highest before.
+pub async fn check_tokens_after_forgetting(store: &dyn Store, run: &str, highest: Fence) {
+    let name = format!("{run}-forgetful");
+    let replica = ReplicaId::new(format!("{run}/after"));
+    let first = due_slot() - TimeDelta::milliseconds(300);
+    let mut last = highest;
+    // The first slot was claimed before: the store no longer knows it.
+    for slot in [first, due_slot()] {
+        let fence = won(store, claim(&name, slot, &replica, Duration::from_secs(60))).await;
+        assert!(fence > last, "{fence} after {last}");
+        last = fence;
+    }
+    let request = LeaseRequest {
+        loop_name: &name,
+        replica: &replica,
+        lease: Duration::from_secs(60),
+        renew: None,
+    };
+    match store.lease(request).await {
+        Ok(Lease::Held { fence }) => assert!(fence > last, "{fence} after {last}"),
+        other => panic!("the lease, forgotten, is free: {other:?}"),
+    }
 }
