@@ -255,3 +255,30 @@ async fn a_lease_granted_after_lease_minus_margin_starts_no_term() {
     assert!(!calls.lock().unwrap().is_empty());
     lp.cancel();
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_error_hook_that_hangs_holds_a_claiming_replica_back_a_lease_at_most() {
+    let clock = VirtualClock::starting_at(utc("2026-12-02T09:00:00.300Z"));
+    let store = Faulty::new(clock.clone());
+    store.cut.store(true, Ordering::SeqCst);
+    let calls = Calls::default();
+    let cluster = Cluster::claim(store.clone()).lease(Duration::from_secs(1));
+    let lp = recorded(cluster, clock, 1.0, &calls);
+    let reported = Arc::new(AtomicUsize::new(0));
+    let seen = reported.clone();
+    lp.error(move |_: LoopError| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        std::future::pending::<()>()
+    });
+    lp.start(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(reported.load(Ordering::SeqCst) >= 1);
+    assert!(calls.lock().unwrap().is_empty());
+    // The store comes back: the replica claims and runs its slots again,
+    // the hanging hook abandoned after a lease.
+    store.cut.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let ran = calls.lock().unwrap().len();
+    assert!(ran >= 3, "{ran} slots ran after the store came back");
+    lp.cancel();
+}

@@ -538,6 +538,7 @@ pub trait Store: Send + Sync + 'static {
     ///     replica: &a,
     ///     lease: Duration::from_secs(30),
     ///     early_tolerance: Duration::from_millis(50),
+    ///     late_tolerance: Duration::from_secs(3600),
     ///     takeover: Some(Duration::from_secs(3600)),
     ///     tzdb: "2025b",
     /// };

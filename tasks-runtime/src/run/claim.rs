@@ -109,7 +109,7 @@ where
         }
         Ok(Err(cause)) => {
             if let (Some(won), Some(heartbeat)) = (won, heartbeat) {
-                claim_lost(shared, won, cause, heartbeat).await;
+                claim_lost(shared, &cluster, won, cause, heartbeat).await;
             }
             return SlotTurn::Skipped;
         }
@@ -117,7 +117,7 @@ where
         Ok(Ok(Err(_elapsed))) => Some(timed_out(shared)),
     };
     if let Some(error) = heartbeat.and_then(Heartbeat::stop) {
-        report_store_error(shared, error).await;
+        report_store_error(shared, &cluster, error).await;
     }
     if let Some(fence) = fence {
         let outcome = match failure {
@@ -139,7 +139,7 @@ where
         // store: the slot stays unfinished there, as if this replica died.
         match UntilCancelled::new(&shared.core, recorded).await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => report_store_error(shared, error).await,
+            Ok(Err(error)) => report_store_error(shared, &cluster, error).await,
             Err(_) => {
                 tracing::warn!(loop_name = %shared.name(), %slot, "the run was cancelled before the store recorded how the slot ended");
                 observe::iteration_cancelled(&shared.core);
@@ -233,10 +233,7 @@ where
                     late_tolerance: window,
                 };
                 tracing::warn!(loop_name = %shared.name(), %slot, %store_now, "the store refused the slot as too late: skipping it");
-                shared
-                    .core
-                    .report(shared.name(), LoopError::from_error(late))
-                    .await;
+                report_bounded(shared, cluster, LoopError::from_error(late)).await;
                 return Decision::Skip;
             }
             Ok(Claimed::TooEarly { store_now }) => {
@@ -252,7 +249,7 @@ where
                 }
             }
             Err(error) => {
-                report_store_error(shared, error).await;
+                report_store_error(shared, cluster, error).await;
                 return if cluster.run_during_outage {
                     Decision::Run(None)
                 } else {
@@ -316,7 +313,7 @@ where
         // The run ends: its next wait sees the cancel.
         Err(_) => return,
         Ok(Ok(last)) => last.map(|finished| finished.slot),
-        Ok(Err(error)) => return report_store_error(shared, error).await,
+        Ok(Err(error)) => return report_store_error(shared, &cluster, error).await,
     };
     let now = Now::read(&*shared.core.clock());
     shared.core.lock().catch_up(now, window, last_finished);
@@ -326,16 +323,28 @@ where
 /// given to the `error` hook without failing the loop; the slot is skipped
 /// (or run without a token) and the loop goes on. A cancel ends the hook's
 /// call, as it ends the body's.
-async fn report_store_error<A, F>(shared: &Shared<A, F>, error: StoreError)
+async fn report_store_error<A, F>(shared: &Shared<A, F>, cluster: &Cluster, error: StoreError)
 where
     A: Send,
     F: Send + Sync,
 {
     tracing::warn!(loop_name = %shared.name(), error = %Shown(&error), "the store could not be reached for a slot");
-    let report = shared
-        .core
-        .report(shared.name(), LoopError::from_error(error));
-    let _cancelled = UntilCancelled::new(&shared.core, report).await;
+    report_bounded(shared, cluster, LoopError::from_error(error)).await;
+}
+
+/// Gives `error` to the `error` hook, waiting for it no longer than the
+/// claim's lease (nor past a cancel): a hook that hangs (an alert to a
+/// service cut off too) delays this replica's next slot by a lease at
+/// most. No claim is held while it runs.
+async fn report_bounded<A, F>(shared: &Shared<A, F>, cluster: &Cluster, error: LoopError)
+where
+    A: Send,
+    F: Send + Sync,
+{
+    let report = tokio::time::timeout(cluster.lease, shared.core.report(shared.name(), error));
+    if let Ok(Err(_elapsed)) = UntilCancelled::new(&shared.core, report).await {
+        tracing::warn!(loop_name = %shared.name(), "the error hook did not return within the claim's lease: abandoned");
+    }
 }
 
 /// The claim of a running slot was lost and its body cancelled: the
@@ -345,6 +354,7 @@ where
 /// finished, so that the replica that took it over, or will, runs it.
 async fn claim_lost<A, F>(
     shared: &Shared<A, F>,
+    cluster: &Cluster,
     won: HeldSlot,
     cause: LossCause,
     heartbeat: Heartbeat,
@@ -362,9 +372,9 @@ async fn claim_lost<A, F>(
     tracing::warn!(loop_name = %shared.name(), %slot, %fence, error = %Shown(&lost), "the claim of the running slot was lost: its body was cancelled");
     observe::iteration_abandoned(&shared.core, &lost);
     if let Some(error) = heartbeat.stop() {
-        report_store_error(shared, error).await;
+        report_store_error(shared, cluster, error).await;
     }
-    shared.core.report(shared.name(), lost).await;
+    report_bounded(shared, cluster, lost).await;
 }
 
 /// Another replica computed its slots with another time-zone database:
