@@ -28,9 +28,9 @@ pub enum Mode {
     /// agree on the slots.
     Claim,
     /// One replica at a time holds the loop's lease, renews it while it
-    /// holds it, and runs the loop as a single process would (count,
-    /// `change_interval`, hooks); another takes over once the lease runs
-    /// out.
+    /// holds it, and during its term runs the loop as a single process
+    /// would (`change_interval`, hooks; each term is a run of its own, whose
+    /// `count` starts over); another takes over once the lease runs out.
     Leader,
 }
 

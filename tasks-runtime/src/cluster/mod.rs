@@ -13,7 +13,8 @@
 //!   replica runs only its share); `change_interval` moves the loop to the
 //!   grid of the new interval, new slots with new keys.
 //! - in [`Mode::Leader`], one replica at a time holds the loop's lease and
-//!   runs the loop as a single process would: count, `change_interval`,
+//!   runs the loop as a single process would during its term (a run of its
+//!   own: its `count` starts over): `change_interval`,
 //!   `before_loop` at the start of its term and `after_loop` at its end (with
 //!   `is_being_cancelled()` true when the lease was lost). `start` makes the
 //!   replica take part; `stop` or `cancel` make it leave (giving the lease
